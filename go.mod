@@ -1,0 +1,3 @@
+module github.com/chatring/chatring
+
+go 1.26

@@ -1,0 +1,219 @@
+package sharded
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/chatring/chatring/ringbuf"
+)
+
+// The algorithm.
+//
+// The ring is split into shards, each a small mutex ring of (seq, value)
+// records with the full capacity. A push picks a shard (see pick), locks
+// it, takes the next sequence number from one global atomic counter, writes
+// its record and unlocks. Because the sequence number is drawn while the
+// shard lock is held, each shard's records are in increasing sequence order,
+// and at any instant when no shard lock is held, every sequence number the
+// counter handed out is stored in some shard: the counter's Add is the
+// push's linearization point.
+//
+// Snapshot locks every shard in index order (writers hold at most one lock,
+// so this cannot deadlock), reads the counter - now quiescent - as last, and
+// places each record with sequence in (last-n, last] directly at index
+// seq-(last-n+1) of the result: merging by sequence number without a heap,
+// since the wanted sequence numbers are known to be exactly that range.
+// Each shard keeps capacity records, not capacity/shards, so even when every
+// push lands on one shard the global window is complete. This is the shape
+// of the Linux ftrace per-CPU ring buffer, with the global counter playing
+// its "counter" trace clock.
+//
+// Happens-before: a writer's Unlock of its shard happens before the
+// snapshot's Lock of that shard, so the snapshot sees every record written
+// under that shard's lock, and the counter value it reads afterwards counts
+// exactly those records.
+
+// cacheLine is the assumed size of a CPU cache line (x86-64 and most arm64
+// parts). Shards are padded to a multiple of it so that writers on
+// different shards never share a line (false sharing), and the global
+// counter gets a line of its own.
+const cacheLine = 64
+
+// maxDefaultShards bounds the default shard count: beyond it the snapshot
+// cost (one lock and one scan per shard) outgrows the write-side gain.
+const maxDefaultShards = 64
+
+type record[T any] struct {
+	seq uint64
+	v   T
+}
+
+type shardFields[T any] struct {
+	mu sync.Mutex
+	// These fields are guarded by mu.
+	recs []record[T] // len == capacity; records in seq order from next
+	next int         // index of the slot the next record is written to
+	n    int         // records held, at most len(recs)
+}
+
+type shard[T any] struct {
+	shardFields[T]
+	_ [cacheLine - unsafe.Sizeof(shardFields[struct{}]{})%cacheLine]byte
+}
+
+// Ring is the sharded ring: several mutex rings written in parallel, merged
+// by sequence number on read. Use it for write-heavy workloads with many
+// concurrent writers, where one mutex or one CAS target would be the
+// bottleneck; reads cost more than on the other backends (every shard is
+// locked and scanned).
+//
+// Progress: every operation but Cap is blocking. Push takes one shard's
+// mutex (preferring a free one, see WithShards); Snapshot takes all of them.
+// Len and Cap are wait-free.
+//
+// Memory: shards × capacity records, allocated by New; Push and Snapshot
+// (into a dst with room) allocate nothing. An evicted value stays reachable
+// until its shard overwrites it, so at most shards × capacity values are
+// ever held.
+//
+// A Ring must be created with New; the zero value is not usable. A Ring is
+// safe for concurrent use by multiple goroutines.
+type Ring[T any] struct {
+	seq atomic.Uint64 // sequence numbers handed out; written under a shard lock
+	_   [cacheLine - 8]byte
+
+	shards []shard[T]
+	cap    int
+}
+
+var _ ringbuf.Buffer[int] = (*Ring[int])(nil)
+
+// Option configures a Ring.
+type Option func(*config)
+
+type config struct{ shards int }
+
+// WithShards sets the number of shards (default: GOMAXPROCS at New, at most
+// 64). n < 1 panics. More shards mean fewer writers per lock but a slower
+// Snapshot and shards × capacity memory.
+//
+// A writer picks its shard at random (the runtime's per-thread generator,
+// which needs no shared state) and takes the first shard whose lock is free,
+// scanning from there; only when all are busy does it wait on the one it
+// picked first.
+func WithShards(n int) Option {
+	if n < 1 {
+		panic("sharded: shard count must be at least 1")
+	}
+	return func(c *config) { c.shards = n }
+}
+
+// New returns an empty sharded ring that keeps the last capacity values.
+// It panics if capacity < 1.
+func New[T any](capacity int, opts ...Option) *Ring[T] {
+	if capacity < 1 {
+		panic("sharded: capacity must be at least 1")
+	}
+	c := config{shards: min(runtime.GOMAXPROCS(0), maxDefaultShards)}
+	for _, o := range opts {
+		o(&c)
+	}
+	r := &Ring[T]{shards: make([]shard[T], c.shards), cap: capacity}
+	for i := range r.shards {
+		r.shards[i].recs = make([]record[T], capacity)
+	}
+	return r
+}
+
+// Shards reports the number of shards.
+func (r *Ring[T]) Shards() int { return len(r.shards) }
+
+// pick locks and returns a shard, preferring one nobody holds.
+func (r *Ring[T]) pick() *shard[T] {
+	n := len(r.shards)
+	if n == 1 {
+		s := &r.shards[0]
+		s.mu.Lock()
+		return s
+	}
+	start := rand.IntN(n)
+	for i := range n {
+		s := &r.shards[(start+i)%n]
+		if s.mu.TryLock() {
+			return s
+		}
+	}
+	s := &r.shards[start]
+	s.mu.Lock()
+	return s
+}
+
+// Push stores v, evicting the oldest value when the ring is full, and
+// returns v's sequence number.
+func (r *Ring[T]) Push(v T) uint64 {
+	s := r.pick()
+	seq := r.seq.Add(1)
+	s.recs[s.next] = record[T]{seq: seq, v: v}
+	s.next++
+	if s.next == len(s.recs) {
+		s.next = 0
+	}
+	if s.n < len(s.recs) {
+		s.n++
+	}
+	s.mu.Unlock()
+	return seq
+}
+
+// Snapshot appends the window, oldest first, to dst and returns it with the
+// sequence number of the newest value (0 when empty).
+func (r *Ring[T]) Snapshot(dst []T) ([]T, uint64) {
+	for i := range r.shards {
+		r.shards[i].mu.Lock()
+	}
+	defer func() {
+		for i := range r.shards {
+			r.shards[i].mu.Unlock()
+		}
+	}()
+	last := r.seq.Load()
+	n := min(last, uint64(r.cap))
+	first := last - n + 1 // sequence of dst[base]
+	base := len(dst)
+	dst = grow(dst, int(n))
+	for i := range r.shards {
+		s := &r.shards[i]
+		c := len(s.recs)
+		// Walk the shard newest first; stop at the first record that is
+		// older than the window.
+		for k := 1; k <= s.n; k++ {
+			rec := &s.recs[(s.next-k+c)%c]
+			if rec.seq < first {
+				break
+			}
+			dst[base+int(rec.seq-first)] = rec.v
+		}
+	}
+	return dst, last
+}
+
+// grow extends dst by n elements, reallocating only when it lacks room.
+func grow[T any](dst []T, n int) []T {
+	if cap(dst)-len(dst) >= n {
+		return dst[:len(dst)+n]
+	}
+	out := make([]T, len(dst)+n, len(dst)+n+n/4)
+	copy(out, dst)
+	return out
+}
+
+// Len reports the number of values in the window, min(pushed, Cap()).
+func (r *Ring[T]) Len() int {
+	return int(min(r.seq.Load(), uint64(r.cap)))
+}
+
+// Cap reports the ring's capacity.
+func (r *Ring[T]) Cap() int { return r.cap }
