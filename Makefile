@@ -1,0 +1,29 @@
+# chatring developer targets. `make test` is what CI and the README run.
+GO ?= go
+
+.PHONY: test vet fmt-check stress cover
+
+## test: gofmt and vet, then every test of every module under the race detector.
+test: fmt-check vet
+	$(GO) test -race ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## stress: long conformance and linearizability runs on 1, 2, 4 and 8 Ps.
+stress:
+	$(GO) test -race -count=3 -cpu 1,2,4,8 ./ringbuf/... ./lockfree/... ./sharded/... \
+		-run . -ringtest.histories=2000 -ringtest.hammer=20000 -timeout 60m
+
+## cover: statement coverage of the whole module, as cover.html.
+cover:
+	$(GO) test -coverprofile=cover.out -coverpkg=./... ./...
+	$(GO) tool cover -func=cover.out | tail -1
+	$(GO) tool cover -html=cover.out -o cover.html
+
+# Benchmark targets live with the harness.
+-include bench/bench.mk
