@@ -1,0 +1,221 @@
+package chatring
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Backend names accepted in Config.Backend. See the package documentation
+// for when to pick each.
+const (
+	// BackendMutex is the mutex ring (package ringbuf): simplest, no
+	// allocations, fastest with little contention. The default.
+	BackendMutex = "mutex"
+	// BackendLockFree is the lock-free ring (package lockfree): no lock
+	// anywhere on the Append, Messages, Window or Clear path.
+	BackendLockFree = "lockfree"
+	// BackendSharded is the sharded ring (package sharded): writers spread
+	// over several mutex rings, for write-heavy loads with many goroutines.
+	BackendSharded = "sharded"
+)
+
+// Backends returns the names accepted in Config.Backend, the default first.
+// The slice is a new copy on every call.
+func Backends() []string {
+	return []string{BackendMutex, BackendLockFree, BackendSharded}
+}
+
+// Defaults used by New and ParseConfig for zero or absent Config fields.
+const (
+	DefaultBackend         = BackendMutex
+	DefaultMaxTurns        = 10
+	DefaultMaxTokens       = 4096
+	DefaultMaxMessageBytes = 32 << 10 // 32 KiB
+)
+
+// Upper limits of the Config fields. They keep a typo in a config file from
+// turning into gigabytes of memory: a history holds at most
+// 2 × MaxTurns × MaxMessageBytes bytes of content (times Shards for the
+// sharded backend, see the package documentation).
+const (
+	MaxMaxTurns        = 10_000
+	MaxMaxTokens       = 10_000_000
+	MaxMaxMessageBytes = 1 << 20 // 1 MiB
+	MaxShards          = 64
+)
+
+// Config configures a History. It is a plain struct, loadable from JSON
+// with ParseConfig; the zero value is valid and means every default:
+// the mutex backend, 10 turns, a 4096-token budget, 32 KiB messages.
+// In New, a zero field means its default and a negative one is
+// ErrInvalidConfig; in a config file, fields are optional but an explicit
+// zero is an error too (see ParseConfig).
+type Config struct {
+	// Backend names the ring that stores the window: "mutex" (default),
+	// "lockfree" or "sharded". See Backends and the package documentation.
+	Backend string `json:"backend,omitempty"`
+	// MaxTurns is the window size in turns; the window keeps the newest
+	// 2 × MaxTurns messages, as a turn is a user message and its reply.
+	// Default 10, at most MaxMaxTurns.
+	MaxTurns int `json:"max_turns,omitempty"`
+	// MaxTokens is the token budget History.Window uses when called with
+	// 0. Default 4096, at most MaxMaxTokens. It does not limit what is
+	// stored: the window is bounded by MaxTurns, the budget only trims
+	// what Window returns.
+	MaxTokens int `json:"max_tokens,omitempty"`
+	// MaxMessageBytes is the longest content Append and SetSystemPrompt
+	// accept, in bytes of UTF-8 (not runes, not tokens). Default 32 KiB,
+	// at most MaxMaxMessageBytes (1 MiB).
+	MaxMessageBytes int `json:"max_message_bytes,omitempty"`
+	// Shards is the number of sub-rings of the sharded backend. Default:
+	// GOMAXPROCS when New runs, at most MaxShards. Setting it with another
+	// backend is an error, since it would be silently ignored.
+	Shards int `json:"shards,omitempty"`
+}
+
+// withDefaults returns c with its zero fields set to their defaults.
+// Shards stays 0 (the sharded backend picks it).
+func (c Config) withDefaults() Config {
+	if c.Backend == "" {
+		c.Backend = DefaultBackend
+	}
+	if c.MaxTurns == 0 {
+		c.MaxTurns = DefaultMaxTurns
+	}
+	if c.MaxTokens == 0 {
+		c.MaxTokens = DefaultMaxTokens
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	return c
+}
+
+// Validate reports whether New would accept c: every field zero (meaning
+// its default) or within its limits, and a known backend. The error wraps
+// ErrInvalidConfig and is a *ValidationError naming the first bad field.
+func (c Config) Validate() error {
+	switch c.Backend {
+	case "", BackendMutex, BackendLockFree, BackendSharded:
+	default:
+		return configError("backend", fmt.Sprintf("unknown backend %q, want one of %s",
+			c.Backend, strings.Join(Backends(), ", ")))
+	}
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{
+		{"max_turns", c.MaxTurns, MaxMaxTurns},
+		{"max_tokens", c.MaxTokens, MaxMaxTokens},
+		{"max_message_bytes", c.MaxMessageBytes, MaxMaxMessageBytes},
+		{"shards", c.Shards, MaxShards},
+	} {
+		if f.v < 0 {
+			return configError(f.name, fmt.Sprintf("must not be negative, got %d", f.v))
+		}
+		if f.v > f.max {
+			return configError(f.name, fmt.Sprintf("%d is above the limit %d", f.v, f.max))
+		}
+	}
+	if c.Shards != 0 && c.Backend != BackendSharded {
+		return configError("shards", fmt.Sprintf("only applies to backend %q, not %q",
+			BackendSharded, c.withDefaults().Backend))
+	}
+	return nil
+}
+
+func configError(field, reason string) error {
+	return &ValidationError{Field: field, Reason: reason, Err: ErrInvalidConfig}
+}
+
+// ParseConfig parses a JSON config file, checks it with Validate and
+// returns it with the defaults filled in for absent fields (Shards stays 0:
+// the sharded backend's default).
+//
+// It is stricter than Validate on a Config built in Go, because a config
+// file that says something odd is more likely a mistake than a wish for the
+// default: it rejects, with ErrInvalidConfig, unknown fields (including the
+// Python tutorial's enable_logging, enable_metrics, thread_safe and
+// max_retries, which have no meaning here), fields that are null or
+// explicitly 0 or "", negative or over-limit values, unknown backends,
+// values of the wrong JSON type, and anything after the top-level object.
+// An empty object {} is valid and means all defaults.
+func ParseConfig(data []byte) (Config, error) {
+	var f configFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Config{}, fmt.Errorf("%w: unexpected data after the JSON object", ErrInvalidConfig)
+	}
+	var c Config
+	if err := f.Backend.get("backend", &c.Backend); err != nil {
+		return Config{}, err
+	}
+	for _, p := range []struct {
+		name string
+		f    *field[int]
+		dst  *int
+	}{
+		{"max_turns", &f.MaxTurns, &c.MaxTurns},
+		{"max_tokens", &f.MaxTokens, &c.MaxTokens},
+		{"max_message_bytes", &f.MaxMessageBytes, &c.MaxMessageBytes},
+		{"shards", &f.Shards, &c.Shards},
+	} {
+		if err := p.f.get(p.name, p.dst); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c.withDefaults(), nil
+}
+
+// configFile is the JSON shape of Config, with presence tracking so that
+// ParseConfig can tell an absent field from an explicit zero or null.
+type configFile struct {
+	Backend         field[string] `json:"backend"`
+	MaxTurns        field[int]    `json:"max_turns"`
+	MaxTokens       field[int]    `json:"max_tokens"`
+	MaxMessageBytes field[int]    `json:"max_message_bytes"`
+	Shards          field[int]    `json:"shards"`
+}
+
+// field is a JSON value that remembers whether it was present and null.
+type field[T comparable] struct {
+	set, null bool
+	v         T
+}
+
+// UnmarshalJSON implements json.Unmarshaler. encoding/json calls it for a
+// present field even when its value is null.
+func (f *field[T]) UnmarshalJSON(b []byte) error {
+	f.set = true
+	if string(b) == "null" {
+		f.null = true
+		return nil
+	}
+	return json.Unmarshal(b, &f.v)
+}
+
+// get stores f's value in dst, rejecting an explicit null or zero value.
+func (f *field[T]) get(name string, dst *T) error {
+	if !f.set {
+		return nil
+	}
+	var zero T
+	if f.null {
+		return configError(name, "null; leave the field out for the default")
+	}
+	if f.v == zero {
+		return configError(name, fmt.Sprintf("explicit %#v; leave the field out for the default", zero))
+	}
+	*dst = f.v
+	return nil
+}

@@ -1,0 +1,64 @@
+package chatring
+
+import "errors"
+
+// Sentinel errors. Every error a History or ParseConfig returns for bad
+// input wraps exactly one of these, with detail, so callers branch with
+// errors.Is; the detail is available through [ValidationError] and
+// errors.As.
+//
+// All of them are permanent: the same input fails the same way every time,
+// so a caller must never retry them (and certainly never sleep between
+// tries, as the Python tutorial this package replaces does with its
+// exponential back-off on a ValueError). Only ErrClosed depends on state,
+// and it does not go away either.
+var (
+	// ErrInvalidRole reports a message whose Role is not one of System,
+	// User, Assistant or Tool.
+	ErrInvalidRole = errors.New("chatring: invalid role")
+	// ErrEmptyContent reports a message whose content is empty or only
+	// white space.
+	ErrEmptyContent = errors.New("chatring: empty content")
+	// ErrMessageTooLarge reports content longer than Config.MaxMessageBytes
+	// (or a Name longer than MaxNameBytes).
+	ErrMessageTooLarge = errors.New("chatring: message too large")
+	// ErrInvalidContent reports content that is not valid UTF-8 or holds a
+	// control character other than tab, newline and carriage return (or a
+	// Name that is not valid UTF-8 or holds any control character).
+	ErrInvalidContent = errors.New("chatring: invalid content")
+	// ErrClosed reports a write to a History after Close.
+	ErrClosed = errors.New("chatring: history closed")
+	// ErrInvalidConfig reports a Config or config file that cannot be used:
+	// unknown fields or backends, zero or negative limits, limits above
+	// their maximum, broken JSON.
+	ErrInvalidConfig = errors.New("chatring: invalid config")
+	// ErrBudgetTooSmall reports a Window token budget that is negative or
+	// too small for the pinned system prompt alone.
+	ErrBudgetTooSmall = errors.New("chatring: token budget too small")
+)
+
+// ValidationError describes why a message, a system prompt or a Config was
+// rejected. It unwraps to one of the sentinel errors above, so
+// errors.Is(err, ErrInvalidContent) and errors.As(err, &ve) both work on the
+// same error.
+//
+// Reason never quotes the rejected content: it gives sizes, byte offsets
+// and rune values, so it is safe to log.
+type ValidationError struct {
+	// Field is the rejected field: "role", "content" or "name" for a
+	// message, "system_prompt" for SetSystemPrompt, or a Config field's
+	// JSON name ("backend", "max_turns", ...) for a Config.
+	Field string
+	// Reason says what is wrong, e.g. "40000 bytes, limit 32768".
+	Reason string
+	// Err is the sentinel error this error wraps.
+	Err error
+}
+
+// Error returns "<sentinel>: <field>: <reason>".
+func (e *ValidationError) Error() string {
+	return e.Err.Error() + ": " + e.Field + ": " + e.Reason
+}
+
+// Unwrap returns the sentinel error.
+func (e *ValidationError) Unwrap() error { return e.Err }

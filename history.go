@@ -1,0 +1,397 @@
+package chatring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatring/chatring/lockfree"
+	"github.com/chatring/chatring/ringbuf"
+	"github.com/chatring/chatring/sharded"
+)
+
+// How Seq and Clear work.
+//
+// The ring assigns sequence numbers: Push returns the message's number, and
+// only then is it known. So the ring stores messages with Seq 0, and Seq is
+// filled in on every read from the snapshot's own numbering: a snapshot of
+// n values whose newest has sequence number last holds exactly the pushes
+// last-n+1 ... last, in order (every backend guarantees this), so element i
+// has Seq last-n+1+i. Append returns the message with the Seq Push gave it,
+// which is the same number readers will compute.
+//
+// Clear removes nothing from the ring. It takes a snapshot, whose last
+// sequence number L covers every Append that returned before Clear was
+// called, and raises a watermark, clear.through, to L with a
+// CompareAndSwap; readers drop the prefix of their snapshot with
+// Seq <= through. So Clear is lock-free (one Snapshot plus a CAS loop that
+// fails only when another Clear succeeded), and the Append and Messages
+// paths gain one atomic load and no lock. Messages appended concurrently
+// with a Clear may or may not be cleared; messages appended after it
+// returns never are.
+//
+//	ring: | 5 | 6 | 3 | 4 |  last 6, through 0 -> window 3 4 5 6
+//	Clear:                   through 6           -> window (empty)
+//	Push 7, 8:  | 5 | 6 | 7 | 8 |  through 6    -> window 7 8
+//
+// The watermark and the running count of cleared messages live together
+// in one immutable clearState behind an atomic.Pointer, so a reader always
+// sees a consistent pair and Stats can derive Evicted without a lock:
+// the messages no longer visible are exactly Seq 1 ... max(last-cap,
+// through); of those, clearState.cleared went by Clear and the rest were
+// evicted by the ring.
+
+// History is a bounded, concurrent conversation history: the newest
+// 2 × Config.MaxTurns messages, a pinned system prompt, metrics and a
+// token-budget view for building model requests.
+//
+// Create one with New; the zero value is not usable. Every method is safe
+// for concurrent use by multiple goroutines with every backend. With the
+// lockfree backend no method takes a lock: Append, Messages, Window, Clear,
+// SetSystemPrompt and Stats use only atomic operations.
+//
+// Memory is bounded by construction: the ring holds at most
+// 2 × MaxTurns messages (shards × that for the sharded backend, whose
+// evicted entries stay reachable until overwritten), each at most
+// MaxMessageBytes of content plus MaxNameBytes of name, and the counters
+// are fixed-size. Nothing grows with the number of messages appended.
+type History struct {
+	// These fields are set by New and never written again.
+	cfg   Config // with defaults filled in
+	buf   ringbuf.Buffer[Message]
+	tok   Tokenizer
+	log   *slog.Logger
+	start time.Time
+
+	// These fields are atomics, written by any method without a lock.
+	system atomic.Pointer[Message]    // pinned system prompt; nil when unset
+	clear  atomic.Pointer[clearState] // never nil; replaced by Clear (CAS)
+	closed atomic.Bool                // set once by Close
+
+	// Counters, updated once per call with one atomic Add each.
+	byRole   [len(roles)]atomic.Uint64 // appended messages, by roleIndex
+	bytes    atomic.Uint64             // content+name bytes ever appended
+	tokens   atomic.Uint64             // tokens ever appended
+	rejected [numReasons]atomic.Uint64 // failed calls, by reason
+}
+
+// clearState is an immutable Clear watermark; see "How Seq and Clear work".
+type clearState struct {
+	through uint64 // messages with Seq <= through are cleared
+	cleared uint64 // messages removed from the window by Clear, in total
+}
+
+// Option configures a History in New.
+type Option func(*options)
+
+type options struct {
+	log *slog.Logger
+	tok Tokenizer
+}
+
+// WithLogger sets the structured logger (default: one that discards
+// everything). History logs each Append at Debug, each rejected call at
+// Warn with the reason, and Clear, Close and SetSystemPrompt at Debug. It
+// logs roles, sizes, token counts and sequence numbers, never the content
+// or name of a message: those may be personal data. A nil logger means the
+// default.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
+// WithTokenizer sets the Tokenizer that counts Message.Tokens (default:
+// ApproxTokenizer). A nil Tokenizer means the default.
+func WithTokenizer(t Tokenizer) Option {
+	return func(o *options) { o.tok = t }
+}
+
+// New returns an empty History configured by cfg. Zero fields of cfg mean
+// their defaults; a cfg that Validate rejects returns an error wrapping
+// ErrInvalidConfig.
+func New(cfg Config, opts ...Option) (*History, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	if o.tok == nil {
+		o.tok = ApproxTokenizer{}
+	}
+	capacity := 2 * cfg.MaxTurns
+	h := &History{cfg: cfg, tok: o.tok, log: o.log, start: time.Now()}
+	switch cfg.Backend {
+	case BackendMutex:
+		h.buf = ringbuf.New[Message](capacity)
+	case BackendLockFree:
+		h.buf = lockfree.New[Message](capacity)
+	case BackendSharded:
+		var so []sharded.Option
+		if cfg.Shards > 0 {
+			so = append(so, sharded.WithShards(cfg.Shards))
+		}
+		h.buf = sharded.New[Message](capacity, so...)
+	default:
+		panic("chatring: Validate accepted unknown backend " + cfg.Backend)
+	}
+	h.clear.Store(&clearState{})
+	return h, nil
+}
+
+// Config returns the configuration h was created with, defaults filled in
+// (Shards stays 0 when the sharded backend chose its default).
+func (h *History) Config() Config { return h.cfg }
+
+// count returns the token count of text, never negative.
+func (h *History) count(text string) int {
+	return max(h.tok.Count(text), 0)
+}
+
+// Append validates m and adds it as the newest message of the window,
+// evicting the oldest message when the window is full. It returns the
+// stored message: m with Seq, Time and Tokens filled in (values the caller
+// set in those fields are ignored).
+//
+// Append checks, in this order: ctx (returning ctx.Err()), Close
+// (ErrClosed), the role (ErrInvalidRole), the content's size
+// (ErrMessageTooLarge), its characters (ErrInvalidContent) and emptiness
+// (ErrEmptyContent), then the name. A rejected message changes nothing but
+// Stats.Rejected and Stats.RejectedByReason. Every error is permanent:
+// retrying the same message cannot succeed, so do not.
+//
+// An Append that is running when Close is called may still complete; one
+// called after Close has returned fails with ErrClosed.
+func (h *History) Append(ctx context.Context, m Message) (Message, error) {
+	if err := ctx.Err(); err != nil {
+		return Message{}, h.reject(ctx, "append", m.Role, len(m.Content), err)
+	}
+	if h.closed.Load() {
+		return Message{}, h.reject(ctx, "append", m.Role, len(m.Content),
+			fmt.Errorf("%w: append", ErrClosed))
+	}
+	if err := validateMessage(&m, h.cfg.MaxMessageBytes); err != nil {
+		return Message{}, h.reject(ctx, "append", m.Role, len(m.Content), err)
+	}
+	m.Tokens = h.count(m.Content)
+	// Time is taken before Push, which assigns Seq: see Message.Time.
+	m.Time = time.Now().Round(0)
+	m.Seq = 0 // stored without Seq; readers compute it
+	m.Seq = h.buf.Push(m)
+
+	h.byRole[roleIndex(m.Role)].Add(1)
+	h.bytes.Add(uint64(len(m.Content) + len(m.Name)))
+	h.tokens.Add(uint64(m.Tokens))
+	if h.log.Enabled(ctx, slog.LevelDebug) {
+		h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: append",
+			slog.String("role", string(m.Role)),
+			slog.Int("bytes", len(m.Content)),
+			slog.Int("tokens", m.Tokens),
+			slog.Uint64("seq", m.Seq))
+	}
+	return m, nil
+}
+
+// reject counts and logs a failed call and returns err. The log record
+// names the role only when it is valid (an invalid role is caller input
+// and might be anything), and never includes content.
+func (h *History) reject(ctx context.Context, op string, role Role, size int, err error) error {
+	r := reasonOf(err)
+	h.rejected[r].Add(1)
+	if h.log.Enabled(ctx, slog.LevelWarn) {
+		attrs := []slog.Attr{
+			slog.String("op", op),
+			slog.String("reason", reasonNames[r]),
+		}
+		if role.Valid() {
+			attrs = append(attrs, slog.String("role", string(role)))
+		} else {
+			attrs = append(attrs, slog.String("role", "invalid"), slog.Int("role_bytes", len(role)))
+		}
+		attrs = append(attrs, slog.Int("bytes", size))
+		if ve, ok := errors.AsType[*ValidationError](err); ok {
+			// Field and Reason never quote the input.
+			attrs = append(attrs, slog.String("field", ve.Field), slog.String("detail", ve.Reason))
+		}
+		h.log.LogAttrs(ctx, slog.LevelWarn, "chatring: rejected", attrs...)
+	}
+	return err
+}
+
+// Messages appends the window, oldest first, to dst and returns it. The
+// messages have consecutive Seq values; the pinned system prompt is not
+// among them (see Window and SystemPrompt). Passing a dst with room for
+// 2 × MaxTurns messages avoids allocating. Messages keeps working after
+// Close.
+func (h *History) Messages(ctx context.Context, dst []Message) ([]Message, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	dst, _, _ = h.snapshot(dst)
+	return dst, nil
+}
+
+// snapshot appends the visible window to dst with Seq filled in, and
+// returns it with the snapshot's newest sequence number and the clear
+// state it applied.
+func (h *History) snapshot(dst []Message) ([]Message, uint64, *clearState) {
+	base := len(dst)
+	dst, last := h.buf.Snapshot(dst)
+	// Loaded after the snapshot, so a Clear that returned before this
+	// call is always applied.
+	cs := h.clear.Load()
+	n := uint64(len(dst) - base)
+	first := last - n + 1 // Seq of dst[base]
+	if cs.through >= first {
+		skip := int(min(cs.through-first+1, n))
+		k := copy(dst[base:], dst[base+skip:])
+		clear(dst[base+k:]) // do not keep dropped messages reachable
+		dst = dst[:base+k]
+		first += uint64(skip)
+	}
+	for i := base; i < len(dst); i++ {
+		dst[i].Seq = first + uint64(i-base)
+	}
+	return dst, last, cs
+}
+
+// SetSystemPrompt pins prompt as the system prompt: stored outside the
+// window, never evicted or cleared, and returned first by Window. It is
+// validated like message content (ErrMessageTooLarge, ErrInvalidContent,
+// ErrEmptyContent for white space only) and its tokens are counted once,
+// here. The empty string removes the pinned prompt. After Close it fails
+// with ErrClosed.
+func (h *History) SetSystemPrompt(prompt string) error {
+	ctx := context.Background()
+	if h.closed.Load() {
+		return h.reject(ctx, "set_system_prompt", System, len(prompt),
+			fmt.Errorf("%w: set system prompt", ErrClosed))
+	}
+	if prompt == "" {
+		h.system.Store(nil)
+		h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: system prompt removed")
+		return nil
+	}
+	if err := validateText("system_prompt", prompt, h.cfg.MaxMessageBytes); err != nil {
+		return h.reject(ctx, "set_system_prompt", System, len(prompt), err)
+	}
+	m := &Message{Role: System, Content: prompt, Time: time.Now().Round(0), Tokens: h.count(prompt)}
+	h.system.Store(m)
+	h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: system prompt set",
+		slog.Int("bytes", len(prompt)), slog.Int("tokens", m.Tokens))
+	return nil
+}
+
+// SystemPrompt returns the pinned system prompt (Role System, Seq 0) and
+// whether one is set.
+func (h *History) SystemPrompt() (Message, bool) {
+	if p := h.system.Load(); p != nil {
+		return *p, true
+	}
+	return Message{}, false
+}
+
+// Window returns what to send to a model within a budget of maxTokens
+// tokens: the pinned system prompt, if any, followed by the longest suffix
+// of the window whose Tokens, with the prompt's, add up to at most
+// maxTokens — except that it never starts with an Assistant or Tool
+// message whose preceding message is not included (a reply whose question
+// was cut off by the budget, by eviction or by Clear): such messages are
+// dropped from the front until a User or System message leads.
+//
+// maxTokens 0 means Config.MaxTokens. A negative budget, or one smaller
+// than the system prompt alone, returns an error wrapping
+// ErrBudgetTooSmall. Budgets count Message.Tokens only; chat APIs add a few
+// tokens of framing per message, so leave some headroom. Window keeps
+// working after Close.
+func (h *History) Window(ctx context.Context, maxTokens int) ([]Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if maxTokens < 0 {
+		return nil, &ValidationError{Field: "max_tokens", Err: ErrBudgetTooSmall,
+			Reason: fmt.Sprintf("negative budget %d", maxTokens)}
+	}
+	if maxTokens == 0 {
+		maxTokens = h.cfg.MaxTokens
+	}
+	budget := maxTokens
+	sys := h.system.Load()
+	if sys != nil {
+		if sys.Tokens > budget {
+			return nil, &ValidationError{Field: "max_tokens", Err: ErrBudgetTooSmall,
+				Reason: fmt.Sprintf("system prompt alone is %d tokens, budget %d", sys.Tokens, maxTokens)}
+		}
+		budget -= sys.Tokens
+	}
+	// msgs[0] is reserved for the system prompt; win is the window.
+	msgs, _, _ := h.snapshot(make([]Message, 1, 1+h.buf.Cap()))
+	win := msgs[1:]
+	start := len(win)
+	for start > 0 && win[start-1].Tokens <= budget {
+		budget -= win[start-1].Tokens
+		start--
+	}
+	for start < len(win) && win[start].Seq > 1 &&
+		(win[start].Role == Assistant || win[start].Role == Tool) {
+		start++
+	}
+	if sys == nil {
+		return win[start:], nil
+	}
+	msgs[start] = *sys // the slot just before win[start]
+	return msgs[start:], nil
+}
+
+// Clear empties the window: messages appended before Clear was called are
+// no longer returned by Messages or Window. Sequence numbers continue
+// (the next message does not get Seq 1), the pinned system prompt stays,
+// and counters other than Stats.Cleared are kept. Clear is lock-free with
+// every backend's Append; it costs one ring snapshot. After Close it fails
+// with ErrClosed.
+func (h *History) Clear(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if h.closed.Load() {
+		return fmt.Errorf("%w: clear", ErrClosed)
+	}
+	_, last := h.buf.Snapshot(nil)
+	capacity := uint64(h.buf.Cap())
+	for {
+		old := h.clear.Load()
+		if last <= old.through {
+			return nil // a concurrent Clear already covered this one
+		}
+		// Seq 1 ... gone were already invisible: evicted or cleared.
+		gone := old.through
+		if last > capacity {
+			gone = max(gone, last-capacity)
+		}
+		next := &clearState{through: last, cleared: old.cleared + last - gone}
+		if h.clear.CompareAndSwap(old, next) {
+			h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: clear",
+				slog.Uint64("through_seq", last), slog.Uint64("removed", last-gone))
+			return nil
+		}
+	}
+}
+
+// Close marks h closed: afterwards Append, SetSystemPrompt and Clear fail
+// with ErrClosed. Reads (Messages, Window, SystemPrompt, Stats) keep
+// working on the final state, so a service can still export a closed
+// conversation. Close releases no memory; drop the last reference to h for
+// that. Close is idempotent and always returns nil.
+func (h *History) Close() error {
+	if !h.closed.Swap(true) {
+		h.log.LogAttrs(context.Background(), slog.LevelDebug, "chatring: close")
+	}
+	return nil
+}

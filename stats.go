@@ -1,0 +1,151 @@
+package chatring
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Rejection reasons, the keys of Stats.RejectedByReason and the "reason"
+// attribute of rejection log records.
+const (
+	reasonInvalidRole = iota
+	reasonEmptyContent
+	reasonTooLarge
+	reasonInvalidContent
+	reasonClosed
+	reasonCanceled
+	reasonOther
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	reasonInvalidRole:    "invalid_role",
+	reasonEmptyContent:   "empty_content",
+	reasonTooLarge:       "message_too_large",
+	reasonInvalidContent: "invalid_content",
+	reasonClosed:         "closed",
+	reasonCanceled:       "canceled",
+	reasonOther:          "other",
+}
+
+// reasonOf classifies a rejection error.
+func reasonOf(err error) int {
+	switch {
+	case errors.Is(err, ErrInvalidRole):
+		return reasonInvalidRole
+	case errors.Is(err, ErrEmptyContent):
+		return reasonEmptyContent
+	case errors.Is(err, ErrMessageTooLarge):
+		return reasonTooLarge
+	case errors.Is(err, ErrInvalidContent):
+		return reasonInvalidContent
+	case errors.Is(err, ErrClosed):
+		return reasonClosed
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return reasonCanceled
+	}
+	return reasonOther
+}
+
+// Stats is a snapshot of a History's metrics. It marshals to JSON with the
+// snake_case keys shown.
+//
+// Exactness: when no call is in flight every field is exact. Under
+// concurrent calls each counter is exact at the instant it was read, but
+// the counters are read one after another, so they may disagree with each
+// other by the calls in flight (Appended may differ from LastSeq, or from
+// the sum of ByRole as seen by a later read). The Window* fields, LastSeq,
+// Evicted and Cleared all come from one consistent snapshot of the ring.
+type Stats struct {
+	// Backend is the ring's name: "mutex", "lockfree" or "sharded".
+	Backend string `json:"backend"`
+	// Capacity is the window size in messages, 2 × MaxTurns.
+	Capacity int `json:"capacity"`
+	// Appended counts messages accepted by Append since New.
+	Appended uint64 `json:"appended"`
+	// ByRole counts appended messages per role; it always has all four
+	// roles as keys.
+	ByRole map[Role]uint64 `json:"by_role"`
+	// Rejected counts failed Append and SetSystemPrompt calls: invalid
+	// input, calls after Close and canceled contexts.
+	Rejected uint64 `json:"rejected"`
+	// RejectedByReason splits Rejected by reason: "invalid_role",
+	// "empty_content", "message_too_large", "invalid_content", "closed",
+	// "canceled" (and "other", for errors from a future backend). Only
+	// reasons that occurred are present.
+	RejectedByReason map[string]uint64 `json:"rejected_by_reason"`
+	// Evicted counts messages pushed out of the window by newer ones.
+	Evicted uint64 `json:"evicted"`
+	// Cleared counts messages removed from the window by Clear.
+	Cleared uint64 `json:"cleared"`
+	// LastSeq is the Seq of the newest message appended (0 if none).
+	LastSeq uint64 `json:"last_seq"`
+	// AppendedBytes and AppendedTokens total the content+name bytes and
+	// the tokens of every message accepted since New.
+	AppendedBytes  uint64 `json:"appended_bytes"`
+	AppendedTokens uint64 `json:"appended_tokens"`
+	// WindowMessages, WindowBytes and WindowTokens describe the current
+	// window (without the system prompt): its length, its content+name
+	// bytes and its tokens. WindowBytes counts string bytes only, not the
+	// fixed per-message overhead of about 100 bytes.
+	WindowMessages int   `json:"window_messages"`
+	WindowBytes    int64 `json:"window_bytes"`
+	WindowTokens   int64 `json:"window_tokens"`
+	// SystemPromptBytes and SystemPromptTokens describe the pinned system
+	// prompt (0 when none is set).
+	SystemPromptBytes  int `json:"system_prompt_bytes"`
+	SystemPromptTokens int `json:"system_prompt_tokens"`
+	// Uptime is the time since New, in nanoseconds in JSON.
+	Uptime time.Duration `json:"uptime_ns"`
+	// Closed reports whether Close has been called.
+	Closed bool `json:"closed"`
+}
+
+// Stats returns the current metrics. Counters are maintained with one
+// atomic add each per call (O(1) per Append); the Window* fields are
+// computed here from one snapshot of the ring, so Stats costs O(window)
+// and allocates one window-sized slice. It takes no lock with the lockfree
+// backend.
+func (h *History) Stats() Stats {
+	msgs, last, cs := h.snapshot(nil)
+	s := Stats{
+		Backend:          h.cfg.Backend,
+		Capacity:         h.buf.Cap(),
+		ByRole:           make(map[Role]uint64, len(roles)),
+		RejectedByReason: make(map[string]uint64),
+		LastSeq:          last,
+		Cleared:          cs.cleared,
+		AppendedBytes:    h.bytes.Load(),
+		AppendedTokens:   h.tokens.Load(),
+		WindowMessages:   len(msgs),
+		Uptime:           time.Since(h.start),
+		Closed:           h.closed.Load(),
+	}
+	for i, r := range roles {
+		n := h.byRole[i].Load()
+		s.ByRole[r] = n
+		s.Appended += n
+	}
+	for i := range h.rejected {
+		if n := h.rejected[i].Load(); n > 0 {
+			s.RejectedByReason[reasonNames[i]] = n
+			s.Rejected += n
+		}
+	}
+	// Seq 1 ... gone are invisible; cs.cleared of them went by Clear.
+	gone := cs.through
+	if c := uint64(s.Capacity); last > c {
+		gone = max(gone, last-c)
+	}
+	s.Evicted = gone - cs.cleared
+	for i := range msgs {
+		s.WindowBytes += int64(len(msgs[i].Content) + len(msgs[i].Name))
+		s.WindowTokens += int64(msgs[i].Tokens)
+	}
+	if p := h.system.Load(); p != nil {
+		s.SystemPromptBytes = len(p.Content)
+		s.SystemPromptTokens = p.Tokens
+	}
+	return s
+}
