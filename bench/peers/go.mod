@@ -1,0 +1,17 @@
+module github.com/chatring/chatring/bench/peers
+
+go 1.26.0
+
+require (
+	code.cloudfoundry.org/go-diodes v0.0.0-20231113191959-85adc333ee36
+	github.com/chatring/chatring v0.0.0
+	github.com/tmc/langchaingo v0.1.14
+)
+
+require (
+	github.com/dlclark/regexp2 v1.10.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/pkoukk/tiktoken-go v0.1.6 // indirect
+)
+
+replace github.com/chatring/chatring => ../..
