@@ -155,6 +155,14 @@ func (r *Ring[T]) pick() *shard[T] {
 // returns v's sequence number.
 func (r *Ring[T]) Push(v T) uint64 {
 	s := r.pick()
+	seq := r.store(s, v)
+	s.mu.Unlock()
+	return seq
+}
+
+// store gives v the next sequence number and writes it to s, whose lock the
+// caller holds.
+func (r *Ring[T]) store(s *shard[T], v T) uint64 {
 	seq := r.seq.Add(1)
 	s.recs[s.next] = record[T]{seq: seq, v: v}
 	s.next++
@@ -164,7 +172,6 @@ func (r *Ring[T]) Push(v T) uint64 {
 	if s.n < len(s.recs) {
 		s.n++
 	}
-	s.mu.Unlock()
 	return seq
 }
 

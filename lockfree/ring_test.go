@@ -1,0 +1,15 @@
+package lockfree_test
+
+import (
+	"testing"
+
+	"github.com/chatring/chatring/lockfree"
+	"github.com/chatring/chatring/ringbuf"
+	"github.com/chatring/chatring/ringbuf/ringtest"
+)
+
+func TestConformance(t *testing.T) {
+	ringtest.Run(t, func(capacity int) ringbuf.Buffer[ringtest.Item] {
+		return lockfree.New[ringtest.Item](capacity)
+	})
+}

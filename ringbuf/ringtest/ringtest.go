@@ -1,0 +1,126 @@
+// Package ringtest is the conformance suite for implementations of
+// [ringbuf.Buffer]: one call runs every rule of the contract in
+// ../DESIGN.md as a named subtest on a fresh buffer.
+//
+// A backend's test is a few lines:
+//
+//	func TestConformance(t *testing.T) {
+//		ringtest.Run(t, func(capacity int) ringbuf.Buffer[ringtest.Item] {
+//			return mybackend.New[ringtest.Item](capacity)
+//		})
+//	}
+//
+// Run it under the race detector (go test -race): the suite's concurrent
+// cases are written so that a torn read or an unsynchronized write is
+// reported by it even when the values happen to come out right.
+//
+// What the suite checks:
+//   - Sequential: against the mutex ring [ringbuf.Ring] as the model, at
+//     capacities 1, 2, 3, 7 and 64 through several wrap-arounds: sequence
+//     numbers, Snapshot contents, Len, Cap, dst reuse; and a
+//     pgregory.net/rapid state machine over random operation sequences, which
+//     shrinks a failure to a minimal sequence.
+//   - Hammer: writers and readers at once; every snapshot contiguous in
+//     sequence numbers and equal to what was pushed with them, each writer's
+//     values in its own order, no push that returned before a snapshot
+//     started missing from it, and the final window equal to the last pushes.
+//   - Linearizable: concurrent histories recorded with a logical clock and
+//     checked by github.com/anishathalye/porcupine against the sequential
+//     specification, at capacities 2 to 5 with 4 to 8 goroutines, so that
+//     the window wraps around constantly.
+//   - No goroutine leaks (go.uber.org/goleak) and no hangs (a watchdog
+//     panics with every goroutine's stack when a case overruns).
+//
+// Flags (after -args, or directly with go test) scale the concurrent cases:
+// -ringtest.histories (porcupine histories per run, default 100),
+// -ringtest.hammer (pushes per writer in the hammer, default 3000) and
+// -ringtest.timeout (the watchdog, default 3m). `make stress` raises them.
+package ringtest
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chatring/chatring/ringbuf"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.uber.org/goleak"
+)
+
+var (
+	histories = flag.Int("ringtest.histories", 100, "porcupine histories checked per backend")
+	hammerOps = flag.Int("ringtest.hammer", 3000, "pushes per writer in the hammer test")
+	watchdog  = flag.Duration("ringtest.timeout", 3*time.Minute, "a subtest running longer than this is reported as hung")
+)
+
+// Item is the value the suite pushes. It is several words long (an int, an
+// int and a string), so a backend that copies values non-atomically can be
+// caught tearing one: Tag always equals the tag of Writer and N.
+type Item struct {
+	Writer int    // the goroutine that pushed it
+	N      int    // its index among that goroutine's pushes, from 0
+	Tag    string // MakeItem's check string for (Writer, N)
+}
+
+// MakeItem returns the Item with the given writer and index.
+func MakeItem(writer, n int) Item {
+	return Item{Writer: writer, N: n, Tag: "w" + strconv.Itoa(writer) + "#" + strconv.Itoa(n)}
+}
+
+// valid reports whether it is an Item that MakeItem could have returned.
+func (it Item) valid() bool { return it == MakeItem(it.Writer, it.N) }
+
+func (it Item) String() string { return it.Tag }
+
+// NewBuffer returns a new, empty buffer of the given capacity. For
+// capacity < 1 it must panic, as every backend in this module does.
+type NewBuffer func(capacity int) ringbuf.Buffer[Item]
+
+// Run runs the conformance suite against the buffers newBuffer makes. Every
+// case is a subtest of t on a fresh buffer; none calls t.Parallel, so that
+// goleak sees only the suite's own goroutines.
+func Run(t *testing.T, newBuffer NewBuffer) {
+	t.Helper()
+	cases := []struct {
+		name string
+		fn   func(*testing.T, NewBuffer)
+	}{
+		{"Empty", testEmpty},
+		{"InvalidCapacity", testInvalidCapacity},
+		{"Sequential", testSequential},
+		{"DstReuse", testDstReuse},
+		{"SnapshotAllocs", testSnapshotAllocs},
+		{"Model", testModel},
+		{"Hammer", testHammer},
+		{"Linearizable", testLinearizable},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			stop := startWatchdog(t.Name(), *watchdog)
+			defer stop()
+			c.fn(t, newBuffer)
+		})
+	}
+}
+
+// startWatchdog panics, printing every goroutine's stack, if the returned
+// stop function is not called within d: a hung backend then fails fast with
+// the evidence instead of waiting for go test's global timeout.
+func startWatchdog(name string, d time.Duration) (stop func()) {
+	timer := time.AfterFunc(d, func() {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		fmt.Fprintf(os.Stderr, "ringtest: %s did not finish within %v; goroutines:\n%s\n", name, d, buf)
+		panic("ringtest: " + name + " hung")
+	})
+	return func() { timer.Stop() }
+}
+
+// equateEmpty makes cmp.Diff treat a nil and an empty window as equal: the
+// contract says what a snapshot holds, not whether an empty one is nil.
+var equateEmpty = cmpopts.EquateEmpty()

@@ -1,0 +1,25 @@
+package sharded_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/chatring/chatring/ringbuf"
+	"github.com/chatring/chatring/ringbuf/ringtest"
+	"github.com/chatring/chatring/sharded"
+)
+
+func TestConformance(t *testing.T) {
+	for _, shards := range []int{1, 3, 8} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			ringtest.Run(t, func(capacity int) ringbuf.Buffer[ringtest.Item] {
+				return sharded.New[ringtest.Item](capacity, sharded.WithShards(shards))
+			})
+		})
+	}
+	t.Run("shards=default", func(t *testing.T) {
+		ringtest.Run(t, func(capacity int) ringbuf.Buffer[ringtest.Item] {
+			return sharded.New[ringtest.Item](capacity)
+		})
+	})
+}
