@@ -166,7 +166,8 @@ func TestSuiteCatchesBrokenBuffers(t *testing.T) {
 	for name, bb := range brokenBuffers {
 		t.Run(name, func(t *testing.T) {
 			pattern := "^TestBrokenBuffer$/^(" + strings.Join(bb.cases, "|") + ")$"
-			cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-ringtest.histories=100", "-ringtest.hammer=1000")
+			cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-ringtest.histories=100", "-ringtest.hammer=1000",
+				"-ringtest.visdir=", "-rapid.nofailfile")
 			cmd.Env = append(os.Environ(), brokenEnv+"="+name)
 			out, err := cmd.CombinedOutput()
 			if _, ok := err.(*exec.ExitError); !ok {

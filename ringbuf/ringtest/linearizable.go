@@ -98,11 +98,13 @@ func testLinearizable(t *testing.T, newBuffer NewBuffer) {
 			t.Fatalf("history %d (cap=%d, goroutines=%d, seed=%d): porcupine could not decide within 30s", h, c, goroutines, seed)
 		}
 		msg := fmt.Sprintf("history %d (cap=%d, goroutines=%d, seed=%d) is not linearizable", h, c, goroutines, seed)
-		if f, err := os.CreateTemp("", "ringtest-history-*.html"); err == nil {
-			if porcupine.Visualize(spec(c), info, f) == nil {
-				msg += "; visualization: " + f.Name()
+		if *visDir != "" {
+			if f, err := os.CreateTemp(*visDir, "ringtest-history-*.html"); err == nil {
+				if porcupine.Visualize(spec(c), info, f) == nil {
+					msg += "; visualization: " + f.Name()
+				}
+				f.Close()
 			}
-			f.Close()
 		}
 		for _, op := range ops {
 			msg += fmt.Sprintf("\n  g%d [%3d,%3d] %s", op.ClientId, op.Call, op.Return, spec(c).DescribeOperation(op.Input, op.Output))

@@ -35,6 +35,8 @@
 // -ringtest.histories (porcupine histories per run, default 100),
 // -ringtest.hammer (pushes per writer in the hammer, default 3000) and
 // -ringtest.timeout (the watchdog, default 3m). `make stress` raises them.
+// A non-linearizable history is also written as porcupine's HTML
+// visualization to -ringtest.visdir (default: the temporary directory).
 package ringtest
 
 import (
@@ -55,6 +57,7 @@ var (
 	histories = flag.Int("ringtest.histories", 100, "porcupine histories checked per backend")
 	hammerOps = flag.Int("ringtest.hammer", 3000, "pushes per writer in the hammer test")
 	watchdog  = flag.Duration("ringtest.timeout", 3*time.Minute, "a subtest running longer than this is reported as hung")
+	visDir    = flag.String("ringtest.visdir", os.TempDir(), "directory for porcupine's HTML visualization of a non-linearizable history (empty: none)")
 )
 
 // Item is the value the suite pushes. It is several words long (an int, an
