@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Defaults of the no-flag run: the README's main command. Three backends ×
+// defaultDuration stays well under 15 seconds.
+const (
+	defaultWriters  = 4
+	defaultReaders  = 4
+	defaultDuration = 2 * time.Second
+	defaultMaxTurns = 10 // the seed's max_turns: a window of 20 messages
+	defaultPayload  = 64
+	maxCapacity     = 1 << 20
+	maxPayload      = 1 << 20
+)
+
+// The seed preset: the seed's section 1, 10 threads × 100 × (user,
+// assistant) into one manager with max_turns 10.
+const (
+	seedWriters  = 10
+	seedPairs    = 100
+	seedMaxTurns = 10
+)
+
+// usageError is a bad command line: main prints it on one line and exits
+// with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// options is the parsed, validated command line.
+type options struct {
+	backends   []string
+	level      string // "ring" or "history"
+	writers    int
+	readers    int
+	duration   time.Duration // the time bound per backend when ops is 0
+	ops        uint64        // total operations per backend, or 0
+	capacity   int           // window size in messages
+	maxTurns   int           // capacity/2 when given as -max-turns, else 0
+	payload    int           // bytes of content per message
+	format     string        // "text" or "json"
+	seed       uint64
+	cpuprofile string
+	preset     string
+	check      bool
+}
+
+const usageHeader = `Usage: stress [flags]
+
+stress load-tests chatring's history backends: writers append messages and
+readers take snapshots of the window concurrently, while every snapshot is
+checked for the backends' guarantees. It prints throughput, latency
+percentiles, allocations and GC pauses per backend, and exits 1 if any
+invariant was violated, 2 on bad flags.
+
+With no flags it runs every backend for %v on a mixed workload and prints a
+comparison table. The first interrupt (Ctrl-C) stops the run and still
+prints the report; a second exits at once. See docs/stress.md.
+
+Flags:
+`
+
+// parseFlags parses and validates args. For -h it prints the usage to
+// stdout and returns flag.ErrHelp.
+func parseFlags(args []string, stdout io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("stress", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by the caller, on one line
+	var (
+		backend  = fs.String("backend", "all", "backend to load: mutex, lockfree, sharded, or all (each in turn, compared with mutex)")
+		writers  = fs.Int("writers", defaultWriters, "number of writer goroutines, each appending as fast as it can")
+		readers  = fs.Int("readers", defaultReaders, "number of reader goroutines, each taking snapshots of the window as fast as it can")
+		duration = fs.Duration("duration", defaultDuration, "how long to load each backend (exclusive with -ops)")
+		ops      = fs.Int64("ops", 0, "total operations per backend, split evenly over the writers and readers (exclusive with -duration)")
+		maxTurns = fs.Int("max-turns", defaultMaxTurns, "window size in turns: the window holds 2 × max-turns messages, as in the seed (exclusive with -capacity)")
+		capacity = fs.Int("capacity", 0, "window size in messages (exclusive with -max-turns)")
+		payload  = fs.Int("payload", defaultPayload, "content bytes per message")
+		level    = fs.String("level", "ring", "what to load: ring (the raw backends) or history (chatring.History with validation and metrics)")
+		format   = fs.String("format", "text", "report format: text or json")
+		seed     = fs.Uint64("seed", 1, "seed of the pseudo-random message content")
+		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		preset   = fs.String("preset", "", "run a named workload: seed (the seed's example: 10 writers × 100 × (user, assistant), max_turns 10, at history level)")
+		check    = fs.Bool("check", true, "check every snapshot online (the final checks always run)")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, usageHeader, defaultDuration)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil, flag.ErrHelp
+		}
+		return nil, &usageError{msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q: stress takes only flags", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	o := &options{
+		level: *level, writers: *writers, readers: *readers, duration: *duration,
+		payload: *payload, format: *format, seed: *seed, cpuprofile: *cpuprof,
+		preset: *preset, check: *check,
+	}
+	switch {
+	case *backend == "all":
+		o.backends = backendNames
+	case slices.Contains(backendNames, *backend):
+		o.backends = []string{*backend}
+	default:
+		return nil, usagef("unknown backend %q: want %s", *backend, describeBackends())
+	}
+	switch o.preset {
+	case "":
+	case "seed":
+		for _, name := range []string{"writers", "readers", "duration", "ops", "max-turns", "capacity", "level", "payload"} {
+			if set[name] {
+				return nil, usagef("-preset seed fixes -%s: leave it out", name)
+			}
+		}
+		o.level, o.writers, o.readers, o.payload = "history", seedWriters, 0, 0
+		*ops, *maxTurns = seedWriters*seedPairs*2, seedMaxTurns
+		set["ops"] = true
+	default:
+		return nil, usagef("unknown preset %q: want seed", o.preset)
+	}
+	if o.level != "ring" && o.level != "history" {
+		return nil, usagef("unknown level %q: want ring or history", o.level)
+	}
+	if o.format != "text" && o.format != "json" {
+		return nil, usagef("unknown format %q: want text or json", o.format)
+	}
+	if o.writers < 0 || o.readers < 0 {
+		return nil, usagef("-writers and -readers must not be negative")
+	}
+	if o.writers == 0 && o.readers == 0 {
+		return nil, usagef("-writers and -readers are both 0: nothing to run")
+	}
+	if set["duration"] && set["ops"] {
+		return nil, usagef("-duration and -ops are exclusive: give one bound")
+	}
+	if o.duration <= 0 {
+		return nil, usagef("-duration must be positive, got %v", o.duration)
+	}
+	if set["ops"] {
+		if *ops <= 0 {
+			return nil, usagef("-ops must be positive, got %d", *ops)
+		}
+		o.ops = uint64(*ops)
+	}
+	if set["max-turns"] && set["capacity"] {
+		return nil, usagef("-max-turns and -capacity are exclusive: give one window size")
+	}
+	if set["capacity"] {
+		o.capacity = *capacity
+	} else {
+		if *maxTurns < 1 {
+			return nil, usagef("-max-turns must be at least 1, got %d", *maxTurns)
+		}
+		o.maxTurns, o.capacity = *maxTurns, 2**maxTurns
+	}
+	if o.capacity < 1 || o.capacity > maxCapacity {
+		return nil, usagef("window capacity must be between 1 and %d messages, got %d", maxCapacity, o.capacity)
+	}
+	if o.level == "history" && o.capacity%2 != 0 {
+		return nil, usagef("-level history keeps 2 × max-turns messages: -capacity must be even, got %d", o.capacity)
+	}
+	if o.level == "history" && o.maxTurns == 0 {
+		o.maxTurns = o.capacity / 2
+	}
+	if o.payload < 0 || o.payload > maxPayload {
+		return nil, usagef("-payload must be between 0 and %d bytes, got %d", maxPayload, o.payload)
+	}
+	return o, nil
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go watchSignals(sigs, cancel, os.Stderr, os.Exit)
+
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	signal.Stop(sigs)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// watchSignals cancels the run on the first signal from sigs, so that it
+// stops and prints its report, and calls exit (128 + the signal number, as
+// shells report a death by signal) on the second.
+func watchSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, stderr io.Writer, exit func(int)) {
+	sig := <-sigs
+	fmt.Fprintf(stderr, "\nstress: %v: stopping; the report follows (again to exit at once)\n", sig)
+	cancel(fmt.Errorf("stress: %v", sig))
+	sig = <-sigs
+	fmt.Fprintf(stderr, "stress: %v again: exiting\n", sig)
+	code := 1
+	if s, ok := sig.(syscall.Signal); ok {
+		code = 128 + int(s)
+	}
+	exit(code)
+}
+
+// exitCode prints err, if any, on one line and returns the exit status:
+// 0 for success, 2 for a bad command line, 1 for anything else (invariant
+// violations, a failed run).
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "stress: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "run 'stress -h' for usage")
+		return 2
+	}
+	return 1
+}

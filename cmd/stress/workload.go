@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Latencies are recorded in nanoseconds from 1 ns to maxLatency with three
+// significant digits (0.1% resolution), the usual HDR setting.
+const (
+	maxLatency = int64(time.Minute)
+	latencyDig = 3
+)
+
+func newHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, maxLatency, latencyDig)
+}
+
+// slotPad pads a workerSlot to two cache lines (128 bytes): one line would
+// do on most CPUs, but x86's adjacent-line prefetcher pulls lines in pairs,
+// so two keeps neighbouring workers' hot counters from sharing.
+const slotPad = 128
+
+// slotFields are one worker's published counters. The worker stores them;
+// readers (for the checker) and the progress display load them.
+type slotFields struct {
+	// started counts a writer's appends begun (stored before each append)
+	// or a reader's snapshots done.
+	started atomic.Uint64
+	// lastSeq is the sequence number of a writer's newest append that has
+	// returned (0 before the first). Stored only when checking.
+	lastSeq atomic.Uint64
+}
+
+type workerSlot struct {
+	slotFields
+	_ [slotPad - 16]byte
+}
+
+// workload is one run of one backend: its parameters and the state its
+// workers share.
+type workload struct {
+	subj     subject
+	writers  int
+	readers  int
+	capacity int
+	ops      uint64        // total operation bound, or 0
+	duration time.Duration // time bound when ops is 0
+	check    bool
+
+	stop  atomic.Bool  // set when the time is up or the run is cancelled
+	slots []workerSlot // writers first, then readers
+	viol  violations
+
+	// These are written by each worker before wg is done and read only
+	// after it is done.
+	wg       sync.WaitGroup
+	logs     []*writerLog
+	hists    []*hdrhistogram.Histogram // one per worker, writers first
+	checks   []uint64                  // per reader: windows checked
+	appends  []uint64                  // per writer
+	readsCnt []uint64                  // per reader
+}
+
+// outcome is what a finished workload measured.
+type outcome struct {
+	elapsed     time.Duration
+	interrupted bool
+	appends     uint64
+	snapshots   uint64
+	appendLat   *hdrhistogram.Histogram
+	snapLat     *hdrhistogram.Histogram
+	checks      uint64
+}
+
+// quota returns worker i's share of the ops bound (0: unbounded).
+func (wl *workload) quota(i int) uint64 {
+	if wl.ops == 0 {
+		return 0
+	}
+	n := uint64(wl.writers + wl.readers)
+	q := wl.ops / n
+	if uint64(i) < wl.ops%n {
+		q++
+	}
+	return q
+}
+
+// newWorkload returns a workload ready to run: every worker's slot, log
+// and histogram allocated up front, so that the measured phase allocates
+// only what the operations themselves do.
+func newWorkload(subj subject, writers, readers, capacity int, ops uint64, duration time.Duration, check bool) *workload {
+	wl := &workload{
+		subj: subj, writers: writers, readers: readers, capacity: capacity,
+		ops: ops, duration: duration, check: check,
+	}
+	workers := writers + readers
+	wl.slots = make([]workerSlot, workers)
+	wl.logs = make([]*writerLog, writers)
+	wl.hists = make([]*hdrhistogram.Histogram, workers)
+	wl.appends = make([]uint64, writers)
+	wl.readsCnt = make([]uint64, readers)
+	wl.checks = make([]uint64, readers)
+	for i := range workers {
+		wl.hists[i] = newHistogram()
+	}
+	for w := range writers {
+		wl.logs[w] = newWriterLog(capacity, wl.quota(w))
+	}
+	return wl
+}
+
+// run starts the workers and waits until they are done: quota reached, time
+// up or ctx cancelled. It returns how long they ran and whether ctx was
+// cancelled. It may be called once.
+func (wl *workload) run(ctx context.Context) (elapsed time.Duration, interrupted bool) {
+	workers := wl.writers + wl.readers
+	// Operations run under a context that the interrupt does not cancel:
+	// the stop flag ends the loops between operations, so that an
+	// interrupted run still ends in a consistent state for the final check.
+	opCtx := context.WithoutCancel(ctx)
+	start := make(chan struct{})
+	wl.wg.Add(workers)
+	for w := range wl.writers {
+		go wl.writer(opCtx, start, w)
+	}
+	for r := range wl.readers {
+		go wl.reader(opCtx, start, r)
+	}
+	stopCancel := context.AfterFunc(ctx, func() { wl.stop.Store(true) })
+	defer stopCancel()
+	began := time.Now()
+	if wl.ops == 0 {
+		t := time.AfterFunc(wl.duration, func() { wl.stop.Store(true) })
+		defer t.Stop()
+	}
+	close(start)
+	wl.wg.Wait()
+	return time.Since(began), ctx.Err() != nil
+}
+
+// outcome merges the workers' histograms and counts and runs the final
+// checks. Call it after run, outside the measured phase.
+func (wl *workload) outcome(ctx context.Context, elapsed time.Duration, interrupted bool) outcome {
+	out := outcome{elapsed: elapsed, interrupted: interrupted}
+	out.appendLat, out.snapLat = newHistogram(), newHistogram()
+	for i, h := range wl.hists {
+		if i < wl.writers {
+			out.appendLat.Merge(h)
+		} else {
+			out.snapLat.Merge(h)
+		}
+	}
+	for _, n := range wl.appends {
+		out.appends += n
+	}
+	for i, n := range wl.readsCnt {
+		out.snapshots += n
+		out.checks += wl.checks[i]
+	}
+	out.checks += wl.finalCheck(context.WithoutCancel(ctx))
+	return out
+}
+
+// record adds one latency to h, clamping what the histogram cannot hold.
+func record(h *hdrhistogram.Histogram, d time.Duration) {
+	ns := max(int64(d), 1)
+	if ns > maxLatency {
+		ns = maxLatency
+	}
+	_ = h.RecordValue(ns) // cannot fail within [1, maxLatency]
+}
+
+func (wl *workload) writer(ctx context.Context, start <-chan struct{}, w int) {
+	defer wl.wg.Done()
+	app := wl.subj.newWriter(w)
+	slot := &wl.slots[w]
+	h := wl.hists[w]
+	log := wl.logs[w]
+	quota := wl.quota(w)
+	<-start
+	var n uint64
+	for ; quota == 0 || n < quota; n++ {
+		if wl.stop.Load() {
+			break
+		}
+		app.prepare(n)
+		slot.started.Store(n + 1)
+		t0 := time.Now()
+		seq, err := app.append(ctx)
+		d := time.Since(t0)
+		if err != nil {
+			wl.viol.addf("writer %d: append #%d failed: %v", w, n, err)
+			// Message n is not in the buffer: stop this writer so that
+			// its counter has no gap the checker would misreport.
+			slot.started.Store(n)
+			break
+		}
+		record(h, d)
+		log.add(&wl.viol, w, n, seq)
+		if wl.check {
+			slot.lastSeq.Store(seq)
+		}
+	}
+	wl.appends[w] = log.sent
+}
+
+func (wl *workload) reader(ctx context.Context, start <-chan struct{}, r int) {
+	defer wl.wg.Done()
+	rd := wl.subj.newReader()
+	i := wl.writers + r
+	slot := &wl.slots[i]
+	h := wl.hists[i]
+	quota := wl.quota(i)
+	var chk *snapshotChecker
+	var before, sent []uint64
+	if wl.check {
+		chk = newSnapshotChecker(wl.capacity, wl.writers)
+		before = make([]uint64, wl.writers)
+		sent = make([]uint64, wl.writers)
+	}
+	<-start
+	var n uint64
+	for ; quota == 0 || n < quota; n++ {
+		if wl.stop.Load() {
+			break
+		}
+		if chk != nil {
+			for w := range before {
+				before[w] = wl.slots[w].lastSeq.Load()
+			}
+		}
+		t0 := time.Now()
+		err := rd.read(ctx)
+		d := time.Since(t0)
+		if err != nil {
+			wl.viol.addf("reader %d: read #%d failed: %v", r, n, err)
+			break
+		}
+		record(h, d)
+		slot.started.Store(n + 1)
+		if chk != nil {
+			for w := range sent {
+				sent[w] = wl.slots[w].started.Load()
+			}
+			recs, last, err := rd.records()
+			if err != nil {
+				wl.viol.addf("reader %d: read #%d: %v", r, n+1, err)
+			} else {
+				chk.check(&wl.viol, r, recs, last, before, sent)
+			}
+		}
+	}
+	wl.readsCnt[r] = n
+	if chk != nil {
+		wl.checks[r] = chk.windows
+	}
+}
+
+// finalCheck reads the window once more after every worker stopped and
+// checks it and the totals against the writers' logs.
+func (wl *workload) finalCheck(ctx context.Context) uint64 {
+	recs, last, err := wl.subj.final(ctx)
+	if err != nil {
+		wl.viol.addf("final read failed: %v", err)
+		return 1
+	}
+	n := checkFinal(&wl.viol, wl.capacity, wl.logs, recs, last)
+	return n + wl.subj.finalChecks(&wl.viol, wl.logs)
+}
+
+// progressCounts sums the workers' published counters: appends begun and
+// snapshots done so far. Safe to call while the workload runs.
+func (wl *workload) progressCounts() (appends, snapshots uint64) {
+	for i := range wl.slots {
+		n := wl.slots[i].started.Load()
+		if i < wl.writers {
+			appends += n
+		} else {
+			snapshots += n
+		}
+	}
+	return appends, snapshots
+}
