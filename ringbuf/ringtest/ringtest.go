@@ -32,7 +32,7 @@
 //     panics with every goroutine's stack when a case overruns).
 //
 // Flags (after -args, or directly with go test) scale the concurrent cases:
-// -ringtest.histories (porcupine histories per run, default 100),
+// -ringtest.histories (porcupine histories per run, default 300),
 // -ringtest.hammer (pushes per writer in the hammer, default 3000) and
 // -ringtest.timeout (the watchdog, default 3m). `make stress` raises them.
 // A non-linearizable history is also written as porcupine's HTML
@@ -54,7 +54,7 @@ import (
 )
 
 var (
-	histories = flag.Int("ringtest.histories", 100, "porcupine histories checked per backend")
+	histories = flag.Int("ringtest.histories", 300, "porcupine histories checked per backend")
 	hammerOps = flag.Int("ringtest.hammer", 3000, "pushes per writer in the hammer test")
 	watchdog  = flag.Duration("ringtest.timeout", 3*time.Minute, "a subtest running longer than this is reported as hung")
 	visDir    = flag.String("ringtest.visdir", os.TempDir(), "directory for porcupine's HTML visualization of a non-linearizable history (empty: none)")
