@@ -144,6 +144,9 @@ func configError(field, reason string) error {
 // values of the wrong JSON type, and anything after the top-level object.
 // An empty object {} is valid and means all defaults.
 func ParseConfig(data []byte) (Config, error) {
+	if b := bytes.TrimLeft(data, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return Config{}, fmt.Errorf("%w: want a JSON object", ErrInvalidConfig)
+	}
 	var f configFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

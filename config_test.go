@@ -1,0 +1,165 @@
+package chatring_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/chatring/chatring"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseConfig(t *testing.T) {
+	defaults := chatring.Config{Backend: "mutex", MaxTurns: 10, MaxTokens: 4096, MaxMessageBytes: 32 << 10}
+	tests := []struct {
+		name string
+		json string
+		want chatring.Config
+	}{
+		{"empty object means defaults", `{}`, defaults},
+		{"white space around", " \n{}\n\t", defaults},
+		{"every field", `{"backend": "sharded", "max_turns": 5, "max_tokens": 2048,
+			"max_message_bytes": 1024, "shards": 4}`,
+			chatring.Config{Backend: "sharded", MaxTurns: 5, MaxTokens: 2048, MaxMessageBytes: 1024, Shards: 4}},
+		{"lockfree", `{"backend": "lockfree"}`,
+			chatring.Config{Backend: "lockfree", MaxTurns: 10, MaxTokens: 4096, MaxMessageBytes: 32 << 10}},
+		{"at the limits", `{"max_turns": 10000, "max_tokens": 10000000, "max_message_bytes": 1048576}`,
+			chatring.Config{Backend: "mutex", MaxTurns: 10000, MaxTokens: 10000000, MaxMessageBytes: 1 << 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := chatring.ParseConfig([]byte(tt.json))
+			if err != nil {
+				t.Fatalf("ParseConfig: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseConfig (-want +got):\n%s", diff)
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("Validate of a parsed config: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseConfigRejects(t *testing.T) {
+	tests := []struct {
+		name  string
+		json  string
+		field string // ValidationError.Field, "" when the JSON itself is bad
+	}{
+		{"unknown field", `{"max_turn": 5}`, ""},
+		{"seed field enable_logging", `{"enable_logging": true}`, ""},
+		{"seed field max_retries", `{"max_retries": 3}`, ""},
+		{"unknown backend", `{"backend": "redis"}`, "backend"},
+		{"backend wrong case", `{"backend": "Mutex"}`, "backend"},
+		{"explicit empty backend", `{"backend": ""}`, "backend"},
+		{"null backend", `{"backend": null}`, "backend"},
+		{"zero max_turns", `{"max_turns": 0}`, "max_turns"},
+		{"negative max_turns", `{"max_turns": -1}`, "max_turns"},
+		{"max_turns over limit", `{"max_turns": 10001}`, "max_turns"},
+		{"null max_turns", `{"max_turns": null}`, "max_turns"},
+		{"zero max_tokens", `{"max_tokens": 0}`, "max_tokens"},
+		{"negative max_tokens", `{"max_tokens": -4096}`, "max_tokens"},
+		{"max_tokens over limit", `{"max_tokens": 10000001}`, "max_tokens"},
+		{"zero max_message_bytes", `{"max_message_bytes": 0}`, "max_message_bytes"},
+		{"negative max_message_bytes", `{"max_message_bytes": -1}`, "max_message_bytes"},
+		{"max_message_bytes over limit", `{"max_message_bytes": 1048577}`, "max_message_bytes"},
+		{"zero shards", `{"backend": "sharded", "shards": 0}`, "shards"},
+		{"negative shards", `{"backend": "sharded", "shards": -2}`, "shards"},
+		{"shards over limit", `{"backend": "sharded", "shards": 65}`, "shards"},
+		{"shards without sharded backend", `{"shards": 4}`, "shards"},
+		{"max_turns as string", `{"max_turns": "10"}`, ""},
+		{"max_turns as float", `{"max_turns": 2.5}`, ""},
+		{"max_turns overflows int", `{"max_turns": 99999999999999999999}`, ""},
+		{"broken JSON", `{"max_turns": 5`, ""},
+		{"empty input", ``, ""},
+		{"array", `[]`, ""},
+		{"null document", `null`, ""},
+		{"trailing object", `{} {}`, ""},
+		{"trailing garbage", `{"max_turns": 5} x`, ""},
+		{"trailing brace", `{}}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := chatring.ParseConfig([]byte(tt.json))
+			if !errors.Is(err, chatring.ErrInvalidConfig) {
+				t.Fatalf("ParseConfig(%s) = %+v, %v; want ErrInvalidConfig", tt.json, got, err)
+			}
+			if got != (chatring.Config{}) {
+				t.Errorf("ParseConfig returned %+v with its error, want the zero Config", got)
+			}
+			var ve *chatring.ValidationError
+			if errors.As(err, &ve) {
+				if ve.Field != tt.field {
+					t.Errorf("ValidationError.Field = %q, want %q (%v)", ve.Field, tt.field, err)
+				}
+			} else if tt.field != "" {
+				t.Errorf("error %v is not a *ValidationError for field %q", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	valid := []chatring.Config{
+		{},
+		{Backend: "lockfree"},
+		{Backend: "sharded", Shards: 1},
+		{MaxTurns: 1, MaxTokens: 1, MaxMessageBytes: 1},
+	}
+	for _, c := range valid {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v.Validate() = %v, want nil", c, err)
+		}
+	}
+	invalid := []struct {
+		cfg   chatring.Config
+		field string
+	}{
+		{chatring.Config{Backend: "postgres"}, "backend"},
+		{chatring.Config{MaxTurns: -1}, "max_turns"},
+		{chatring.Config{MaxTokens: -1}, "max_tokens"},
+		{chatring.Config{MaxMessageBytes: -1}, "max_message_bytes"},
+		{chatring.Config{MaxMessageBytes: chatring.MaxMaxMessageBytes + 1}, "max_message_bytes"},
+		{chatring.Config{Backend: "sharded", Shards: -1}, "shards"},
+		{chatring.Config{Backend: "lockfree", Shards: 2}, "shards"},
+	}
+	for _, tt := range invalid {
+		err := tt.cfg.Validate()
+		var ve *chatring.ValidationError
+		if !errors.Is(err, chatring.ErrInvalidConfig) || !errors.As(err, &ve) || ve.Field != tt.field {
+			t.Errorf("%+v.Validate() = %v, want ErrInvalidConfig for field %q", tt.cfg, err, tt.field)
+		}
+		if h, err := chatring.New(tt.cfg); !errors.Is(err, chatring.ErrInvalidConfig) || h != nil {
+			t.Errorf("New(%+v) = %v, %v; want nil, ErrInvalidConfig", tt.cfg, h, err)
+		}
+	}
+}
+
+func TestNewAppliesConfig(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		h := newHistory(t, chatring.Config{Backend: backend, MaxTurns: 3})
+		want := chatring.Config{Backend: backend, MaxTurns: 3, MaxTokens: 4096, MaxMessageBytes: 32 << 10}
+		if diff := cmp.Diff(want, h.Config()); diff != "" {
+			t.Errorf("Config() (-want +got):\n%s", diff)
+		}
+		s := h.Stats()
+		if s.Backend != backend || s.Capacity != 6 {
+			t.Errorf("Stats: backend %q capacity %d, want %q 6", s.Backend, s.Capacity, backend)
+		}
+	})
+	if h := newHistory(t, chatring.Config{}); h.Config().Backend != chatring.DefaultBackend {
+		t.Errorf("zero Config gives backend %q, want %q", h.Config().Backend, chatring.DefaultBackend)
+	}
+}
+
+func TestBackendsIsACopy(t *testing.T) {
+	b := chatring.Backends()
+	if diff := cmp.Diff([]string{"mutex", "lockfree", "sharded"}, b); diff != "" {
+		t.Fatalf("Backends() (-want +got):\n%s", diff)
+	}
+	b[0] = "changed"
+	if chatring.Backends()[0] != "mutex" {
+		t.Error("Backends() returns shared storage")
+	}
+}

@@ -1,0 +1,118 @@
+package chatring_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"strings"
+
+	"github.com/chatring/chatring"
+)
+
+func ExampleNew() {
+	h, err := chatring.New(chatring.Config{Backend: "lockfree", MaxTurns: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close()
+
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		h.Append(ctx, chatring.Message{Role: chatring.User, Content: fmt.Sprintf("question %d", i)})
+		h.Append(ctx, chatring.Message{Role: chatring.Assistant, Content: fmt.Sprintf("answer %d", i)})
+	}
+	msgs, _ := h.Messages(ctx, nil)
+	for _, m := range msgs {
+		fmt.Println(m.Seq, m.Role, m.Content)
+	}
+	s := h.Stats()
+	fmt.Printf("appended %d, evicted %d, user %d\n", s.Appended, s.Evicted, s.ByRole[chatring.User])
+	// Output:
+	// 3 user question 2
+	// 4 assistant answer 2
+	// 5 user question 3
+	// 6 assistant answer 3
+	// appended 6, evicted 2, user 3
+}
+
+func ExampleHistory_Append() {
+	h, _ := chatring.New(chatring.Config{})
+	ctx := context.Background()
+
+	m, err := h.Append(ctx, chatring.Message{Role: chatring.User, Content: "What is a ring buffer?"})
+	fmt.Println(m.Seq, m.Tokens, err)
+
+	// Invalid input is rejected with a sentinel error; never retry it.
+	_, err = h.Append(ctx, chatring.Message{Role: "admin", Content: "hi"})
+	fmt.Println(errors.Is(err, chatring.ErrInvalidRole))
+	_, err = h.Append(ctx, chatring.Message{Role: chatring.User, Content: "bell\a"})
+	var ve *chatring.ValidationError
+	if errors.As(err, &ve) {
+		fmt.Println(ve.Field, ve.Reason)
+	}
+
+	h.Close()
+	_, err = h.Append(ctx, chatring.Message{Role: chatring.User, Content: "still there?"})
+	fmt.Println(err)
+	// Output:
+	// 1 6 <nil>
+	// true
+	// content control character U+0007 at byte 4
+	// chatring: history closed: append
+}
+
+func ExampleHistory_Window() {
+	// One token per word keeps the arithmetic visible.
+	words := chatring.TokenizerFunc(func(s string) int { return len(strings.Fields(s)) })
+	h, _ := chatring.New(chatring.Config{}, chatring.WithTokenizer(words))
+	ctx := context.Background()
+	h.SetSystemPrompt("Answer briefly.")                                                // 2 tokens
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: "Capital of France?"}) // 3
+	h.Append(ctx, chatring.Message{Role: chatring.Assistant, Content: "Paris."})        // 1
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: "And of Italy?"})      // 3
+	h.Append(ctx, chatring.Message{Role: chatring.Assistant, Content: "Rome."})         // 1
+
+	for _, budget := range []int{10, 6, 3} {
+		win, _ := h.Window(ctx, budget)
+		fmt.Printf("budget %d:", budget)
+		for _, m := range win {
+			fmt.Printf(" [%s] %s", m.Role, m.Content)
+		}
+		fmt.Println()
+	}
+	_, err := h.Window(ctx, 1)
+	fmt.Println(err)
+	// Output:
+	// budget 10: [system] Answer briefly. [user] Capital of France? [assistant] Paris. [user] And of Italy? [assistant] Rome.
+	// budget 6: [system] Answer briefly. [user] And of Italy? [assistant] Rome.
+	// budget 3: [system] Answer briefly.
+	// chatring: token budget too small: max_tokens: system prompt alone is 2 tokens, budget 1
+}
+
+func ExampleParseConfig() {
+	cfg, err := chatring.ParseConfig([]byte(`{"backend": "sharded", "max_turns": 5, "shards": 4}`))
+	fmt.Printf("%+v %v\n", cfg, err)
+
+	_, err = chatring.ParseConfig([]byte(`{"max_turns": 5, "enable_logging": true}`))
+	fmt.Println(err)
+	_, err = chatring.ParseConfig([]byte(`{"max_turns": 0}`))
+	fmt.Println(errors.Is(err, chatring.ErrInvalidConfig), err)
+	// Output:
+	// {Backend:sharded MaxTurns:5 MaxTokens:4096 MaxMessageBytes:32768 Shards:4} <nil>
+	// chatring: invalid config: json: unknown field "enable_logging"
+	// true chatring: invalid config: max_turns: explicit 0; leave the field out for the default
+}
+
+func ExampleHistory_Stats() {
+	h, _ := chatring.New(chatring.Config{MaxTurns: 1})
+	ctx := context.Background()
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: "hi"})
+	h.Append(ctx, chatring.Message{Role: chatring.Assistant, Content: "hello"})
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: "bye"})
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: ""})
+	s := h.Stats()
+	fmt.Println(s.Appended, s.Evicted, s.Rejected, s.RejectedByReason, s.WindowMessages, s.WindowBytes)
+	// Output:
+	// 3 1 1 map[empty_content:1] 2 8
+}
