@@ -3,15 +3,22 @@ package bench_test
 import (
 	"testing"
 
+	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/bench/internal/workload"
 )
 
-// The ring-level workloads on chatring's three backends. Each is defined
-// once in package workload; bench/peers runs the same ones on the peers.
+// The workloads, each defined once in package workload, on chatring's three
+// backends at level ring (the bare ringbuf.Buffer) and, where the domain
+// layer has the operation, at level history (chatring.History). bench/peers
+// runs the ring-level ones on the peers.
 
-func BenchmarkAppend(b *testing.B)     { workload.Append(b, workload.Backends) }
+// both is every backend at level ring, then at level history.
+var both = append(append([]workload.Contender{}, workload.Backends...), workload.Histories...)
+
+func BenchmarkAppend(b *testing.B)     { workload.Append(b, both) }
 func BenchmarkWriteHeavy(b *testing.B) { workload.WriteHeavy(b, workload.Backends) }
-func BenchmarkChatMix(b *testing.B)    { workload.ChatMix(b, workload.Backends) }
+func BenchmarkChatMix(b *testing.B)    { workload.ChatMix(b, both) }
 func BenchmarkReadHeavy(b *testing.B)  { workload.ReadHeavy(b, workload.Backends) }
-func BenchmarkSnapshot(b *testing.B)   { workload.Snapshot(b, workload.Backends) }
-func BenchmarkSeed(b *testing.B)       { workload.Seed(b, workload.Backends) }
+func BenchmarkSnapshot(b *testing.B)   { workload.Snapshot(b, both) }
+func BenchmarkSeed(b *testing.B)       { workload.Seed(b, both) }
+func BenchmarkWindow(b *testing.B)     { workload.Window(b, chatring.Backends()) }

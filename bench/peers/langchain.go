@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/bench/internal/workload"
 	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/memory"
@@ -44,7 +45,7 @@ func NewLangchainWindow(capacity int) *LangchainWindow {
 func (l *LangchainWindow) Push(m workload.Msg) uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if m.Role == workload.RoleUser {
+	if m.Role == chatring.User {
 		if len(l.pending) == l.max {
 			l.pending = append(l.pending[:0], l.pending[1:]...)
 		}
@@ -77,9 +78,9 @@ func (l *LangchainWindow) Snapshot(dst []workload.Msg) ([]workload.Msg, uint64) 
 	}
 	msgs, _ := vars[l.wb.MemoryKey].([]llms.ChatMessage)
 	for _, m := range msgs {
-		role := workload.RoleUser
+		role := chatring.User
 		if m.GetType() == llms.ChatMessageTypeAI {
-			role = workload.RoleAssistant
+			role = chatring.Assistant
 		}
 		dst = append(dst, workload.Msg{Role: role, Content: m.GetContent()})
 	}

@@ -7,7 +7,7 @@
 // pairs in a fixed order — backend, level, cap, goroutines — so that
 // `benchstat -col /backend` puts the contenders side by side:
 //
-//	BenchmarkChatMix/backend=lockfree/cap=20-8
+//	BenchmarkChatMix/backend=lockfree/level=ring/cap=20-8
 //	BenchmarkSeed/backend=mutex/level=history/cap=20/goroutines=10-2
 //
 // The trailing -N is GOMAXPROCS, set by `go test -cpu`. The parallel
@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/chatring/chatring"
 )
 
 // PayloadBytes is the size of every message's content unless a workload says
@@ -37,18 +39,11 @@ var Caps = []int{20, 1024}
 // user/assistant pairs to one history of max_turns 10.
 const SeedGoroutines = 10
 
-// Msg is the element the ring-level workloads push: a role and a content,
-// the seed's {"role": ..., "content": ...} dict.
-type Msg struct {
-	Role    string
-	Content string
-}
-
-// Roles pushed alternately by every workload, as a conversation does.
-const (
-	RoleUser      = "user"
-	RoleAssistant = "assistant"
-)
+// Msg is the element every workload pushes: chatring.Message, the value
+// chatring.History stores in its ring, so that level=ring and level=history
+// move the same bytes. The workloads fill in Role and Content, the seed's
+// {"role": ..., "content": ...} dict.
+type Msg = chatring.Message
 
 // Ring is what a contender exposes to the workloads. It has the method set
 // of ringbuf.Buffer[Msg] minus Len and Cap, so chatring's backends are used
@@ -87,9 +82,9 @@ const (
 func Messages(n, size int) []Msg {
 	ms := make([]Msg, n)
 	for i := range ms {
-		role := RoleUser
+		role := chatring.User
 		if i%2 == 1 {
-			role = RoleAssistant
+			role = chatring.Assistant
 		}
 		head := fmt.Sprintf("%s %d: ", role, i)
 		ms[i] = Msg{Role: role, Content: head + strings.Repeat("x", max(size-len(head), 0))}
@@ -126,11 +121,10 @@ func fill(r Ring, capacity int) {
 // Append is the append-only workload: every operation is one Push, from one
 // goroutine per P.
 //
-// Sub-benchmarks: backend=B/level=L/cap=C; this is the workload that runs
-// chatring.History.Append (level=history) beside the bare Push (level=ring)
-// of the same backend, so `benchstat -col /level` gives the domain layer's
-// cost.
-func Append(b *testing.B, cs []Contender) { mix(b, cs, 0, true) }
+// With contenders of both levels, `benchstat -col /level` gives the cost of
+// chatring.History.Append (validation, metrics, token count) over the bare
+// Push of the same backend.
+func Append(b *testing.B, cs []Contender) { Mix(b, cs, 0) }
 
 // WriteHeavyReadPercent, ChatMixReadPercent and ReadHeavyReadPercent are
 // the share of operations that are snapshots in WriteHeavy, ChatMix and
@@ -164,20 +158,17 @@ func Snapshot(b *testing.B, cs []Contender) { Mix(b, cs, 100) }
 // snapshot allocates only if the contender does. With readPercent > 0,
 // append-only contenders are skipped (no sub-benchmark).
 //
-// Sub-benchmarks: backend=B/cap=C. Mix is ring level only: contenders of
-// level history are skipped.
-func Mix(b *testing.B, cs []Contender, readPercent int) { mix(b, cs, readPercent, false) }
-
-func mix(b *testing.B, cs []Contender, readPercent int, withLevel bool) {
+// Sub-benchmarks: backend=B/level=L/cap=C.
+func Mix(b *testing.B, cs []Contender, readPercent int) {
 	if readPercent < 0 || readPercent > 100 {
 		panic("workload: readPercent must be in [0, 100]")
 	}
 	for _, c := range cs {
-		if c.AppendOnly && readPercent > 0 || !withLevel && level(c) != LevelRing {
+		if c.AppendOnly && readPercent > 0 {
 			continue
 		}
 		for _, capacity := range Caps {
-			b.Run(name(c, capacity, withLevel), func(b *testing.B) {
+			b.Run(name(c, capacity), func(b *testing.B) {
 				r := c.New(capacity)
 				fill(r, capacity)
 				b.ReportAllocs()
@@ -209,7 +200,7 @@ func mix(b *testing.B, cs []Contender, readPercent int, withLevel bool) {
 func Seed(b *testing.B, cs []Contender) {
 	const capacity = 20
 	for _, c := range cs {
-		b.Run(name(c, capacity, true)+"/"+Name("goroutines", SeedGoroutines), func(b *testing.B) {
+		b.Run(name(c, capacity)+"/"+Name("goroutines", SeedGoroutines), func(b *testing.B) {
 			r := c.New(capacity)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -233,18 +224,12 @@ func Seed(b *testing.B, cs []Contender) {
 	}
 }
 
-func name(c Contender, capacity int, withLevel bool) string {
-	if withLevel {
-		return Name("backend", c.Backend, "level", level(c), "cap", capacity)
+func name(c Contender, capacity int) string {
+	level := c.Level
+	if level == "" {
+		level = LevelRing
 	}
-	return Name("backend", c.Backend, "cap", capacity)
-}
-
-func level(c Contender) string {
-	if c.Level == "" {
-		return LevelRing
-	}
-	return c.Level
+	return Name("backend", c.Backend, "level", level, "cap", capacity)
 }
 
 // reportThroughput adds the ops/s metric: aggregate operations per second of

@@ -1,0 +1,56 @@
+# Benchmark targets, included by the top-level Makefile. Paths are relative
+# to the repository root. The scripts they call own the defaults; every
+# setting below can be given on the command line (make bench COUNT=20).
+#
+#   make bench            chatring's benchmarks, -count 10 -cpu 1,2,4,8
+#                         -benchtime 200ms, to bench/out/bench.txt
+#   make bench-peers      the same workloads on the backends beside the
+#                         peers, to bench/out/peers.txt
+#   make benchstat        backends side by side (benchstat -col /backend)
+#   make bench-report     bench/RESULTS.md and bench/throughput.svg from
+#                         bench/out (runs bench and bench-peers if missing)
+#   make bench-smoke      every benchmark of both modules once (-benchtime 1x),
+#                         the harness's own tests, and the name check (CI)
+#   make bench-regress BASE=<ref> [THRESHOLD=10] [ALPHA=0.01] [ROUNDS=10]
+#                         [BENCHTIME=100ms] [BENCH=.] [CPU=...]
+#                         strict gate: BASE against the work tree,
+#                         interleaved; fails on a significant slowdown
+#                         of more than THRESHOLD percent
+#   make bench-regress-ci the CI gate: HEAD~1 against the work tree,
+#                         THRESHOLD=50 ALPHA=0.01 BENCHTIME=20ms CPU=1;
+#                         skips when HEAD~1 has no harness
+#
+# Settings: BENCH (go test -bench pattern), COUNT, CPU (-cpu list),
+# BENCHTIME; see bench/run.sh and bench/regress.sh.
+
+BENCHSTAT = $(GO) tool -modfile=bench/tools/go.mod benchstat
+BENCH_UNITS ?= -.unit:ops/s
+
+.PHONY: bench bench-peers benchstat bench-report bench-smoke bench-regress bench-regress-ci
+
+bench:
+	bash bench/run.sh root bench/out/bench.txt
+
+bench-peers:
+	bash bench/run.sh peers bench/out/peers.txt
+
+benchstat:
+	@test -s bench/out/bench.txt || { echo "no bench/out/bench.txt: run make bench first"; exit 1; }
+	$(BENCHSTAT) -col /backend -filter '$(BENCH_UNITS)' bench/out/bench.txt
+	@if [ -s bench/out/peers.txt ]; then \
+		echo; echo "# peers (bench/out/peers.txt)"; \
+		$(BENCHSTAT) -col /backend -filter '$(BENCH_UNITS)' bench/out/peers.txt; \
+	fi
+
+bench-report:
+	bash bench/report.sh
+
+bench-smoke:
+	bash bench/smoke.sh
+
+bench-regress:
+	bash bench/regress.sh
+
+bench-regress-ci:
+	MODE=ci BASE=$${BASE:-HEAD~1} THRESHOLD=$${THRESHOLD:-50} ALPHA=$${ALPHA:-0.01} \
+		BENCHTIME=$${BENCHTIME:-20ms} CPU=$${CPU:-1} bash bench/regress.sh

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# bench/regress.sh — chatring's performance-regression gate.
+#
+# Builds the benchmark binary of package ./bench at BASE (a git ref, checked
+# out with `git worktree` in a temporary directory) and of the work tree
+# (uncommitted changes included), runs them interleaved for ROUNDS rounds,
+# prints benchstat's comparison, and exits 1 when some benchmark is
+# statistically significantly worse (benchstat's Mann-Whitney U test at
+# ALPHA) by more than THRESHOLD in sec/op or allocs/op.
+#
+# Interleaving: each round runs every benchmark function of BASE and of the
+# work tree back to back, function by function, in the order A B in odd
+# rounds and B A in even ones (A B B A ...), so that a slow spell of a shared
+# machine hits both sides alike and neither always runs first.
+#
+# Settings (environment variables; `make bench-regress` passes them on):
+#   BASE       git ref to compare against (required)
+#   THRESHOLD  worst tolerated significant slowdown, percent (default 10)
+#   ALPHA      benchstat's significance level (default 0.01)
+#   ROUNDS     interleaved rounds, samples per side (default 10, at least 10)
+#   BENCHTIME  -benchtime of every run (default 100ms)
+#   BENCH      benchmarks: FUNC[/SUBPATTERN], as for go test -bench, where
+#              FUNC selects benchmark functions by name (default .)
+#   CPU        -cpu list (default: GOMAXPROCS, i.e. all cores)
+#   MODE       strict (default) or ci: in ci mode a BASE that does not
+#              exist, has no harness or whose harness does not build is
+#              skipped with a message and exit status 0 (`make
+#              bench-regress-ci` sets it, with its own defaults)
+#   OUT        where the raw results go (default bench/out/regress)
+#
+# Exit status: 0 no regression (or skipped in CI mode), 1 regression,
+# 2 error.
+set -euo pipefail
+
+die() { echo "regress: $*" >&2; exit 2; }
+skip() {
+	if [ "$MODE" = ci ]; then
+		echo "regress: SKIP: $*"
+		exit 0
+	fi
+	die "$*"
+}
+
+BASE=${BASE:-}
+THRESHOLD=${THRESHOLD:-10}
+ALPHA=${ALPHA:-0.01}
+ROUNDS=${ROUNDS:-10}
+BENCHTIME=${BENCHTIME:-100ms}
+BENCH=${BENCH:-.}
+CPU=${CPU:-}
+MODE=${MODE:-strict}
+case "$MODE" in strict | ci) ;; *) die "MODE must be strict or ci (got $MODE)" ;; esac
+
+[ -n "$BASE" ] || die "BASE is required, e.g. make bench-regress BASE=HEAD~1"
+[ "$ROUNDS" -ge 10 ] 2>/dev/null || die "ROUNDS must be at least 10 (got $ROUNDS)"
+
+root=$(git rev-parse --show-toplevel)
+cd "$root"
+OUT=${OUT:-bench/out/regress}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+benchstat=(go tool -modfile="$root/bench/tools/go.mod" benchstat)
+
+base_sha=$(git rev-parse --verify -q "${BASE}^{commit}") || skip "BASE ${BASE} is not a commit in this repository"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/chatring-regress.XXXXXX")
+cleanup() {
+	git worktree remove --force "$tmp/base" >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+	git worktree prune >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+git worktree add --detach -q "$tmp/base" "$base_sha" || die "git worktree add $BASE failed"
+ls "$tmp"/base/bench/*_bench_test.go >/dev/null 2>&1 || skip "BASE ${BASE} ($base_sha) has no benchmark harness in bench/"
+
+echo "regress: building BASE ${BASE} (${base_sha:0:12}) and the work tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' + uncommitted changes'))"
+(cd "$tmp/base" && go test -c -o "$tmp/base.test" ./bench) || skip "the benchmarks of BASE ${BASE} do not build"
+go test -c -o "$tmp/head.test" ./bench || die "the benchmarks of the work tree do not build"
+(cd bench/tools && go build -o "$tmp/benchgate" ./cmd/benchgate) || die "cannot build bench/tools/cmd/benchgate"
+
+# Benchmark functions both sides have, filtered by FUNC.
+func_re=${BENCH%%/*}
+sub_re=""
+case "$BENCH" in */*) sub_re=/${BENCH#*/} ;; esac
+list() { (cd "$tmp" && "./$1" -test.list '^Benchmark' | grep -E '^Benchmark' | sed 's/^Benchmark//' | grep -E -- "$func_re" || true) | sort; }
+funcs=$(comm -12 <(list base.test) <(list head.test))
+[ -n "$funcs" ] || die "no benchmark function matches BENCH=$BENCH on both sides"
+
+args=(-test.run '^$' -test.benchtime "$BENCHTIME" -test.count 1)
+[ -n "$CPU" ] && args+=(-test.cpu "$CPU")
+: >"$OUT/base.txt"
+: >"$OUT/head.txt"
+runone() { # side func
+	(cd "$tmp" && "./$1.test" -test.bench "^Benchmark$2\$$sub_re" "${args[@]}") >>"$OUT/$1.txt" ||
+		die "$1: Benchmark$2 failed (see $OUT/$1.txt)"
+}
+start=$SECONDS
+for ((r = 1; r <= ROUNDS; r++)); do
+	printf 'regress: round %d/%d (%ds)\n' "$r" "$ROUNDS" $((SECONDS - start))
+	for f in $funcs; do
+		if ((r % 2)); then runone base "$f"; runone head "$f"; else runone head "$f"; runone base "$f"; fi
+	done
+done
+
+echo
+echo "regress: ${BASE} (base) against the work tree (head): ${ROUNDS} interleaved rounds," \
+	"-benchtime ${BENCHTIME}${CPU:+, -cpu $CPU}, alpha ${ALPHA}, threshold ${THRESHOLD}%"
+"${benchstat[@]}" -alpha "$ALPHA" -filter '.unit:(sec/op OR allocs/op)' base="$OUT/base.txt" head="$OUT/head.txt"
+echo
+"${benchstat[@]}" -alpha "$ALPHA" -format csv base="$OUT/base.txt" head="$OUT/head.txt" 2>/dev/null >"$OUT/compare.csv"
+"$tmp/benchgate" -threshold "$THRESHOLD" <"$OUT/compare.csv"

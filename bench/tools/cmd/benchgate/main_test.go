@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// sample is benchstat -format csv output trimmed to two units, with one
+// significant slowdown, one significant speedup, one change within noise
+// and an allocation that appeared.
+const sample = `goos: linux
+goarch: amd64
+pkg: github.com/chatring/chatring/bench
+cpu: AMD EPYC
+,base,,head,,,
+,sec/op,CI,sec/op,CI,vs base,P
+Append/backend=mutex/level=ring/cap=20-2,3.6e-08,2%,7.2e-08,3%,+100.00%,p=0.000 n=10
+Append/backend=lockfree/level=ring/cap=20-2,1.6e-07,5%,1.2e-07,4%,-25.00%,p=0.000 n=10
+Append/backend=sharded/level=ring/cap=20-2,6.3e-08,68%,5.4e-08,36%,~,p=0.310 n=10
+geomean,7.3e-08,,6.9e-08,,+5.41%,
+
+,base,,head,,,
+,ops/s,CI,ops/s,CI,vs base,P
+Append/backend=mutex/level=ring/cap=20-2,2.8e+07,2%,1.4e+07,3%,-50.00%,p=0.000 n=10
+
+,base,,head,,,
+,allocs/op,CI,allocs/op,CI,vs base,P
+Append/backend=mutex/level=ring/cap=20-2,0,0%,1,0%,+Inf%,p=0.000 n=10
+Append/backend=lockfree/level=ring/cap=20-2,1,0%,1,0%,~,p=1.000 n=10
+`
+
+func TestParse(t *testing.T) {
+	cs, err := Parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 6 {
+		t.Fatalf("got %d rows, want 6: %+v", len(cs), cs)
+	}
+	want := []struct {
+		unit  string
+		worse float64
+	}{{"sec/op", 100}, {"sec/op", -25}, {"sec/op", 0}, {"ops/s", 50}, {"allocs/op", 0}, {"allocs/op", 0}}
+	for i, w := range want {
+		if cs[i].Unit != w.unit {
+			t.Errorf("row %d: unit %q, want %q", i, cs[i].Unit, w.unit)
+		}
+		if i == 4 {
+			continue // +Inf
+		}
+		if got := cs[i].Worse(); got != w.worse {
+			t.Errorf("row %d (%s %s): Worse() = %v, want %v", i, cs[i].Name, cs[i].Unit, got, w.worse)
+		}
+	}
+	if w := cs[4].Worse(); w < 1e308 {
+		t.Errorf("0 -> 1 allocs/op: Worse() = %v, want +Inf", w)
+	}
+}
+
+func TestRun(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-threshold", "10%"}, 1, "2 of 5 comparisons"},
+		{[]string{"-threshold", "150", "-units", "sec/op"}, 0, "PASS: 3 comparisons"},
+		{[]string{"-threshold", "40", "-units", "ops/s"}, 1, "1 of 1"},
+		{[]string{"-units", "B/op"}, 2, ""},
+		{[]string{"-threshold", "ten"}, 2, ""},
+	} {
+		var out, errb bytes.Buffer
+		code := run(tc.args, strings.NewReader(sample), &out, &errb)
+		if code != tc.code || !strings.Contains(out.String(), tc.out) {
+			t.Errorf("run(%q) = %d, %q (stderr %q); want %d and %q", tc.args, code, out.String(), errb.String(), tc.code, tc.out)
+		}
+	}
+}
+
+func TestParseOneInput(t *testing.T) {
+	one := ",a.txt,\n,sec/op,CI\nX-2,1e-9,2%\n"
+	if _, err := Parse(strings.NewReader(one)); err == nil {
+		t.Error("Parse of a one-input table: no error, want one")
+	}
+}

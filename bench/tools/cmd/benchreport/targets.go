@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+// The contenders issue 6 ("each backend wins where it is meant to, and all
+// beat the peers") sets targets for.
+var ours = []string{"mutex", "lockfree", "sharded"}
+
+// Targets writes issue 6's targets as a Markdown table of measured ratios
+// of medians (same run), one row per target, backend and GOMAXPROCS.
+// pythonNs is the seed's Python manager in ns per append, 0 if unknown.
+func Targets(w io.Writer, set *Set, pythonNs float64) {
+	procs := set.Procs()
+	fmt.Fprintln(w, "| # | target | at | measured | wanted | met |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+	row := func(n int, what string, at string, ratio float64, ok bool, wanted string) {
+		got, met := "not measured", "—"
+		if ratio > 0 {
+			got = fmt.Sprintf("%.2f×", ratio)
+			met = "no"
+			if ok {
+				met = "yes"
+			}
+		}
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s |\n", n, what, at, got, wanted, met)
+	}
+	ns := func(base string, keys map[string]string, p int) float64 {
+		v, n := set.Median(Query{base, keys}, p, "sec/op")
+		if n == 0 {
+			return 0
+		}
+		return v
+	}
+	ring := func(backend string) map[string]string {
+		return map[string]string{"backend": backend, "level": "ring", "cap": "20"}
+	}
+	ratio := func(num, den float64) float64 {
+		if num == 0 || den == 0 {
+			return 0
+		}
+		return num / den
+	}
+
+	// 1. Append-only against the peers.
+	for _, p := range procs {
+		at := fmt.Sprintf("append, cap 20, -cpu %d", p)
+		for _, b := range ours {
+			r := ratio(ns("Append", ring("diodes"), p), ns("Append", ring(b), p))
+			row(1, b+" vs go-diodes ManyToOne (their ns/op ÷ ours)", at, r, r >= 2, "≥ 2×")
+			r = ratio(ns("Append", ring("langchaingo"), p), ns("Append", ring(b), p))
+			row(1, b+" vs langchaingo window buffer", at, r, r >= 3, "≥ 3×")
+		}
+		r := ratio(ns("Append", ring("mutex"), p), ns("Append", ring("slicering"), p))
+		row(1, "mutex ÷ hand-written slice ring (ns/op)", at, r, r <= 1.1, "≤ 1.1×")
+	}
+	// 2. Read-heavy: lockfree over mutex.
+	for _, p := range procs {
+		if p < 2 {
+			continue
+		}
+		r := ratio(ns("ReadHeavy", ring("mutex"), p), ns("ReadHeavy", ring("lockfree"), p))
+		row(2, "lockfree faster than mutex (mutex ns/op ÷ lockfree)", fmt.Sprintf("read-heavy, cap 20, -cpu %d", p), r, r >= 1.5, "≥ 1.5×")
+	}
+	// 3. Write-heavy with goroutines outnumbering cores: sharded over mutex.
+	for _, p := range procs {
+		if p < 4 {
+			continue
+		}
+		r := ratio(ns("WriteHeavy", ring("mutex"), p), ns("WriteHeavy", ring("sharded"), p))
+		row(3, "sharded faster than mutex (mutex ns/op ÷ sharded)", fmt.Sprintf("write-heavy, cap 20, -cpu %d", p), r, r >= 1.3, "≥ 1.3×")
+	}
+	fmt.Fprintln(w, "| 4 | lockfree p99.9 ÷ mutex p99.9, 8 writers + 8 readers | stress CLI | not measured by the benchmark harness: see cmd/stress | ≤ 0.5× | — |")
+	// 5. Allocations.
+	allocs := func(base, b, capacity string, p int) (float64, bool) {
+		v, n := set.Median(Query{base, map[string]string{"backend": b, "level": "ring", "cap": capacity}}, p, "allocs/op")
+		return v, n > 0
+	}
+	for _, b := range ours {
+		for _, c := range []string{"20", "1024"} {
+			p := procs[len(procs)-1]
+			if v, ok := allocs("Snapshot", b, c, p); ok {
+				fmt.Fprintf(w, "| 5 | %s Snapshot allocs/op | cap %s, -cpu %d | %g | 0 | %s |\n", b, c, p, v, yes(v == 0))
+			}
+			if v, ok := allocs("Append", b, c, p); ok {
+				want, met := "0", v == 0
+				if b == "lockfree" {
+					want, met = "≤ 1", v <= 1
+				}
+				fmt.Fprintf(w, "| 5 | %s Push allocs/op | cap %s, -cpu %d | %g | %s | %s |\n", b, c, p, v, want, yes(met))
+			}
+		}
+	}
+	// 6. History.Append over the bare Push.
+	for _, p := range procs {
+		for _, b := range ours {
+			h := ns("Append", map[string]string{"backend": b, "level": "history", "cap": "20"}, p)
+			r := ratio(h, ns("Append", ring(b), p))
+			row(6, b+" History.Append ÷ bare Push (ns/op)", fmt.Sprintf("append, cap 20, -cpu %d", p), r, r <= 2, "≤ 2×")
+		}
+	}
+	// 7. The seed's workload against the seed's Python.
+	for _, p := range procs {
+		for _, b := range ours {
+			g := ns("Seed", map[string]string{"backend": b, "level": "history", "cap": "20", "goroutines": "10"}, p)
+			r := 0.0
+			if pythonNs > 0 {
+				r = ratio(pythonNs*1e-9, g)
+			}
+			row(7, b+" History.Append vs the seed's Python manager (Python ns ÷ ours)", fmt.Sprintf("seed, 10 goroutines, -cpu %d", p), r, r >= 100, "≥ 100×")
+		}
+	}
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
