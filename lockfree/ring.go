@@ -131,25 +131,40 @@ func (r *Ring[T]) Push(v T) uint64 {
 func (r *Ring[T]) Snapshot(dst []T) ([]T, uint64) {
 	base := len(dst)
 	c := uint64(len(r.slots))
-retry:
 	for {
 		t := r.tail.Load()
 		r.install(t)
 		last := t.seq
-		first := uint64(1)
-		if last > c {
-			first = last - c + 1
-		}
-		dst = dst[:base]
-		for s := first; s <= last; s++ {
-			e := r.slots[(s-1)%c].Load()
-			if e.seq != s {
-				continue retry // lapped: the slot already holds a newer value
+		n := min(last, c)
+		dst = grow(dst[:base], int(n))
+		out := dst[base:]
+		first := last - n + 1
+		i := (first - 1) % c // slot of first; walk forward with wrap
+		k := 0
+		for ; k < len(out); k++ {
+			e := r.slots[i].Load()
+			if e.seq != first+uint64(k) {
+				break // lapped: the slot already holds a newer value
 			}
-			dst = append(dst, e.v)
+			out[k] = e.v
+			if i++; i == c {
+				i = 0
+			}
 		}
-		return dst, last
+		if k == len(out) {
+			return dst, last
+		}
 	}
+}
+
+// grow extends dst by n elements, reallocating only when it lacks room.
+func grow[T any](dst []T, n int) []T {
+	if cap(dst)-len(dst) >= n {
+		return dst[:len(dst)+n]
+	}
+	out := make([]T, len(dst)+n)
+	copy(out, dst)
+	return out
 }
 
 // Len reports the number of values in the window, min(pushed, Cap()).

@@ -193,11 +193,15 @@ func (r *Ring[T]) Snapshot(dst []T) ([]T, uint64) {
 	dst = grow(dst, int(n))
 	for i := range r.shards {
 		s := &r.shards[i]
-		c := len(s.recs)
 		// Walk the shard newest first; stop at the first record that is
 		// older than the window.
-		for k := 1; k <= s.n; k++ {
-			rec := &s.recs[(s.next-k+c)%c]
+		j := s.next
+		for range s.n {
+			if j == 0 {
+				j = len(s.recs)
+			}
+			j--
+			rec := &s.recs[j]
 			if rec.seq < first {
 				break
 			}
