@@ -17,8 +17,10 @@ type rec struct {
 	seq    uint64
 }
 
-// maxFailures bounds how many violation descriptions a backend's report
-// keeps; the count goes on beyond it.
+// maxFailures bounds how many descriptions of online violations (found in
+// snapshots while the run goes on) a backend's report keeps; the count goes
+// on beyond it. The final checks' descriptions are always kept: there are
+// at most a few, and they are the verdict on the whole run.
 const maxFailures = 20
 
 // violations collects invariant violations from every worker of one run.
@@ -27,8 +29,10 @@ const maxFailures = 20
 type violations struct {
 	count atomic.Uint64
 
-	mu   sync.Mutex
-	msgs []string // guarded by mu; at most maxFailures
+	mu     sync.Mutex
+	online int      // guarded by mu: descriptions of online violations kept
+	msgs   []string // guarded by mu
+	final  bool     // guarded by mu: set when the final checks begin
 }
 
 // addf records one violation, described by a fmt format and arguments.
@@ -36,9 +40,21 @@ func (v *violations) addf(format string, args ...any) {
 	v.count.Add(1)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if len(v.msgs) < maxFailures {
-		v.msgs = append(v.msgs, fmt.Sprintf(format, args...))
+	if !v.final {
+		if v.online == maxFailures {
+			return
+		}
+		v.online++
 	}
+	v.msgs = append(v.msgs, fmt.Sprintf(format, args...))
+}
+
+// finalPhase marks the start of the final checks: from now on every
+// description is kept. Call it once the workers have stopped.
+func (v *violations) finalPhase() {
+	v.mu.Lock()
+	v.final = true
+	v.mu.Unlock()
 }
 
 // descriptions returns a copy of the recorded descriptions, never nil.

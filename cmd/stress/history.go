@@ -70,8 +70,9 @@ func content(pad []byte, w int, n uint64, payload int) string {
 	}
 	b.WriteByte(' ')
 	b.WriteString(strconv.FormatUint(n/2, 10))
-	if rest := payload - b.Len() - 1; rest > 0 {
+	if b.Len() < payload {
 		b.WriteByte(' ')
+		rest := payload - b.Len()
 		k := min(rest, len(pad))
 		for k > 0 && k < len(pad) && !utf8.RuneStart(pad[k]) {
 			k--

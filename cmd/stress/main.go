@@ -44,11 +44,11 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "stress: %v\n", err)
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintln(stderr, "run 'stress -h' for usage")
+		fmt.Fprintf(stderr, "stress: %v (run 'stress -h' for usage)\n", err)
 		return 2
 	}
+	fmt.Fprintf(stderr, "stress: %v\n", err)
 	return 1
 }

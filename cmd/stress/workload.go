@@ -264,6 +264,7 @@ func (wl *workload) reader(ctx context.Context, start <-chan struct{}, r int) {
 // finalCheck reads the window once more after every worker stopped and
 // checks it and the totals against the writers' logs.
 func (wl *workload) finalCheck(ctx context.Context) uint64 {
+	wl.viol.finalPhase()
 	recs, last, err := wl.subj.final(ctx)
 	if err != nil {
 		wl.viol.addf("final read failed: %v", err)

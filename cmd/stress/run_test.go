@@ -1,0 +1,416 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/chatring/chatring"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// runArgs runs the command in-process with a non-terminal stdout.
+func runArgs(t *testing.T, ctx context.Context, e env, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = runEnv(ctx, args, &out, &errOut, e)
+	return out.String(), errOut.String(), err
+}
+
+// decodeReport decodes a JSON report strictly: an unknown field fails.
+func decodeReport(t *testing.T, data string) Report {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(data))
+	dec.DisallowUnknownFields()
+	var rep Report
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("decoding the JSON report: %v\n%s", err, data)
+	}
+	return rep
+}
+
+func TestRunEachBackend(t *testing.T) {
+	for _, backend := range backendNames {
+		for _, level := range []string{"ring", "history"} {
+			t.Run(backend+"/"+level+"/text", func(t *testing.T) {
+				out, _, err := runArgs(t, t.Context(), defaultEnv(), "-backend", backend, "-level", level,
+					"-writers", "2", "-readers", "2", "-ops", "4000")
+				if err != nil {
+					t.Fatalf("run: %v\n%s", err, out)
+				}
+				for _, want := range []string{"appends/s", "p99.9", backend, "append", "snapshot", "OK: "} {
+					if !strings.Contains(out, want) {
+						t.Errorf("text report lacks %q:\n%s", want, out)
+					}
+				}
+				if level == "history" && !strings.Contains(out, "total_messages") {
+					t.Errorf("history-level report lacks the statistics table:\n%s", out)
+				}
+			})
+			t.Run(backend+"/"+level+"/json", func(t *testing.T) {
+				out, _, err := runArgs(t, t.Context(), defaultEnv(), "-backend", backend, "-level", level,
+					"-writers", "2", "-readers", "2", "-ops", "4000", "-format", "json")
+				if err != nil {
+					t.Fatalf("run: %v\n%s", err, out)
+				}
+				rep := decodeReport(t, out)
+				if len(rep.Results) != 1 || rep.Results[0].Backend != backend || !rep.OK {
+					t.Fatalf("want one passing %s result, got %+v", backend, rep)
+				}
+				r := rep.Results[0]
+				if r.Appends+r.Snapshots != 4000 {
+					t.Errorf("appends %d + snapshots %d, want 4000 operations", r.Appends, r.Snapshots)
+				}
+				if r.VsMutex != nil {
+					t.Errorf("vs_mutex = %+v for a single backend, want null", r.VsMutex)
+				}
+				if (r.History != nil) != (level == "history") {
+					t.Errorf("history = %v at level %s", r.History, level)
+				}
+			})
+		}
+	}
+}
+
+// checkKeys reports every field of typ's JSON form that the decoded value
+// v (from a map[string]any decode) lacks, recursively.
+func checkKeys(t *testing.T, path string, typ reflect.Type, v any) {
+	t.Helper()
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	switch typ.Kind() {
+	case reflect.Struct:
+		if typ == reflect.TypeFor[time.Time]() {
+			return
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			if v == nil {
+				return // a null pointer: checked by the caller where it matters
+			}
+			t.Errorf("%s: want an object, got %T", path, v)
+			return
+		}
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			sub, ok := m[name]
+			if !ok {
+				t.Errorf("%s.%s: missing", path, name)
+				continue
+			}
+			if f.Type != reflect.TypeFor[json.RawMessage]() {
+				checkKeys(t, path+"."+name, f.Type, sub)
+			}
+		}
+	case reflect.Slice:
+		if typ.Elem().Kind() == reflect.String {
+			if _, ok := v.([]any); !ok {
+				t.Errorf("%s: want an array, got %T", path, v)
+			}
+			return
+		}
+		items, _ := v.([]any)
+		for i, it := range items {
+			checkKeys(t, fmt.Sprintf("%s[%d]", path, i), typ.Elem(), it)
+		}
+	}
+}
+
+func TestJSONSchema(t *testing.T) {
+	out, _, err := runArgs(t, t.Context(), defaultEnv(), "-writers", "2", "-readers", "2", "-ops", "3000",
+		"-format", "json", "-seed", "7")
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	rep := decodeReport(t, out)
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatal(err)
+	}
+	checkKeys(t, "report", reflect.TypeFor[Report](), raw)
+
+	if rep.SchemaVersion != 1 || rep.Tool != "chatring-stress" || rep.StartedAt.IsZero() {
+		t.Errorf("header: schema_version %d tool %q started_at %v", rep.SchemaVersion, rep.Tool, rep.StartedAt)
+	}
+	if e := rep.Environment; e.GoVersion == "" || e.GOOS == "" || e.GOARCH == "" || e.GOMAXPROCS < 1 || e.NumCPU < 1 {
+		t.Errorf("environment: %+v", e)
+	}
+	want := ReportConfig{Level: "ring", Backends: backendNames, Writers: 2, Readers: 2, Ops: 3000,
+		Capacity: 20, MaxTurns: 10, PayloadBytes: 64, Seed: 7, Check: true}
+	if !reflect.DeepEqual(rep.Config, want) {
+		t.Errorf("config = %+v, want %+v", rep.Config, want)
+	}
+	if !rep.OK || rep.Interrupted || rep.Violations != 0 {
+		t.Errorf("ok %v interrupted %v violations %d", rep.OK, rep.Interrupted, rep.Violations)
+	}
+	var checks uint64
+	for i, r := range rep.Results {
+		if r.Backend != backendNames[i] {
+			t.Errorf("results[%d].backend = %q, want %q", i, r.Backend, backendNames[i])
+		}
+		if r.Interrupted || r.ElapsedSeconds <= 0 || r.Appends+r.Snapshots != 3000 {
+			t.Errorf("%s: interrupted %v elapsed %v appends %d snapshots %d", r.Backend, r.Interrupted, r.ElapsedSeconds, r.Appends, r.Snapshots)
+		}
+		if r.AppendsPerSecond <= 0 || r.SnapshotsPerSecond <= 0 {
+			t.Errorf("%s: rates %v/%v", r.Backend, r.AppendsPerSecond, r.SnapshotsPerSecond)
+		}
+		for op, l := range map[string]Latency{"append": r.Latency.Append, "snapshot": r.Latency.Snapshot} {
+			count := r.Appends
+			if op == "snapshot" {
+				count = r.Snapshots
+			}
+			if l.Count != count || l.MeanNs <= 0 || l.P50Ns < 1 ||
+				!slices.IsSorted([]int64{l.P50Ns, l.P90Ns, l.P99Ns, l.P999Ns, l.MaxNs}) {
+				t.Errorf("%s %s latency not sane: %+v (count want %d)", r.Backend, op, l, count)
+			}
+		}
+		if r.Runtime.AllocsPerOp < 0 || r.Runtime.GCPauseTotalSeconds < 0 || r.Runtime.GCPauses < r.Runtime.GCCycles/2 {
+			t.Errorf("%s: runtime %+v", r.Backend, r.Runtime)
+		}
+		if r.Invariants.Checks == 0 || r.Invariants.Violations != 0 || r.Invariants.Failures == nil {
+			t.Errorf("%s: invariants %+v", r.Backend, r.Invariants)
+		}
+		checks += r.Invariants.Checks
+		if r.VsMutex == nil {
+			t.Errorf("%s: vs_mutex is null with -backend all", r.Backend)
+		} else if r.Backend == "mutex" && (*r.VsMutex != Ratios{1, 1, 1, 1}) {
+			t.Errorf("mutex vs itself = %+v, want all 1", *r.VsMutex)
+		}
+		if r.History != nil {
+			t.Errorf("%s: history is set at ring level", r.Backend)
+		}
+	}
+	if len(rep.Results) != 3 || rep.Checks != checks {
+		t.Errorf("%d results, checks %d (sum %d)", len(rep.Results), rep.Checks, checks)
+	}
+}
+
+func TestSeedPreset(t *testing.T) {
+	out, _, err := runArgs(t, t.Context(), defaultEnv(), "-preset", "seed", "-format", "json")
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	rep := decodeReport(t, out)
+	if rep.Config.Level != "history" || rep.Config.Writers != 10 || rep.Config.Readers != 0 ||
+		rep.Config.MaxTurns != 10 || rep.Config.Ops != 2000 || len(rep.Results) != 3 {
+		t.Fatalf("preset config %+v with %d results", rep.Config, len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		if r.History == nil {
+			t.Fatalf("%s: no history statistics", r.Backend)
+		}
+		var st chatring.Stats
+		if err := json.Unmarshal(r.History.Stats, &st); err != nil {
+			t.Fatalf("%s: stats: %v", r.Backend, err)
+		}
+		if r.History.Sent != 2000 || st.Appended != 2000 || st.ByRole[chatring.User] != 1000 ||
+			st.ByRole[chatring.Assistant] != 1000 || st.WindowMessages != 20 || st.Backend != r.Backend {
+			t.Errorf("%s: sent %d, stats %+v; want 2000 appended, 1000 per role, window 20", r.Backend, r.History.Sent, st)
+		}
+	}
+
+	text, _, err := runArgs(t, t.Context(), defaultEnv(), "-preset", "seed", "-backend", "lockfree")
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, text)
+	}
+	for _, want := range []string{"total_messages", "2000", "1000", "OK: "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("seed preset text lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-backend", "redis"},
+		{"-writers", "0", "-readers", "0"},
+		{"-writers", "-1"},
+		{"-duration", "-1s"},
+		{"-duration", "0s"},
+		{"-duration", "1s", "-ops", "10"},
+		{"-ops", "0"},
+		{"-ops", "-5"},
+		{"-format", "xml"},
+		{"-level", "disk"},
+		{"-max-turns", "5", "-capacity", "10"},
+		{"-max-turns", "0"},
+		{"-capacity", "0"},
+		{"-capacity", "7", "-level", "history"},
+		{"-payload", "-1"},
+		{"-preset", "chaos"},
+		{"-preset", "seed", "-writers", "3"},
+		{"-no-such-flag"},
+		{"-writers", "many"},
+		{"extra-argument"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, errOut, err := runArgs(t, t.Context(), defaultEnv(), args...)
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("run = %v, want a *usageError", err)
+			}
+			if out != "" || errOut != "" {
+				t.Errorf("run printed %q / %q before failing", out, errOut)
+			}
+			var stderr bytes.Buffer
+			if code := exitCode(err, &stderr); code != 2 {
+				t.Errorf("exit status %d, want 2", code)
+			}
+			if lines := strings.Count(stderr.String(), "\n"); lines != 1 || !strings.HasPrefix(stderr.String(), "stress: ") {
+				t.Errorf("want a one-line message, got %q", stderr.String())
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	out, _, err := runArgs(t, t.Context(), defaultEnv(), "-h")
+	if err != nil {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, want := range []string{"Usage: stress", "-backend", "-preset", "-max-turns", "docs/stress.md"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("usage lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{usagef("bad"), 2},
+		{&violationsError{n: 1, checks: 9}, 1},
+		{errors.New("cpuprofile: permission denied"), 1},
+	} {
+		var stderr bytes.Buffer
+		if got := exitCode(c.err, &stderr); got != c.want {
+			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+		if c.err == nil && stderr.Len() != 0 {
+			t.Errorf("exitCode(nil) printed %q", stderr.String())
+		}
+	}
+}
+
+// TestCancel cancels the context, as the first SIGINT does, during a run
+// bounded by an hour: the run must stop, print the report of the backend
+// it interrupted and skip the others.
+func TestCancel(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			time.AfterFunc(100*time.Millisecond, cancel)
+			out, _, err := runArgs(t, ctx, defaultEnv(), "-duration", "1h", "-format", format)
+			if err != nil {
+				t.Fatalf("run: %v\n%s", err, out)
+			}
+			if format == "text" {
+				if !strings.Contains(out, "interrupted") || !strings.Contains(out, "mutex*") || !strings.Contains(out, "OK: ") {
+					t.Errorf("text report of an interrupted run:\n%s", out)
+				}
+				return
+			}
+			rep := decodeReport(t, out)
+			if !rep.Interrupted || len(rep.Results) != 1 || !rep.Results[0].Interrupted || !rep.OK {
+				t.Fatalf("want one interrupted, passing result; got %+v", rep)
+			}
+			if r := rep.Results[0]; r.Appends == 0 || r.Invariants.Checks == 0 {
+				t.Errorf("interrupted result measured nothing: %+v", r)
+			}
+		})
+	}
+	t.Run("before start", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		out, _, err := runArgs(t, ctx, defaultEnv(), "-format", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep := decodeReport(t, out); !rep.Interrupted || len(rep.Results) != 0 {
+			t.Errorf("got %+v", rep)
+		}
+	})
+}
+
+func TestProgress(t *testing.T) {
+	e := defaultEnv()
+	e.isTerminal = func(io.Writer) bool { return true }
+	e.progressEvery = time.Millisecond
+	t.Run("text on a terminal", func(t *testing.T) {
+		_, errOut, err := runArgs(t, t.Context(), e, "-backend", "mutex", "-duration", "300ms")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"\rmutex 1/1", "s left", "appends", "snapshots", "/s"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("progress lacks %q: %q", want, errOut)
+			}
+		}
+		if !strings.HasSuffix(errOut, "\r") {
+			t.Errorf("progress line not cleared at the end: %q", errOut)
+		}
+	})
+	t.Run("ops bound", func(t *testing.T) {
+		_, errOut, err := runArgs(t, t.Context(), e, "-backend", "sharded", "-ops", "300000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(errOut, "% of 300000 ops") {
+			t.Errorf("progress of an -ops run: %q", errOut)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		_, errOut, err := runArgs(t, t.Context(), e, "-backend", "mutex", "-duration", "50ms", "-format", "json")
+		if err != nil || errOut != "" {
+			t.Errorf("json run on a terminal: err %v, stderr %q", err, errOut)
+		}
+	})
+	t.Run("not a terminal", func(t *testing.T) {
+		_, errOut, err := runArgs(t, t.Context(), defaultEnv(), "-backend", "mutex", "-duration", "50ms")
+		if err != nil || errOut != "" {
+			t.Errorf("run to a buffer: err %v, stderr %q", err, errOut)
+		}
+	})
+}
+
+func TestCPUProfile(t *testing.T) {
+	path := t.TempDir() + "/cpu.prof"
+	if _, _, err := runArgs(t, t.Context(), defaultEnv(), "-backend", "mutex", "-ops", "1000", "-cpuprofile", path); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runArgs(t, t.Context(), defaultEnv(), "-backend", "mutex", "-ops", "1000", "-cpuprofile", t.TempDir()+"/no/such/dir/cpu.prof")
+	var ue *usageError
+	if err == nil || errors.As(err, &ue) {
+		t.Errorf("unwritable -cpuprofile: err %v, want a plain error", err)
+	}
+}
+
+func TestOnlineCheckOff(t *testing.T) {
+	out, _, err := runArgs(t, t.Context(), defaultEnv(), "-backend", "lockfree", "-ops", "2000", "-check=false", "-format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := decodeReport(t, out)
+	// Only the final checks run: totals, checksum, length, contents.
+	if c := rep.Results[0].Invariants.Checks; c == 0 || c > 4 || !rep.OK || rep.Config.Check {
+		t.Errorf("with -check=false: %d checks, ok %v, config.check %v", c, rep.OK, rep.Config.Check)
+	}
+}
