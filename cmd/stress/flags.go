@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/chatring/chatring"
 )
 
 // Defaults of the no-flag run: the README's main command. Three backends ×
@@ -178,6 +180,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	}
 	if o.level == "history" && o.maxTurns == 0 {
 		o.maxTurns = o.capacity / 2
+	}
+	if o.level == "history" && o.maxTurns > chatring.MaxMaxTurns {
+		return nil, usagef("-level history keeps at most %d turns, got %d", chatring.MaxMaxTurns, o.maxTurns)
 	}
 	if o.payload < 0 || o.payload > maxPayload {
 		return nil, usagef("-payload must be between 0 and %d bytes, got %d", maxPayload, o.payload)

@@ -224,11 +224,13 @@ func (r *historyReader) records() ([]rec, uint64, error) {
 
 // writeHistoryTable prints the History statistics of every history-level
 // result in the shape of the seed's own printout (total, user and
-// assistant messages), with the window and what the writers sent.
-func writeHistoryTable(w io.Writer, results []Result) error {
+// assistant messages), with the window and what the writers sent. For the
+// seed preset it also prints each backend's statistics as the seed's
+// Python prints its dict, next to what the seed expects.
+func writeHistoryTable(w io.Writer, rep *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-*s\ttotal_messages\tuser_messages\tassistant_messages\trejected\tevicted\twindow\tsent\t\n", nameWidth, "history")
-	for _, r := range results {
+	for _, r := range rep.Results {
 		if r.History == nil {
 			continue
 		}
@@ -237,5 +239,26 @@ func writeHistoryTable(w io.Writer, results []Result) error {
 			st.ByRole[chatring.User], st.ByRole[chatring.Assistant], st.Rejected, st.Evicted,
 			st.WindowMessages, r.History.Sent)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if rep.Config.Preset != "seed" {
+		return nil
+	}
+	fmt.Fprintf(w, "\nThe seed's section 1 (%d threads × %d × (user, assistant), max_turns %d) prints:\n",
+		seedWriters, seedPairs, seedMaxTurns)
+	fmt.Fprintf(w, "  %-*s 统计信息: %s\n", nameWidth, "seed", seedDict(seedWriters*seedPairs*2, seedWriters*seedPairs, seedWriters*seedPairs))
+	for _, r := range rep.Results {
+		if r.History != nil {
+			st := r.History.stats
+			fmt.Fprintf(w, "  %-*s 统计信息: %s, window %d\n", nameWidth, r.Backend,
+				seedDict(st.Appended, st.ByRole[chatring.User], st.ByRole[chatring.Assistant]), st.WindowMessages)
+		}
+	}
+	return nil
+}
+
+// seedDict formats statistics as the seed's Python prints its stats dict.
+func seedDict(total, user, assistant uint64) string {
+	return fmt.Sprintf("{'total_messages': %d, 'user_messages': %d, 'assistant_messages': %d}", total, user, assistant)
 }

@@ -228,7 +228,7 @@ func writeText(w io.Writer, rep *Report) error {
 	}
 	if rep.Config.Level == "history" {
 		fmt.Fprintln(w)
-		if err := writeHistoryTable(w, rep.Results); err != nil {
+		if err := writeHistoryTable(w, rep); err != nil {
 			return err
 		}
 	}

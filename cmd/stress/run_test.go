@@ -251,6 +251,7 @@ func TestBadFlags(t *testing.T) {
 		{"-max-turns", "0"},
 		{"-capacity", "0"},
 		{"-capacity", "7", "-level", "history"},
+		{"-max-turns", "10001", "-level", "history"},
 		{"-payload", "-1"},
 		{"-preset", "chaos"},
 		{"-preset", "seed", "-writers", "3"},
