@@ -1,0 +1,36 @@
+package chatring_test
+
+import (
+	"testing"
+
+	"github.com/chatring/chatring"
+)
+
+func TestApproxTokenizer(t *testing.T) {
+	tests := []struct {
+		text string
+		want int
+	}{
+		{"", 0},
+		{"a", 1},
+		{" ", 1},
+		{"hello world", 2},          // "hello", " world"
+		{"hello, world!", 4},        // "hello", ",", " world", "!"
+		{"internationalization", 4}, // 20 letters, one token per 6
+		{"1234567", 3},              // digits in threes
+		{"你好", 2},                   // one per Han character
+		{"café", 1},                 // accented letters are letters
+		{"a\n\n\tb", 3},             // a white-space run that is not one space
+		{"r.next++", 3},             // ".next" glued, "++"
+		{"\U0001F642\U0001F642", 1}, // a symbol run, two per token
+	}
+	for _, tt := range tests {
+		if got := (chatring.ApproxTokenizer{}).Count(tt.text); got != tt.want {
+			t.Errorf("Count(%q) = %d, want %d", tt.text, got, tt.want)
+		}
+	}
+	text := "The pinned system prompt is never evicted. 系统提示永远不会被移除。"
+	if n := testing.AllocsPerRun(100, func() { chatring.ApproxTokenizer{}.Count(text) }); n != 0 {
+		t.Errorf("Count allocates %.0f times per call, want 0", n)
+	}
+}
