@@ -19,10 +19,19 @@ func ExampleNew() {
 
 	ctx := context.Background()
 	for i := 1; i <= 3; i++ {
-		h.Append(ctx, chatring.Message{Role: chatring.User, Content: fmt.Sprintf("question %d", i)})
-		h.Append(ctx, chatring.Message{Role: chatring.Assistant, Content: fmt.Sprintf("answer %d", i)})
+		for _, m := range []chatring.Message{
+			{Role: chatring.User, Content: fmt.Sprintf("question %d", i)},
+			{Role: chatring.Assistant, Content: fmt.Sprintf("answer %d", i)},
+		} {
+			if _, err := h.Append(ctx, m); err != nil {
+				log.Fatal(err) // permanent: never retry
+			}
+		}
 	}
-	msgs, _ := h.Messages(ctx, nil)
+	msgs, err := h.Messages(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, m := range msgs {
 		fmt.Println(m.Seq, m.Role, m.Content)
 	}

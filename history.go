@@ -51,7 +51,8 @@ import (
 // Create one with New; the zero value is not usable. Every method is safe
 // for concurrent use by multiple goroutines with every backend. With the
 // lockfree backend no method takes a lock: Append, Messages, Window, Clear,
-// SetSystemPrompt and Stats use only atomic operations.
+// SetSystemPrompt and Stats use only atomic operations (plus whatever the
+// configured slog.Handler and Tokenizer do; the defaults take no lock).
 //
 // Memory is bounded by construction: the ring holds at most
 // 2 × MaxTurns messages (shards × that for the sharded backend, whose
