@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/chatring/chatring"
 )
@@ -196,5 +197,11 @@ func TestWatchSignals(t *testing.T) {
 	<-done
 	if !strings.Contains(stderr.String(), "stopping") || !strings.Contains(stderr.String(), "exiting") {
 		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+func TestWorkerSlotLayout(t *testing.T) {
+	if got := unsafe.Sizeof(workerSlot{}); got != slotPad {
+		t.Errorf("unsafe.Sizeof(workerSlot{}) = %d, want %d", got, slotPad)
 	}
 }

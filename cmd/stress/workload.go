@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -38,7 +39,7 @@ type slotFields struct {
 
 type workerSlot struct {
 	slotFields
-	_ [slotPad - 16]byte
+	_ [slotPad - unsafe.Sizeof(slotFields{})]byte
 }
 
 // workload is one run of one backend: its parameters and the state its
@@ -58,12 +59,12 @@ type workload struct {
 
 	// These are written by each worker before wg is done and read only
 	// after it is done.
-	wg       sync.WaitGroup
-	logs     []*writerLog
-	hists    []*hdrhistogram.Histogram // one per worker, writers first
-	checks   []uint64                  // per reader: windows checked
-	appends  []uint64                  // per writer
-	readsCnt []uint64                  // per reader
+	wg        sync.WaitGroup
+	logs      []*writerLog
+	hists     []*hdrhistogram.Histogram // one per worker, writers first
+	checks    []uint64                  // per reader: windows checked
+	appends   []uint64                  // per writer
+	snapshots []uint64                  // per reader: snapshots done
 }
 
 // outcome is what a finished workload measured.
@@ -103,7 +104,7 @@ func newWorkload(subj subject, writers, readers, capacity int, ops uint64, durat
 	wl.logs = make([]*writerLog, writers)
 	wl.hists = make([]*hdrhistogram.Histogram, workers)
 	wl.appends = make([]uint64, writers)
-	wl.readsCnt = make([]uint64, readers)
+	wl.snapshots = make([]uint64, readers)
 	wl.checks = make([]uint64, readers)
 	for i := range workers {
 		wl.hists[i] = newHistogram()
@@ -158,7 +159,7 @@ func (wl *workload) outcome(ctx context.Context, elapsed time.Duration, interrup
 	for _, n := range wl.appends {
 		out.appends += n
 	}
-	for i, n := range wl.readsCnt {
+	for i, n := range wl.snapshots {
 		out.snapshots += n
 		out.checks += wl.checks[i]
 	}
@@ -255,7 +256,7 @@ func (wl *workload) reader(ctx context.Context, start <-chan struct{}, r int) {
 			}
 		}
 	}
-	wl.readsCnt[r] = n
+	wl.snapshots[r] = n
 	if chk != nil {
 		wl.checks[r] = chk.windows
 	}
