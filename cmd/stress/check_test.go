@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
+	"runtime/metrics"
 	"strings"
 	"syscall"
 	"testing"
@@ -203,5 +205,26 @@ func TestWatchSignals(t *testing.T) {
 func TestWorkerSlotLayout(t *testing.T) {
 	if got := unsafe.Sizeof(workerSlot{}); got != slotPad {
 		t.Errorf("unsafe.Sizeof(workerSlot{}) = %d, want %d", got, slotPad)
+	}
+}
+
+func TestRuntimeDelta(t *testing.T) {
+	hist := func(counts ...uint64) *metrics.Float64Histogram {
+		return &metrics.Float64Histogram{Counts: counts, Buckets: []float64{math.Inf(-1), 0.001, 0.002, math.Inf(1)}}
+	}
+	before := rtSample{allocObjects: 10, allocBytes: 100, gcCycles: 1, pauses: hist(0, 1, 0)}
+	after := rtSample{allocObjects: 15, allocBytes: 400, gcCycles: 3, pauses: hist(0, 3, 1)}
+	got := runtimeDelta(before, after)
+	want := RuntimeStats{AllocObjects: 5, AllocBytes: 300, GCCycles: 2, GCPauses: 3,
+		GCPauseTotalSeconds: 2*0.0015 + 0.002, GCPauseMaxSeconds: 0.002}
+	if math.Abs(got.GCPauseTotalSeconds-want.GCPauseTotalSeconds) > 1e-12 {
+		t.Errorf("pause total %v, want %v", got.GCPauseTotalSeconds, want.GCPauseTotalSeconds)
+	}
+	got.GCPauseTotalSeconds = want.GCPauseTotalSeconds
+	if got != want {
+		t.Errorf("runtimeDelta = %+v, want %+v", got, want)
+	}
+	if s := readRuntime(); s.pauses == nil || s.allocObjects == 0 {
+		t.Errorf("readRuntime found no data: %+v (metric names changed?)", s)
 	}
 }

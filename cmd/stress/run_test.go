@@ -179,7 +179,8 @@ func TestJSONSchema(t *testing.T) {
 				t.Errorf("%s %s latency not sane: %+v (count want %d)", r.Backend, op, l, count)
 			}
 		}
-		if r.Runtime.AllocsPerOp < 0 || r.Runtime.GCPauseTotalSeconds < 0 || r.Runtime.GCPauses < r.Runtime.GCCycles/2 {
+		if rt := r.Runtime; rt.AllocsPerOp < 0 || rt.AllocBytes < rt.AllocObjects ||
+			rt.GCPauseTotalSeconds < 0 || rt.GCPauseMaxSeconds < 0 || (rt.GCPauses == 0 && rt.GCPauseMaxSeconds != 0) {
 			t.Errorf("%s: runtime %+v", r.Backend, r.Runtime)
 		}
 		if r.Invariants.Checks == 0 || r.Invariants.Violations != 0 || r.Invariants.Failures == nil {
