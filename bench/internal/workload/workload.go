@@ -176,9 +176,7 @@ func Mix(b *testing.B, cs []Contender, readPercent int) {
 				b.RunParallel(func(pb *testing.PB) {
 					dst := make([]Msg, 0, capacity)
 					for i := 0; pb.Next(); i++ {
-						// Operation i is a read when the running count of
-						// reads, i*p/100, steps up: Bresenham's spread.
-						if readPercent > 0 && (i*readPercent)%100 < readPercent {
+						if isRead(i, readPercent) {
 							dst, _ = r.Snapshot(dst[:0])
 						} else {
 							r.Push(pool[i&poolMask])
@@ -189,6 +187,14 @@ func Mix(b *testing.B, cs []Contender, readPercent int) {
 			})
 		}
 	}
+}
+
+// isRead reports whether operation i of a goroutine is a snapshot when
+// readPercent of every 100 are: it is when the running count of reads,
+// i*readPercent/100, steps up (Bresenham's spread), so reads are evenly
+// interleaved with pushes rather than bunched.
+func isRead(i, readPercent int) bool {
+	return readPercent > 0 && (i*readPercent)%100 < readPercent
 }
 
 // Seed is the seed's shape: SeedGoroutines goroutines each appending

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// write puts text in a file of t's temporary directory and returns its path.
+func write(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const ringTxt = `goos: linux
+pkg: github.com/chatring/chatring/bench
+BenchmarkAppend/backend=mutex/level=ring/cap=20-2     100 10.0 ns/op 0 B/op 0 allocs/op
+BenchmarkAppend/backend=mutex/level=ring/cap=20-2     100 12.0 ns/op 0 B/op 0 allocs/op
+BenchmarkAppend/backend=mutex/level=ring/cap=20-2     100 30.0 ns/op 0 B/op 0 allocs/op
+BenchmarkAppend/backend=mutex/level=history/cap=20-2  100 30.0 ns/op 0 B/op 0 allocs/op
+BenchmarkReadHeavy/backend=mutex/level=ring/cap=20-2     100 40.0 ns/op
+BenchmarkReadHeavy/backend=lockfree/level=ring/cap=20-2  100 20.0 ns/op
+`
+
+const peersTxt = `pkg: github.com/chatring/chatring/bench/peers
+BenchmarkAppend/backend=mutex/level=ring/cap=20-2      100 99.0 ns/op
+BenchmarkAppend/backend=slicering/level=ring/cap=20-2  100 10.0 ns/op
+BenchmarkAppend/backend=diodes/level=ring/cap=20-2     100 36.0 ns/op
+`
+
+func TestMedianFirstFileWins(t *testing.T) {
+	set, err := Load(write(t, "bench.txt", ringTxt), write(t, "peers.txt", peersTxt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := Query{"Append", map[string]string{"backend": "mutex", "level": "ring", "cap": "20"}}
+	if v, n := set.Median(q, 2, "sec/op"); n != 3 || math.Abs(v-12e-9) > 1e-15 {
+		t.Errorf("Median(mutex) = %v, %d; want 12ns from bench.txt's 3 runs (not peers.txt's 99ns)", v, n)
+	}
+	if _, n := set.Median(q, 4, "sec/op"); n != 0 {
+		t.Errorf("Median at -cpu 4 found %d samples, want none", n)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	set, err := Load(write(t, "bench.txt", ringTxt), write(t, "peers.txt", peersTxt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	Targets(&out, set, 0)
+	for _, want := range []string{
+		"| 1 | mutex vs go-diodes ManyToOne (their ns/op ÷ ours) | append, cap 20, -cpu 2 | 3.00× | ≥ 2× | yes |",
+		"| 1 | mutex ÷ hand-written slice ring (ns/op) | append, cap 20, -cpu 2 | 1.20× | ≤ 1.1× | no |",
+		"| 2 | lockfree faster than mutex (mutex ns/op ÷ lockfree) | read-heavy, cap 20, -cpu 2 | 2.00× | ≥ 1.5× | yes |",
+		"| 6 | mutex History.Append ÷ bare Push (ns/op) | append, cap 20, -cpu 2 | 2.50× | ≤ 2× | no |",
+		"| 1 | lockfree vs langchaingo window buffer | append, cap 20, -cpu 2 | not measured | ≥ 3× | — |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("targets lack the row\n%s\ngot:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	bad := write(t, "bad.txt", `BenchmarkAppend/cap=20/backend=mutex-2 1 1 ns/op
+BenchmarkLockfreeAppend4P-2 1 1 ns/op
+BenchmarkAppend/backend=mutex/cap=20/level=ring-2 1 1 ns/op
+BenchmarkAppend/backend=mutex/level=ring/cap=20-2 1 1 ns/op
+`)
+	set, err := Load(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Check(set)
+	if len(got) != 3 {
+		t.Errorf("Check found %d bad names, want 3: %q", len(got), got)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"check", bad}, &out, &errb); code != 1 {
+		t.Errorf("check exit %d, want 1", code)
+	}
+}
+
+func TestChart(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"chart", write(t, "bench.txt", ringTxt)}, &out, &errb); code != 0 {
+		t.Fatalf("chart exit %d: %s", code, errb.String())
+	}
+	svg := out.String()
+	for _, want := range []string{"<svg", "</svg>", "append-only", "read-heavy", "mutex", "lockfree", "<circle", "not measured"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("chart lacks %q", want)
+		}
+	}
+	// One GOMAXPROCS: points, no lines.
+	if strings.Contains(svg, "<polyline") {
+		t.Error("chart draws a line through a single point")
+	}
+}
