@@ -118,20 +118,30 @@ func validateName(s string) error {
 // allowSpace is set). Control characters are unicode.IsControl: C0, DEL and
 // C1.
 func checkChars(field string, s string, allowSpace bool) error {
-	for i, r := range s {
-		if r == utf8.RuneError {
-			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
-				return &ValidationError{Field: field, Err: ErrInvalidContent,
-					Reason: fmt.Sprintf("invalid UTF-8 at byte %d", i)}
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf { // ASCII: no decoding needed
+			if b < 0x20 && !(allowSpace && (b == '\t' || b == '\n' || b == '\r')) || b == 0x7f {
+				return controlError(field, rune(b), i)
 			}
+			i++
 			continue
 		}
-		if unicode.IsControl(r) && !(allowSpace && (r == '\t' || r == '\n' || r == '\r')) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
 			return &ValidationError{Field: field, Err: ErrInvalidContent,
-				Reason: fmt.Sprintf("control character %U at byte %d", r, i)}
+				Reason: fmt.Sprintf("invalid UTF-8 at byte %d", i)}
 		}
+		if unicode.IsControl(r) { // C1 controls, U+0080 to U+009F
+			return controlError(field, r, i)
+		}
+		i += n
 	}
 	return nil
+}
+
+func controlError(field string, r rune, at int) error {
+	return &ValidationError{Field: field, Err: ErrInvalidContent,
+		Reason: fmt.Sprintf("control character %U at byte %d", r, at)}
 }
 
 // validateMessage checks m's caller-supplied fields.

@@ -55,18 +55,33 @@ const (
 	classIdeograph
 )
 
+// asciiClass is classify for the ASCII range, as a table: most chat text
+// is ASCII, and a table lookup per byte keeps Count well under the cost of
+// storing the message.
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for r := range t {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+			t[r] = classLetter
+		case '0' <= r && r <= '9':
+			t[r] = classDigit
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			t[r] = classSpace
+		default:
+			t[r] = classPunct
+		}
+	}
+	return t
+}()
+
 func classify(r rune) int {
 	switch {
 	case r < utf8.RuneSelf:
-		switch {
-		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
-			return classLetter
-		case '0' <= r && r <= '9':
-			return classDigit
-		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
-			return classSpace
-		}
-		return classPunct
+		return int(asciiClass[r])
+	case 0x4E00 <= r && r <= 0x9FFF, // CJK Unified Ideographs, the common block
+		0x3040 <= r && r <= 0x30FF, // Hiragana and Katakana
+		0xAC00 <= r && r <= 0xD7A3: // Hangul syllables
+		return classIdeograph
 	case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul):
 		return classIdeograph
 	case unicode.IsLetter(r) || unicode.IsMark(r):
@@ -79,39 +94,54 @@ func classify(r rune) int {
 	return classPunct
 }
 
+// runTokens is the token count of a finished run of n characters of class
+// c, followed by a character of class next; single says the run is one
+// space or one punctuation character.
+func runTokens(c, n int, single bool, next int) int {
+	switch c {
+	case classLetter:
+		return (n + 5) / 6
+	case classDigit:
+		return (n + 2) / 3
+	case classIdeograph:
+		return n
+	case classSpace:
+		if !single || (next != classLetter && next != classPunct) {
+			return 1
+		}
+	case classPunct:
+		if !(single && next == classLetter) {
+			return (n + 1) / 2
+		}
+	}
+	return 0
+}
+
 // Count estimates the number of tokens in text.
 func (ApproxTokenizer) Count(text string) int {
 	tokens := 0
 	class, run, single := classNone, 0, false // the current run; single: one space or punct
-	flush := func(next int) {
-		switch class {
-		case classLetter:
-			tokens += (run + 5) / 6
-		case classDigit:
-			tokens += (run + 2) / 3
-		case classIdeograph:
-			tokens += run
-		case classSpace:
-			if !single || (next != classLetter && next != classPunct) {
-				tokens++
-			}
-		case classPunct:
-			if !(single && next == classLetter) {
-				tokens += (run + 1) / 2
-			}
+	for i := 0; i < len(text); {
+		var c int
+		var r rune
+		if b := text[i]; b < utf8.RuneSelf {
+			r, c = rune(b), int(asciiClass[b])
+			i++
+		} else {
+			var n int
+			r, n = utf8.DecodeRuneInString(text[i:])
+			c = classify(r)
+			i += n
 		}
-	}
-	for _, r := range text {
-		c := classify(r)
 		if c == class && c != classIdeograph {
 			run++
 			single = false
 			continue
 		}
-		flush(c)
+		tokens += runTokens(class, run, single, c)
 		class, run, single = c, 1, r == ' ' || c == classPunct
 	}
-	flush(classNone)
+	tokens += runTokens(class, run, single, classNone)
 	if tokens == 0 && text != "" {
 		tokens = 1
 	}
