@@ -1,18 +1,30 @@
 # chatring developer targets. `make test` is what CI and the README run.
 GO ?= go
 
-.PHONY: test vet fmt-check stress cover
+# The repository's Go modules: the library, and the ones kept separate so
+# that the library's importers never download their dependencies.
+MODULES = . tokenizer/tiktoken bench/peers bench/tools
+
+.PHONY: test vet fmt-check stress cover fuzz-smoke ci
 
 ## test: gofmt and vet, then every test of every module under the race detector.
 test: fmt-check vet
-	$(GO) test -race ./...
+	@set -e; for m in $(MODULES); do \
+		echo "go test -race ./... ($$m)"; (cd $$m && $(GO) test -race ./...); \
+	done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
-	$(GO) vet ./...
+	@set -e; for m in $(MODULES); do \
+		echo "go vet ./... ($$m)"; (cd $$m && $(GO) vet ./...); \
+	done
+
+## fuzz-smoke: a short run of the validation fuzz target beyond its seed corpus.
+fuzz-smoke:
+	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime $${FUZZTIME:-10s} .
 
 ## stress: long conformance and linearizability runs on 1, 2, 4 and 8 Ps.
 stress:
