@@ -38,7 +38,9 @@ if command -v python3 >/dev/null && [ -f "$SEED_BENCH" ] && [ -f "$seed_txt" ]; 
 	python_ns=$(echo "$python_out" | awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^ns\/append/) { v = $(i - 1) + 0; if (v > 0 && (min == 0 || v < min)) min = v } } END { print min + 0 }')
 fi
 
-"$report" chart -o "$chart" "${in[@]}"
+# The chart from the peers' run first: it holds every backend and every peer
+# on the charted workloads, so each panel's lines come from one run.
+"$report" chart -o "$chart" "$root/$out/peers.txt" "$root/$out/bench.txt"
 
 cmd_of() { sed -n 's/^# command: //p' "$1" | head -1; }
 val_of() { sed -n "s/^$2: //p" "$1" | head -1; }
@@ -91,10 +93,12 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 	echo
 	echo "![throughput against goroutines per backend](throughput.svg)"
 	echo
+	echo "From bench/out/peers.txt, where chatring's backends and the peers ran together."
+	echo
 	echo "## Issue 6's targets"
 	echo
-	echo "Ratios of medians from the same run (peers.txt for the peers, bench.txt for the"
-	echo "rest); the targets are issue 6's and are not weakened here."
+	echo "Ratios of medians, both terms from the same run: peers.txt for the ratios"
+	echo "against peers, bench.txt for the rest. The targets are issue 6's, not weakened."
 	echo
 	"$report" targets -python-ns "$python_ns" "${in[@]}"
 	echo

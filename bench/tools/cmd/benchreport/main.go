@@ -205,7 +205,23 @@ type Query struct {
 // Median returns the median of unit over the samples matching q at procs
 // GOMAXPROCS, taken from the first file that has any, and the count.
 func (set *Set) Median(q Query, procs int, unit string) (float64, int) {
-	file := -1
+	return set.MedianIn(-1, q, procs, unit)
+}
+
+// FileOf returns the index of the first file with a sample matching q at
+// procs GOMAXPROCS, or -1.
+func (set *Set) FileOf(q Query, procs int) int {
+	for _, s := range set.Samples {
+		if s.Base == q.Base && s.Procs == procs && matches(s, q.Keys) {
+			return s.File
+		}
+	}
+	return -1
+}
+
+// MedianIn is Median restricted to one file (any file if file < 0), so
+// that a ratio can take both of its terms from the same run.
+func (set *Set) MedianIn(file int, q Query, procs int, unit string) (float64, int) {
 	var vals []float64
 	for _, s := range set.Samples {
 		if s.Base != q.Base || s.Procs != procs || (file >= 0 && s.File != file) || !matches(s, q.Keys) {
