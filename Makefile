@@ -5,7 +5,7 @@ GO ?= go
 # that the library's importers never download their dependencies.
 MODULES = . tokenizer/tiktoken bench/peers bench/tools
 
-.PHONY: test vet fmt-check stress cover fuzz-smoke ci
+.PHONY: test vet fmt-check stress cover fuzz-smoke
 
 ## test: gofmt and vet, then every test of every module under the race detector.
 test: fmt-check vet
