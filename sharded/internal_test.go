@@ -3,6 +3,7 @@ package sharded
 import (
 	"runtime"
 	"slices"
+	"sync"
 	"strings"
 	"testing"
 	"unsafe"
@@ -58,5 +59,30 @@ func TestSkewedLoad(t *testing.T) {
 	got, last := r.Snapshot(nil)
 	if want := []int{8, 9, 10, 11, 12}; last != 12 || !slices.Equal(got, want) {
 		t.Errorf("Snapshot = %v @%d, want %v @12", got, last, want)
+	}
+}
+
+// TestGoroutineHint checks that the hint is stable within a goroutine and
+// spreads goroutines over shards: it only steers which lock is tried first,
+// but a constant hint would put every writer on one shard.
+func TestGoroutineHint(t *testing.T) {
+	if a, b := goroutineHint(), goroutineHint(); a != b {
+		t.Errorf("goroutineHint changed between two calls in one goroutine: %d, %d", a, b)
+	}
+	const goroutines, shards = 32, 4
+	seen := make(map[uint64]bool)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			h := goroutineHint() % shards
+			mu.Lock()
+			seen[h] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(seen) < 2 {
+		t.Errorf("%d goroutines all hashed to shard %v of %d", goroutines, seen, shards)
 	}
 }
