@@ -3,8 +3,8 @@ package sharded
 import (
 	"runtime"
 	"slices"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 )
