@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"unsafe"
 )
@@ -62,27 +61,3 @@ func TestSkewedLoad(t *testing.T) {
 	}
 }
 
-// TestGoroutineHint checks that the hint is stable within a goroutine and
-// spreads goroutines over shards: it only steers which lock is tried first,
-// but a constant hint would put every writer on one shard.
-func TestGoroutineHint(t *testing.T) {
-	if a, b := goroutineHint(), goroutineHint(); a != b {
-		t.Errorf("goroutineHint changed between two calls in one goroutine: %d, %d", a, b)
-	}
-	const goroutines, shards = 32, 4
-	seen := make(map[uint64]bool)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range goroutines {
-		wg.Go(func() {
-			h := goroutineHint() % shards
-			mu.Lock()
-			seen[h] = true
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if len(seen) < 2 {
-		t.Errorf("%d goroutines all hashed to shard %v of %d", goroutines, seen, shards)
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/chatring/chatring/internal/hint"
 	"github.com/chatring/chatring/ringbuf"
 )
 
@@ -131,12 +132,12 @@ func New[T any](capacity int, opts ...Option) *Ring[T] {
 func (r *Ring[T]) Shards() int { return len(r.shards) }
 
 // pick locks and returns a shard, preferring the calling goroutine's own
-// (see goroutineHint) and then any shard nobody holds.
+// (see hint.Goroutine) and then any shard nobody holds.
 func (r *Ring[T]) pick() *shard[T] {
 	n := len(r.shards)
 	start := 0
 	if n > 1 {
-		start = int(goroutineHint() % uint64(n))
+		start = int(hint.Goroutine() % uint64(n))
 	}
 	for i := start; ; {
 		if s := &r.shards[i]; s.mu.TryLock() {
@@ -152,24 +153,6 @@ func (r *Ring[T]) pick() *shard[T] {
 	s := &r.shards[start]
 	s.mu.Lock()
 	return s
-}
-
-// goroutineHint returns a number that is the same on every call from one
-// goroutine and usually differs between goroutines: a hash of the address
-// of a variable on the caller's stack, which is the goroutine's own memory.
-// It costs a few instructions and touches no shared state, so a goroutine
-// that pushes repeatedly keeps using one shard, whose lock and records stay
-// in its CPU's cache. Two goroutines may hash to the same shard (pick then
-// moves on to a free one), and a goroutine whose stack grows may change
-// shard; neither affects correctness, only which lock is tried first.
-//
-//go:nosplit
-func goroutineHint() uint64 {
-	var onStack byte
-	addr := uint64(uintptr(unsafe.Pointer(&onStack)))
-	// Stacks are at least 8 KiB apart: drop the offset within one, then
-	// mix the rest (Fibonacci hashing) so that neighbouring stacks spread.
-	return (addr >> 13) * 0x9E3779B97F4A7C15 >> 40
 }
 
 // Push stores v, evicting the oldest value when the ring is full, and
