@@ -60,4 +60,3 @@ func TestSkewedLoad(t *testing.T) {
 		t.Errorf("Snapshot = %v @%d, want %v @12", got, last, want)
 	}
 }
-
