@@ -23,10 +23,10 @@
 //	---------  -----------------------------------  ----------------------------  ------------------------------
 //	mutex      the default; few goroutines per       blocking: one mutex for       capacity messages,
 //	           history, or you are unsure            Push and Snapshot             no allocation per Append
-//	lockfree   read-heavy loads, goroutines          lock-free Push and Snapshot   2 × capacity messages (evicted
-//	           outnumbering cores, tail latency      (a reader retries only when   ones wait in spare entries for
-//	           matters; no lock anywhere in          lapped by writers)            reuse); no allocation per Append
-//	           History                                                             in the steady state; no lock
+//	lockfree   read-heavy loads, goroutines          lock-free Push and Snapshot   capacity messages + one small
+//	           outnumbering cores, tail latency      (a reader retries only when   allocation per Append; no lock
+//	           matters; no lock anywhere in          lapped by writers)            anywhere in History
+//	           History
 //	sharded    write-heavy loads with many           blocking: one shard mutex     shards × capacity messages
 //	           concurrent writers                    per Push, all for Snapshot    (evicted ones stay reachable
 //	                                                                               until their shard overwrites)

@@ -55,9 +55,8 @@ import (
 // configured slog.Handler and Tokenizer do; the defaults take no lock).
 //
 // Memory is bounded by construction: the ring holds at most
-// 2 × MaxTurns messages (shards × that for the sharded backend and 2 ×
-// that for the lockfree one, whose evicted entries stay reachable until
-// overwritten or reused), each at most
+// 2 × MaxTurns messages (shards × that for the sharded backend, whose
+// evicted entries stay reachable until overwritten), each at most
 // MaxMessageBytes of content plus MaxNameBytes of name, and the counters
 // are fixed-size. Nothing grows with the number of messages appended.
 type History struct {

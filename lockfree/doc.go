@@ -4,13 +4,11 @@
 // Pick it when reads dominate, or when goroutines outnumber cores: no Push
 // or Snapshot ever waits for another goroutine, so a goroutine preempted in
 // the middle of an operation delays nobody, and tail latency stays low where
-// a mutex ring's would include a whole scheduler quantum. Values live in
-// entries that are never written while readable, so reads never tear;
-// entries of evicted values are recycled through epoch-based reclamation, so
-// Push allocates nothing in the steady state. The price: two atomic adds per
-// operation on a per-goroutine stripe, retried CompareAndSwaps under heavy
-// write contention, and, while a goroutine is descheduled in the middle of
-// an operation, entries cannot be recycled and Push allocates fresh ones.
+// a mutex ring's would include a whole scheduler quantum. The price is one
+// small allocation per Push (the immutable entry that makes torn reads
+// impossible) and, under heavy write contention, retried CompareAndSwaps.
+// With one or two goroutines the mutex ring in package ringbuf is usually
+// faster.
 //
 // The algorithm, its invariant and its happens-before edges are described
 // at the top of ring.go.

@@ -12,9 +12,8 @@
 //     holding the lock stalls every other caller.
 //   - lockfree.Ring, atomic pointers to immutable entries. Pick it for
 //     read-heavy use, or when goroutines outnumber cores and tail latency
-//     matters: no operation ever waits for another goroutine. Entries are
-//     recycled by epoch-based reclamation, so Push allocates nothing in
-//     the steady state.
+//     matters: no operation ever waits for another goroutine. Each Push
+//     allocates one small entry.
 //   - sharded.Ring, several mutex rings merged by sequence number. Pick it
 //     for write-heavy use with many writers; its snapshots cost the most,
 //     and it holds shards × capacity values.
