@@ -12,6 +12,9 @@
 #                it and python3 exist, its figures go in the report and in
 #                target 7
 #   SEED_TXT     the seed (default ../shared/seed/000_8095fd484b1942fe.txt)
+#   STRESS_RUNS  runs of the stress CLI for target 4's tail latencies
+#                (default 3; 0 skips them), each STRESS_DURATION per
+#                backend (default 3s), to bench/out/stress-N.json
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
@@ -36,6 +39,23 @@ if command -v python3 >/dev/null && [ -f "$SEED_BENCH" ] && [ -f "$seed_txt" ]; 
 	# The fastest figure of any of the seed's managers, at any iteration
 	# count ("... = 2966 ns/append; ctx=20"): the most favourable to Python.
 	python_ns=$(echo "$python_out" | awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^ns\/append/) { v = $(i - 1) + 0; if (v > 0 && (min == 0 || v < min)) min = v } } END { print min + 0 }')
+fi
+
+# The stress CLI's tail latencies, for target 4: all three backends, 8
+# writers and 8 readers, STRESS_RUNS times. The binary is built once so that
+# no run pays for compiling.
+STRESS_RUNS=${STRESS_RUNS:-3}
+STRESS_DURATION=${STRESS_DURATION:-3s}
+stress_cmd="go run ./cmd/stress -backend all -writers 8 -readers 8 -duration $STRESS_DURATION -format json"
+stress_files=""
+if [ "$STRESS_RUNS" -gt 0 ]; then
+	go build -o "$root/$out/stress" ./cmd/stress
+	for i in $(seq 1 "$STRESS_RUNS"); do
+		f=$root/$out/stress-$i.json
+		echo "report.sh: stress run $i/$STRESS_RUNS: ${stress_cmd#go run ./cmd/stress } > $f"
+		"$root/$out/stress" -backend all -writers 8 -readers 8 -duration "$STRESS_DURATION" -format json >"$f"
+		stress_files=${stress_files:+$stress_files,}$f
+	done
 fi
 
 # The chart from the peers' run first: it holds every backend and every peer
@@ -73,6 +93,10 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 	echo "$(cmd_of "$out/bench.txt")"
 	echo "# make bench-peers (bench/out/peers.txt): the same workloads on the backends beside the peers"
 	echo "$(cmd_of "$out/peers.txt")"
+	if [ -n "$stress_files" ]; then
+		echo "# target 4 (tail latency), $STRESS_RUNS times: bench/out/stress-N.json"
+		echo "$stress_cmd"
+	fi
 	echo "# make benchstat: the tables below"
 	echo "go tool -modfile=bench/tools/go.mod benchstat -col /backend -filter '-.unit:ops/s' bench/out/bench.txt"
 	echo '```'
@@ -100,7 +124,7 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 	echo "Ratios of medians, both terms from the same run: peers.txt for the ratios"
 	echo "against peers, bench.txt for the rest. The targets are issue 6's, not weakened."
 	echo
-	"$report" targets -python-ns "$python_ns" "${in[@]}"
+	"$report" targets -python-ns "$python_ns" -stress "$stress_files" "${in[@]}"
 	echo
 	echo "## chatring's backends, side by side"
 	echo

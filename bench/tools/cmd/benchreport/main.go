@@ -41,6 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "chart: write the SVG to `file` (default stdout)")
 	pythonNs := fs.Float64("python-ns", 0, "targets: the seed's Python manager, `ns` per append (0: not measured)")
+	stressFiles := fs.String("stress", "", "targets: comma-separated cmd/stress JSON `reports` for the tail-latency target")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -83,7 +84,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "targets":
-		Targets(stdout, set, *pythonNs)
+		var runs []StressRun
+		if *stressFiles != "" {
+			if runs, err = LoadStress(strings.Split(*stressFiles, ",")); err != nil {
+				fmt.Fprintf(stderr, "benchreport: %v\n", err)
+				return 2
+			}
+		}
+		Targets(stdout, set, *pythonNs, runs)
 		return 0
 	}
 	fmt.Fprintf(stderr, "benchreport: unknown command %q\n", args[0])

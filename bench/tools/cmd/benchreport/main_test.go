@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -54,9 +55,26 @@ func TestTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Three stress runs: lockfree's p99.9 over mutex's is 0.25, 0.5 and 2
+	// for appends (median 0.5, met) and 1, 1, 1 for snapshots (not met).
+	var stress []string
+	for i, lfAppend := range []int{250, 500, 2000} {
+		stress = append(stress, write(t, fmt.Sprintf("stress-%d.json", i), fmt.Sprintf(`{"schema_version": 1,
+			"config": {"writers": 8, "readers": 8},
+			"results": [
+				{"backend": "mutex", "latency": {"append": {"count": 5, "p99_9_ns": 1000}, "snapshot": {"count": 5, "p99_9_ns": 300}}},
+				{"backend": "lockfree", "latency": {"append": {"count": 5, "p99_9_ns": %d}, "snapshot": {"count": 5, "p99_9_ns": 300}}}
+			]}`, lfAppend)))
+	}
+	runs, err := LoadStress(stress)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
-	Targets(&out, set, 0)
+	Targets(&out, set, 0, runs)
 	for _, want := range []string{
+		"| 4 | lockfree append p99.9 ÷ mutex append p99.9 | stress CLI, 8 writers + 8 readers | 0.50× (median of 3 runs: 0.25, 0.50, 2.00) | ≤ 0.5× | yes |",
+		"| 4 | lockfree snapshot p99.9 ÷ mutex snapshot p99.9 | stress CLI, 8 writers + 8 readers | 1.00× (median of 3 runs: 1.00, 1.00, 1.00) | ≤ 0.5× | no |",
 		// Peer ratios take mutex from peers.txt too: the same run.
 		"| 1 | mutex vs go-diodes ManyToOne (their ns/op ÷ ours) | append, cap 20, -cpu 2 | 0.36× | ≥ 2× | no |",
 		"| 1 | mutex ÷ hand-written slice ring (ns/op) | append, cap 20, -cpu 2 | 9.90× | ≤ 1.1× | no |",

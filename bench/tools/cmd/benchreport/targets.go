@@ -11,8 +11,9 @@ var ours = []string{"mutex", "lockfree", "sharded"}
 
 // Targets writes issue 6's targets as a Markdown table of measured ratios
 // of medians (same run), one row per target, backend and GOMAXPROCS.
-// pythonNs is the seed's Python manager in ns per append, 0 if unknown.
-func Targets(w io.Writer, set *Set, pythonNs float64) {
+// pythonNs is the seed's Python manager in ns per append, 0 if unknown;
+// stress are cmd/stress JSON reports for target 4 (tail latency).
+func Targets(w io.Writer, set *Set, pythonNs float64, stress []StressRun) {
 	procs := set.Procs()
 	fmt.Fprintln(w, "| # | target | at | measured | wanted | met |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
@@ -84,7 +85,8 @@ func Targets(w io.Writer, set *Set, pythonNs float64) {
 		r := ratio(ns("WriteHeavy", ring("mutex"), p), ns("WriteHeavy", ring("sharded"), p))
 		row(3, "sharded faster than mutex (mutex ns/op ÷ sharded)", fmt.Sprintf("write-heavy, cap 20, -cpu %d", p), r, r >= 1.3, "≥ 1.3×")
 	}
-	fmt.Fprintln(w, "| 4 | lockfree p99.9 ÷ mutex p99.9, 8 writers + 8 readers | stress CLI | not measured by the benchmark harness: see cmd/stress | ≤ 0.5× | — |")
+	// 4. Tail latency, from the stress CLI's reports.
+	tailRows(w, stress)
 	// 5. Allocations.
 	allocs := func(base, b, capacity string, p int) (float64, bool) {
 		v, n := set.Median(Query{base, map[string]string{"backend": b, "level": "ring", "cap": capacity}}, p, "allocs/op")
