@@ -119,6 +119,15 @@ func validateName(s string) error {
 // C1.
 func checkChars(field string, s string, allowSpace bool) error {
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while they are all printable ASCII
+		// (0x20 to 0x7e), the common case; any other byte, including an
+		// allowed tab or newline, goes through the loop below.
+		for i+8 <= len(s) && printableASCII8(s[i:i+8]) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		if b := s[i]; b < utf8.RuneSelf { // ASCII: no decoding needed
 			if b < 0x20 && !(allowSpace && (b == '\t' || b == '\n' || b == '\r')) || b == 0x7f {
 				return controlError(field, rune(b), i)
@@ -137,6 +146,19 @@ func checkChars(field string, s string, allowSpace bool) error {
 		i += n
 	}
 	return nil
+}
+
+// printableASCII8 reports whether the 8 bytes of s are all in 0x20..0x7e,
+// testing them as one word (the "haszero"/"hasless" bit tricks of Sean
+// Anderson's Bit Twiddling Hacks): no high bit set, no byte that adding one
+// carries into the high bit (0x7f), no byte that subtracting 0x20 borrows
+// from (below 0x20).
+func printableASCII8(s string) bool {
+	_ = s[7]
+	w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	return w&highs == 0 && (w+ones)&highs == 0 && (w-0x20*ones)&^w&highs == 0
 }
 
 func controlError(field string, r rune, at int) error {

@@ -136,10 +136,21 @@ func (ApproxTokenizer) Count(text string) int {
 		if c == class && c != classIdeograph {
 			run++
 			single = false
-			continue
+		} else {
+			tokens += runTokens(class, run, single, c)
+			class, run, single = c, 1, r == ' ' || c == classPunct
 		}
-		tokens += runTokens(class, run, single, c)
-		class, run, single = c, 1, r == ' ' || c == classPunct
+		// Extend the run over following ASCII bytes of its class without
+		// the bookkeeping above: most text is runs of ASCII letters.
+		j := i
+		for j < len(text) && text[j] < utf8.RuneSelf && int(asciiClass[text[j]]) == class {
+			j++
+		}
+		if j > i {
+			run += j - i
+			single = false
+			i = j
+		}
 	}
 	tokens += runTokens(class, run, single, classNone)
 	if tokens == 0 && text != "" {
