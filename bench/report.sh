@@ -46,14 +46,16 @@ fi
 # no run pays for compiling.
 STRESS_RUNS=${STRESS_RUNS:-3}
 STRESS_DURATION=${STRESS_DURATION:-3s}
-stress_cmd="go run ./cmd/stress -backend all -writers 8 -readers 8 -duration $STRESS_DURATION -format json"
+stress_flags="-backend all -writers 8 -readers 8 -duration $STRESS_DURATION -format json"
+stress_cmd="go run ./cmd/stress $stress_flags"
 stress_files=""
 if [ "$STRESS_RUNS" -gt 0 ]; then
 	go build -o "$root/$out/stress" ./cmd/stress
 	for i in $(seq 1 "$STRESS_RUNS"); do
 		f=$root/$out/stress-$i.json
-		echo "report.sh: stress run $i/$STRESS_RUNS: ${stress_cmd#go run ./cmd/stress } > $f"
-		"$root/$out/stress" -backend all -writers 8 -readers 8 -duration "$STRESS_DURATION" -format json >"$f"
+		echo "report.sh: stress run $i/$STRESS_RUNS: $stress_flags > $f"
+		# shellcheck disable=SC2086 # stress_flags is a list of flags
+		"$root/$out/stress" $stress_flags >"$f"
 		stress_files=${stress_files:+$stress_files,}$f
 	done
 fi

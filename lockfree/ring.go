@@ -1,6 +1,7 @@
 package lockfree
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/chatring/chatring/ringbuf"
@@ -136,7 +137,7 @@ func (r *Ring[T]) Snapshot(dst []T) ([]T, uint64) {
 		r.install(t)
 		last := t.seq
 		n := min(last, c)
-		dst = grow(dst[:base], int(n))
+		dst = slices.Grow(dst[:base], int(n))[:base+int(n)]
 		out := dst[base:]
 		first := last - n + 1
 		i := (first - 1) % c // slot of first; walk forward with wrap
@@ -155,16 +156,6 @@ func (r *Ring[T]) Snapshot(dst []T) ([]T, uint64) {
 			return dst, last
 		}
 	}
-}
-
-// grow extends dst by n elements, reallocating only when it lacks room.
-func grow[T any](dst []T, n int) []T {
-	if cap(dst)-len(dst) >= n {
-		return dst[:len(dst)+n]
-	}
-	out := make([]T, len(dst)+n)
-	copy(out, dst)
-	return out
 }
 
 // Len reports the number of values in the window, min(pushed, Cap()).

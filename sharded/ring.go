@@ -2,6 +2,7 @@ package sharded
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -194,7 +195,7 @@ func (r *Ring[T]) Snapshot(dst []T) ([]T, uint64) {
 	n := min(last, uint64(r.cap))
 	first := last - n + 1 // sequence of dst[base]
 	base := len(dst)
-	dst = grow(dst, int(n))
+	dst = slices.Grow(dst, int(n))[:base+int(n)]
 	for i := range r.shards {
 		s := &r.shards[i]
 		// Walk the shard newest first; stop at the first record that is
@@ -213,16 +214,6 @@ func (r *Ring[T]) Snapshot(dst []T) ([]T, uint64) {
 		}
 	}
 	return dst, last
-}
-
-// grow extends dst by n elements, reallocating only when it lacks room.
-func grow[T any](dst []T, n int) []T {
-	if cap(dst)-len(dst) >= n {
-		return dst[:len(dst)+n]
-	}
-	out := make([]T, len(dst)+n, len(dst)+n+n/4)
-	copy(out, dst)
-	return out
 }
 
 // Len reports the number of values in the window, min(pushed, Cap()).
