@@ -22,9 +22,11 @@ vet:
 		echo "go vet ./... ($$m)"; (cd $$m && $(GO) vet ./...); \
 	done
 
-## fuzz-smoke: a short run of the validation fuzz target beyond its seed corpus.
+## fuzz-smoke: short runs of the fuzz targets beyond their seed corpora:
+## validation (FuzzAppend) and the token counter against its reference.
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime $${FUZZTIME:-10s} .
+	$(GO) test -run '^$$' -fuzz '^FuzzApproxTokenizer$$' -fuzztime $${FUZZTIME:-10s} .
 
 ## stress: long conformance and linearizability runs on 1, 2, 4 and 8 Ps.
 stress:

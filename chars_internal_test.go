@@ -58,7 +58,9 @@ func referenceCount(text string) int {
 }
 
 func TestApproxTokenizerMatchesReference(t *testing.T) {
-	alphabet := []string{"a", "Z", "é", "0", "9", " ", "  ", "\t", "\n", ".", ",", "!", "你", "か", "한", "\U0001F642", "\xff", "_"}
+	// Single characters, and longer runs of one class.
+	alphabet := []string{"a", "Z", "é", "0", "9", " ", "  ", "\t", "\n", ".", ",", "!", "你", "か", "한", "\U0001F642", "\xff", "_",
+		"abcdefgh", "Internationalization", "xxxxxxxxxxxxxxxxxxxxxxx", "12345678901"}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 20000 {
 		var text string
@@ -69,4 +71,17 @@ func TestApproxTokenizerMatchesReference(t *testing.T) {
 			t.Fatalf("Count(%q) = %d, reference says %d", text, got, want)
 		}
 	}
+}
+
+// FuzzApproxTokenizer checks Count against referenceCount on any input,
+// valid UTF-8 or not.
+func FuzzApproxTokenizer(f *testing.F) {
+	for _, s := range []string{"", "hello, world!", "user 1: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "café au lait", "你好 world", "\xffabcdefghij\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if got, want := (ApproxTokenizer{}).Count(text), referenceCount(text); got != want {
+			t.Fatalf("Count(%q) = %d, reference says %d", text, got, want)
+		}
+	})
 }

@@ -34,3 +34,23 @@ func TestApproxTokenizer(t *testing.T) {
 		t.Errorf("Count allocates %.0f times per call, want 0", n)
 	}
 }
+
+// tokenizerTexts are typical message contents for BenchmarkApproxTokenizer:
+// chat prose, code, Chinese, and the 64-byte message of the bench workloads.
+var tokenizerTexts = []struct{ name, text string }{
+	{"prose", "Sure! The window keeps the last ten turns; older ones are evicted, so summarize them first if you need them later."},
+	{"code", "func (r *Ring[T]) Push(v T) uint64 {\n\tr.mu.Lock()\n\tr.buf[r.next] = v\n\tr.mu.Unlock()\n}"},
+	{"chinese", "系统提示永远不会被移除，历史记录只保留最近的十轮对话。"},
+	{"workload", "user 7: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+}
+
+func BenchmarkApproxTokenizer(b *testing.B) {
+	for _, tt := range tokenizerTexts {
+		b.Run(tt.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tt.text)))
+			for b.Loop() {
+				chatring.ApproxTokenizer{}.Count(tt.text)
+			}
+		})
+	}
+}
