@@ -32,7 +32,7 @@
 # BENCHTIME; see bench/run.sh and bench/regress.sh.
 
 BENCHSTAT = $(GO) tool -modfile=bench/tools/go.mod benchstat
-BENCH_UNITS ?= -.unit:ops/s
+BENCH_UNITS ?= -.unit:ops/s AND -.name:Floor
 
 .PHONY: bench bench-peers benchstat bench-report bench-smoke bench-regress bench-regress-ci
 

@@ -1,7 +1,10 @@
 // Package bench is chatring's benchmark harness. It holds no library code:
 // its *_bench_test.go files run the workloads of bench/internal/workload on
 // chatring's three backends (package ringbuf's mutex ring, lockfree, sharded)
-// and on the domain layer, package chatring.
+// and on the domain layer, package chatring. BenchmarkFloor times what the
+// machine and the Go runtime charge before any ring code runs (a clock read,
+// a contended atomic add, a lock-free push's allocation, a generic call
+// through an interface), the costs that bound some of issue 6's targets.
 //
 // The peers — a hand-written mutex-guarded slice ring, langchaingo's
 // ConversationWindowBuffer behind a mutex and go-diodes' ManyToOne — run the

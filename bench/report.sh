@@ -100,7 +100,7 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 		echo "$stress_cmd"
 	fi
 	echo "# make benchstat: the tables below"
-	echo "go tool -modfile=bench/tools/go.mod benchstat -col /backend -filter '-.unit:ops/s' bench/out/bench.txt"
+	echo "go tool -modfile=bench/tools/go.mod benchstat -col /backend -filter '-.unit:ops/s AND -.name:Floor' bench/out/bench.txt"
 	echo '```'
 	echo
 	echo "Workloads (bench/internal/workload): 64-byte messages (chatring.Message with a"
@@ -128,10 +128,41 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 	echo
 	"$report" targets -python-ns "$python_ns" -stress "$stress_files" "${in[@]}"
 	echo
+	echo "## Floors: what bounds the targets that are not met"
+	echo
+	echo "What this machine and the Go runtime charge before any ring code runs, timed in"
+	echo "the same run as the workloads (BenchmarkFloor, bench/floor_bench_test.go, one"
+	echo "goroutine per P):"
+	echo
+	echo '```'
+	echo "\$ benchstat -filter '.name:Floor AND .unit:(sec/op OR allocs/op)' bench/out/bench.txt"
+	benchstat -filter '.name:Floor AND .unit:(sec/op OR allocs/op)' "$out/bench.txt" 2>&1
+	echo '```'
+	echo
+	echo "- backend=clock is one time.Now. History.Append stamps every message"
+	echo "  (Message.Time), so target 6 (Append ≤ 2× Push) cannot hold wherever a clock"
+	echo "  read costs more than a Push, and target 7 (100× the seed's Python, i.e. about"
+	echo "  18 ns per append) cannot hold wherever it costs more than 18 ns."
+	echo "- backend=counter is one atomic add on a counter shared by all goroutines: the"
+	echo "  global sequence number that keeps the sharded ring linearizable. From -cpu 2"
+	echo "  on, each add moves the counter's cache line between cores, and the sharded"
+	echo "  ring pays that on top of its shard lock, where the mutex ring pays one lock"
+	echo "  whose owner often keeps the line for several pushes in a row (target 3)."
+	echo "- backend=alloc is what a lock-free push allocates (the Message and its"
+	echo "  sequence number, 96 bytes), garbage collection included: the floor of the"
+	echo "  lock-free Push, and the cause of its GC-driven read slowdowns and tail"
+	echo "  latencies (targets 1, 2 and 4)."
+	echo "- backend=mutex-direct is the mutex ring's Push called on the concrete type."
+	echo "  The workloads call every contender through an interface, and for a generic"
+	echo "  type that call goes through a wrapper that passes the instantiation's"
+	echo "  dictionary and copies the 96-byte Message once more: Append/backend=mutex"
+	echo "  minus this row is that wrapper, which the non-generic hand-written slice ring"
+	echo "  does not pay (target 1, mutex ÷ slice ring)."
+	echo
 	echo "## chatring's backends, side by side"
 	echo
 	echo '```'
-	benchstat -col /backend -filter '-.unit:ops/s' "$out/bench.txt" 2>&1
+	benchstat -col /backend -filter '-.unit:ops/s AND -.name:Floor' "$out/bench.txt" 2>&1
 	echo '```'
 	echo
 	echo "## The domain layer against the bare ring"
