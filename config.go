@@ -141,11 +141,18 @@ func configError(field, reason string) error {
 // Python tutorial's enable_logging, enable_metrics, thread_safe and
 // max_retries, which have no meaning here), fields that are null or
 // explicitly 0 or "", negative or over-limit values, unknown backends,
-// values of the wrong JSON type, and anything after the top-level object.
+// values of the wrong JSON type, anything after the top-level object, and
+// a key that appears twice. Keys are compared the way encoding/json matches
+// them to fields, ignoring case, so {"max_turns": 1, "MAX_TURNS": 2} is a
+// duplicate too; the error is a *ValidationError naming the field and the
+// repeated key.
 // An empty object {} is valid and means all defaults.
 func ParseConfig(data []byte) (Config, error) {
 	if b := bytes.TrimLeft(data, " \t\r\n"); len(b) == 0 || b[0] != '{' {
 		return Config{}, fmt.Errorf("%w: want a JSON object", ErrInvalidConfig)
+	}
+	if err := checkDuplicateKeys(data); err != nil {
+		return Config{}, err
 	}
 	var f configFile
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -178,6 +185,56 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	return c.withDefaults(), nil
+}
+
+// configKeys are the JSON names of the configFile fields, for
+// checkDuplicateKeys. TestParseConfigRejectsDuplicateOfEveryField fails if
+// a field of Config is missing here.
+var configKeys = [...]string{"backend", "max_turns", "max_tokens", "max_message_bytes", "shards"}
+
+// checkDuplicateKeys reports a key of the top-level object of data that
+// names the same configFile field as an earlier key. encoding/json would
+// silently keep the last value. It compares keys with strings.EqualFold,
+// as encoding/json does when it matches a key to a field (so "MAX_TURNS"
+// and "max_\u0074urns" are max_turns too). Only the top level is checked:
+// Config is flat, and a nested value is rejected later as the wrong type.
+//
+// It returns nil for anything other than a duplicate, leaving unknown keys,
+// broken JSON and the rest to the strict decode in ParseConfig, so those
+// keep their errors. As only a known key can be a duplicate, it keeps one
+// string per field and never grows.
+func checkDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	var seen [len(configKeys)]string // the key that set each field, "" if none yet
+	var value json.RawMessage        // reused to skip values
+	for dec.More() {
+		t, err := dec.Token()
+		key, ok := t.(string)
+		if err != nil || !ok {
+			return nil
+		}
+		for i, name := range configKeys {
+			if !strings.EqualFold(key, name) {
+				continue
+			}
+			if first := seen[i]; first != "" {
+				reason := fmt.Sprintf("duplicate key %q", key)
+				if key != first {
+					reason += fmt.Sprintf(" (same field as %q: keys are matched ignoring case)", first)
+				}
+				return configError(name, reason)
+			}
+			seen[i] = key
+			break
+		}
+		if err := dec.Decode(&value); err != nil {
+			return nil
+		}
+	}
+	return nil
 }
 
 // configFile is the JSON shape of Config, with presence tracking so that

@@ -2,6 +2,10 @@ package chatring_test
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chatring/chatring"
@@ -81,20 +85,78 @@ func TestParseConfigRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := chatring.ParseConfig([]byte(tt.json))
-			if !errors.Is(err, chatring.ErrInvalidConfig) {
-				t.Fatalf("ParseConfig(%s) = %+v, %v; want ErrInvalidConfig", tt.json, got, err)
+			parseConfigRejected(t, tt.json, tt.field)
+		})
+	}
+}
+
+// parseConfigRejected fails t unless ParseConfig(in) returns the zero
+// Config and an ErrInvalidConfig that is a *ValidationError for field, or
+// not a *ValidationError when field is "". It returns the error.
+func parseConfigRejected(t *testing.T, in, field string) error {
+	t.Helper()
+	got, err := chatring.ParseConfig([]byte(in))
+	if !errors.Is(err, chatring.ErrInvalidConfig) {
+		t.Fatalf("ParseConfig(%s) = %+v, %v; want ErrInvalidConfig", in, got, err)
+	}
+	if got != (chatring.Config{}) {
+		t.Errorf("ParseConfig returned %+v with its error, want the zero Config", got)
+	}
+	var ve *chatring.ValidationError
+	if errors.As(err, &ve) {
+		if ve.Field != field {
+			t.Errorf("ValidationError.Field = %q, want %q (%v)", ve.Field, field, err)
+		}
+	} else if field != "" {
+		t.Errorf("error %v is not a *ValidationError for field %q", err, field)
+	}
+	return err
+}
+
+func TestParseConfigRejectsDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		name  string
+		json  string
+		field string // ValidationError.Field, "" when another error comes first
+		key   string // the repeated key, which the message must quote
+	}{
+		{"backend", `{"backend": "mutex", "backend": "lockfree"}`, "backend", "backend"},
+		{"max_turns", `{"max_turns": 10, "max_turns": 50}`, "max_turns", "max_turns"},
+		{"max_tokens", `{"max_tokens": 10, "max_tokens": 10}`, "max_tokens", "max_tokens"},
+		{"max_message_bytes", `{"max_message_bytes": 1, "max_message_bytes": 2}`, "max_message_bytes", "max_message_bytes"},
+		{"shards", `{"backend": "sharded", "shards": 2, "shards": 4}`, "shards", "shards"},
+		{"not adjacent", `{"max_turns": 5, "backend": "lockfree", "max_tokens": 100, "max_turns": 6}`, "max_turns", "max_turns"},
+		{"upper case", `{"max_turns": 1, "MAX_TURNS": 2}`, "max_turns", "MAX_TURNS"},
+		{"mixed case first", `{"Backend": "mutex", "backend": "mutex"}`, "backend", "backend"},
+		{"Kelvin sign folds to k", `{"max_tokens": 1, "max_to\u212aens": 2}`, "max_tokens", "max_to\u212aens"},
+		{"escaped spelling", `{"max_turns": 1, "max_\u0074urns": 2}`, "max_turns", "max_turns"},
+		{"three times", `{"shards": 2, "shards": 2, "shards": 2}`, "shards", "shards"},
+		{"explicit zero hidden by a later value", `{"max_turns": 0, "max_turns": 5}`, "max_turns", "max_turns"},
+		{"null hidden by a later value", `{"backend": null, "backend": "mutex"}`, "backend", "backend"},
+		{"after a nested value", `{"max_turns": {"max_turns": 1}, "max_turns": 2}`, "max_turns", "max_turns"},
+		{"before broken JSON", `{"max_turns": 1, "max_turns": 2,`, "max_turns", "max_turns"},
+		{"unknown key is reported as unknown", `{"max_turn": 1, "max_turn": 2}`, "", "max_turn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := parseConfigRejected(t, tt.json, tt.field)
+			if key := strconv.Quote(tt.key); !strings.Contains(err.Error(), key) {
+				t.Errorf("error %q does not name the key %s", err, key)
 			}
-			if got != (chatring.Config{}) {
-				t.Errorf("ParseConfig returned %+v with its error, want the zero Config", got)
-			}
-			var ve *chatring.ValidationError
-			if errors.As(err, &ve) {
-				if ve.Field != tt.field {
-					t.Errorf("ValidationError.Field = %q, want %q (%v)", ve.Field, tt.field, err)
-				}
-			} else if tt.field != "" {
-				t.Errorf("error %v is not a *ValidationError for field %q", err, tt.field)
+		})
+	}
+}
+
+// TestParseConfigRejectsDuplicateOfEveryField repeats each JSON key of
+// Config, so a field added to Config but not to the duplicate check fails.
+func TestParseConfigRejectsDuplicateOfEveryField(t *testing.T) {
+	typ := reflect.TypeFor[chatring.Config]()
+	for i := range typ.NumField() {
+		key, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		t.Run(key, func(t *testing.T) {
+			err := parseConfigRejected(t, fmt.Sprintf(`{%q: null, %[1]q: null}`, key), key)
+			if !strings.Contains(err.Error(), "duplicate key "+strconv.Quote(key)) {
+				t.Errorf("error %q does not report the duplicate key %q", err, key)
 			}
 		})
 	}

@@ -30,7 +30,7 @@ var (
 	ErrClosed = errors.New("chatring: history closed")
 	// ErrInvalidConfig reports a Config or config file that cannot be used:
 	// unknown fields or backends, zero or negative limits, limits above
-	// their maximum, broken JSON.
+	// their maximum, duplicate keys, broken JSON.
 	ErrInvalidConfig = errors.New("chatring: invalid config")
 	// ErrBudgetTooSmall reports a Window token budget that is negative or
 	// too small for the pinned system prompt alone.
