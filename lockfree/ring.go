@@ -60,9 +60,9 @@ type entry[T any] struct {
 }
 
 // Ring is the lock-free ring: no mutex anywhere, only atomic pointers to
-// immutable entries. Use it when readers are many, when goroutines
-// outnumber cores (a preempted goroutine never holds anything others wait
-// for), or when tail latency matters more than raw single-thread speed.
+// immutable entries. Use it when no caller may wait for another goroutine
+// (a preempted goroutine never holds anything others wait for); see the
+// package documentation for what that costs.
 //
 // Progress: Push is lock-free (its CAS fails only because another Push
 // succeeded) and Snapshot is lock-free (it retries only when writers lapped
