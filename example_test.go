@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/chatring/chatring"
 )
@@ -124,4 +126,44 @@ func ExampleHistory_Stats() {
 	fmt.Println(s.Appended, s.Evicted, s.Rejected, s.RejectedByReason, s.WindowMessages, s.WindowBytes)
 	// Output:
 	// 3 1 1 map[empty_content:1] 2 8
+}
+
+// A fixed clock makes the times History stores reproducible, for golden
+// tests of what a service sends or saves.
+func ExampleWithClock() {
+	t := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { // one second per reading
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(time.Second)
+		return t
+	}
+	h, err := chatring.New(chatring.Config{}, chatring.WithClock(clock))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close()
+
+	ctx := context.Background()
+	for _, m := range []chatring.Message{
+		{Role: chatring.User, Content: "What time is it?"},
+		{Role: chatring.Assistant, Content: "Nine, and a few seconds."},
+	} {
+		if _, err := h.Append(ctx, m); err != nil {
+			log.Fatal(err)
+		}
+	}
+	msgs, err := h.Messages(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range msgs {
+		fmt.Println(m.Time.Format(time.TimeOnly), m.Role)
+	}
+	fmt.Println("uptime", h.Stats().Uptime)
+	// Output:
+	// 09:00:02 user
+	// 09:00:03 assistant
+	// uptime 3s
 }

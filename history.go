@@ -65,7 +65,8 @@ type History struct {
 	buf   ringbuf.Buffer[Message]
 	tok   Tokenizer
 	log   *slog.Logger
-	start time.Time
+	now   func() time.Time // the clock: time.Now unless WithClock
+	start time.Time        // now() at New, for Stats.Uptime
 
 	// These fields are atomics, written by any method without a lock.
 	system atomic.Pointer[Message]    // pinned system prompt; nil when unset
@@ -91,6 +92,7 @@ type Option func(*options)
 type options struct {
 	log *slog.Logger
 	tok Tokenizer
+	now func() time.Time
 }
 
 // WithLogger sets the structured logger (default: one that discards
@@ -107,6 +109,17 @@ func WithLogger(l *slog.Logger) Option {
 // ApproxTokenizer). A nil Tokenizer means the default.
 func WithTokenizer(t Tokenizer) Option {
 	return func(o *options) { o.tok = t }
+}
+
+// WithClock sets the clock History reads for Message.Time, the pinned
+// system prompt's Time and Stats.Uptime (default: time.Now). Use it for
+// reproducible times in tests, or for a cheaper clock where time.Now is
+// slow: on some virtual machines one clock read costs more than the rest of
+// an Append (see Floor/backend=clock in bench/RESULTS.md). now must be safe
+// for concurrent use; History strips any monotonic reading from the times
+// it stores. A nil clock means the default.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
 }
 
 // New returns an empty History configured by cfg. Zero fields of cfg mean
@@ -127,8 +140,11 @@ func New(cfg Config, opts ...Option) (*History, error) {
 	if o.tok == nil {
 		o.tok = ApproxTokenizer{}
 	}
+	if o.now == nil {
+		o.now = time.Now
+	}
 	capacity := 2 * cfg.MaxTurns
-	h := &History{cfg: cfg, tok: o.tok, log: o.log, start: time.Now()}
+	h := &History{cfg: cfg, tok: o.tok, log: o.log, now: o.now, start: o.now()}
 	switch cfg.Backend {
 	case BackendMutex:
 		h.buf = ringbuf.New[Message](capacity)
@@ -183,7 +199,7 @@ func (h *History) Append(ctx context.Context, m Message) (Message, error) {
 	}
 	m.Tokens = h.count(m.Content)
 	// Time is taken before Push, which assigns Seq: see Message.Time.
-	m.Time = time.Now().Round(0)
+	m.Time = h.now().Round(0)
 	m.Seq = 0 // stored without Seq; readers compute it
 	m.Seq = h.buf.Push(m)
 
@@ -283,7 +299,7 @@ func (h *History) SetSystemPrompt(prompt string) error {
 	if err := validateText("system_prompt", prompt, h.cfg.MaxMessageBytes); err != nil {
 		return h.reject(ctx, "set_system_prompt", System, len(prompt), err)
 	}
-	m := &Message{Role: System, Content: prompt, Time: time.Now().Round(0), Tokens: h.count(prompt)}
+	m := &Message{Role: System, Content: prompt, Time: h.now().Round(0), Tokens: h.count(prompt)}
 	h.system.Store(m)
 	h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: system prompt set",
 		slog.Int("bytes", len(prompt)), slog.Int("tokens", m.Tokens))

@@ -74,8 +74,9 @@ type Message struct {
 	// first message appended, then 2, 3, ... in the order the messages
 	// entered the history, with no gaps. The pinned system prompt has Seq 0.
 	Seq uint64 `json:"seq"`
-	// Time is when Append accepted the message (wall clock, no monotonic
-	// reading). Under concurrent appends two messages may enter the
+	// Time is when Append accepted the message (wall clock from the
+	// History's clock, time.Now unless WithClock; no monotonic reading).
+	// Under concurrent appends two messages may enter the
 	// history in the opposite order of their Times, by the few
 	// microseconds between taking the time and storing the message: order
 	// messages by Seq, never by Time.

@@ -96,7 +96,8 @@ type Stats struct {
 	// prompt (0 when none is set).
 	SystemPromptBytes  int `json:"system_prompt_bytes"`
 	SystemPromptTokens int `json:"system_prompt_tokens"`
-	// Uptime is the time since New, in nanoseconds in JSON.
+	// Uptime is the time since New by the History's clock (see
+	// WithClock), in nanoseconds in JSON.
 	Uptime time.Duration `json:"uptime_ns"`
 	// Closed reports whether Close has been called.
 	Closed bool `json:"closed"`
@@ -119,7 +120,7 @@ func (h *History) Stats() Stats {
 		AppendedBytes:    h.bytes.Load(),
 		AppendedTokens:   h.tokens.Load(),
 		WindowMessages:   len(msgs),
-		Uptime:           time.Since(h.start),
+		Uptime:           h.now().Sub(h.start),
 		Closed:           h.closed.Load(),
 	}
 	for i, r := range roles {

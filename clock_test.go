@@ -1,0 +1,68 @@
+package chatring_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chatring/chatring"
+)
+
+// TestWithClock checks that every time History stores or reports comes
+// from the configured clock, without its monotonic reading, and that a nil
+// clock means time.Now.
+func TestWithClock(t *testing.T) {
+	base := time.Now() // has a monotonic reading, which History must strip
+	readings := 0
+	clock := func() time.Time { // not concurrent: this test calls from one goroutine
+		readings++
+		return base.Add(time.Duration(readings) * time.Minute)
+	}
+	ctx := context.Background()
+	for _, backend := range chatring.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			readings = 0
+			h, err := chatring.New(chatring.Config{Backend: backend}, chatring.WithClock(clock))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Reading 1 was New's.
+			m, err := h.Append(ctx, chatring.Message{Role: chatring.User, Content: "hi"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := base.Add(2 * time.Minute).Round(0); m.Time != want {
+				t.Errorf("Append: Time = %v, want %v (the clock's second reading, no monotonic part)", m.Time, want)
+			}
+			if err := h.SetSystemPrompt("Be brief."); err != nil {
+				t.Fatal(err)
+			}
+			if p, _ := h.SystemPrompt(); p.Time != base.Add(3*time.Minute).Round(0) {
+				t.Errorf("system prompt Time = %v, want the clock's third reading", p.Time)
+			}
+			msgs, err := h.Messages(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != 1 || msgs[0].Time != m.Time {
+				t.Errorf("Messages = %+v, want the appended message with Time %v", msgs, m.Time)
+			}
+			if up := h.Stats().Uptime; up != 3*time.Minute {
+				t.Errorf("Stats().Uptime = %v, want 3m (fourth reading minus New's)", up)
+			}
+		})
+	}
+
+	h, err := chatring.New(chatring.Config{}, chatring.WithClock(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	m, err := h.Append(ctx, chatring.Message{Role: chatring.User, Content: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := time.Now(); m.Time.Before(before) || m.Time.After(after) {
+		t.Errorf("WithClock(nil): Time = %v, want time.Now, between %v and %v", m.Time, before, after)
+	}
+}
