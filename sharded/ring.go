@@ -109,7 +109,7 @@ type Ring[T any] struct {
 	seq atomic.Uint64 // sequence numbers handed out; written under a shard lock
 	_   [cacheLine - 8]byte
 
-	pending atomic.Bool // a snapshot is taking or holding the shard locks
+	pending atomic.Bool // a snapshot found a shard busy and is taking or holding the locks
 	_       [cacheLine - unsafe.Sizeof(atomic.Bool{})]byte
 
 	shards []shard[T]
@@ -124,7 +124,7 @@ type Ring[T any] struct {
 type gate struct {
 	mu   sync.Mutex
 	cond sync.Cond // on mu; broadcast when a snapshot is over
-	gen  uint64    // guarded by mu: snapshots over so far
+	gen  uint64    // guarded by mu: gated snapshots over so far
 }
 
 var _ ringbuf.Buffer[int] = (*Ring[int])(nil)
