@@ -13,7 +13,7 @@
 #                target 7
 #   SEED_TXT     the seed (default ../shared/seed/000_8095fd484b1942fe.txt)
 #   STRESS_RUNS  runs of the stress CLI for target 4's tail latencies
-#                (default 3; 0 skips them), each STRESS_DURATION per
+#                (default 5; 0 skips them), each STRESS_DURATION per
 #                backend (default 3s), to bench/out/stress-N.json
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
@@ -44,7 +44,7 @@ fi
 # The stress CLI's tail latencies, for target 4: all three backends, 8
 # writers and 8 readers, STRESS_RUNS times. The binary is built once so that
 # no run pays for compiling.
-STRESS_RUNS=${STRESS_RUNS:-3}
+STRESS_RUNS=${STRESS_RUNS:-5}
 STRESS_DURATION=${STRESS_DURATION:-3s}
 stress_flags="-backend all -writers 8 -readers 8 -duration $STRESS_DURATION -format json"
 stress_cmd="go run ./cmd/stress $stress_flags"
@@ -128,6 +128,18 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 	echo
 	"$report" targets -python-ns "$python_ns" -stress "$stress_files" "${in[@]}"
 	echo
+	if [ -n "$stress_files" ]; then
+		echo "## The stress CLI"
+		echo
+		echo "Every run behind target 4, all three backends for $STRESS_DURATION each, with $stress_flags"
+		echo "(bench/out/stress-N.json; run by report.sh when it wrote this file, so at the"
+		echo "commit checked out then). Latencies are per operation, from one HDR histogram"
+		echo "per worker, merged."
+		echo
+		# shellcheck disable=SC2086 # the report files, comma-separated, as arguments
+		"$report" stress ${stress_files//,/ }
+		echo
+	fi
 	echo "## Floors: what bounds the targets that are not met"
 	echo
 	echo "What this machine and the Go runtime charge before any ring code runs, timed in"

@@ -7,6 +7,7 @@
 //	benchreport check FILE...                      # every name pivots on /backend
 //	benchreport chart -o throughput.svg FILE...    # throughput against goroutines
 //	benchreport targets [-python-ns N] FILE...     # issue 6's targets as ratios
+//	benchreport stress REPORT.json...              # the stress CLI's figures, a table
 //
 // When a benchmark appears in several files (chatring's backends run both in
 // bench/ and, beside the peers, in bench/peers), the first file that has it
@@ -34,7 +35,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: benchreport check|chart|targets [flags] FILE...")
+		fmt.Fprintln(stderr, "usage: benchreport check|chart|targets|stress [flags] FILE...")
 		return 2
 	}
 	fs := flag.NewFlagSet("benchreport "+args[0], flag.ContinueOnError)
@@ -48,6 +49,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "benchreport: no input files")
 		return 2
+	}
+	if args[0] == "stress" {
+		runs, err := LoadStress(fs.Args())
+		if err != nil {
+			fmt.Fprintf(stderr, "benchreport: %v\n", err)
+			return 2
+		}
+		StressTable(stdout, runs)
+		return 0
 	}
 	set, err := Load(fs.Args()...)
 	if err != nil {

@@ -124,3 +124,32 @@ func TestChart(t *testing.T) {
 		t.Error("chart draws a line through a single point")
 	}
 }
+
+func TestStressTable(t *testing.T) {
+	report := write(t, "stress-1.json", `{"schema_version": 1,
+		"config": {"writers": 8, "readers": 8},
+		"results": [
+			{"backend": "mutex", "appends_per_second": 1660000, "snapshots_per_second": 3270000,
+			 "latency": {"append": {"count": 5, "p99_ns": 1152, "p99_9_ns": 3447}, "snapshot": {"count": 5, "p99_ns": 481, "p99_9_ns": 1914}},
+			 "runtime": {"gc_cycles": 0}},
+			{"backend": "sharded", "appends_per_second": 7910000, "snapshots_per_second": 320000,
+			 "latency": {"append": {"count": 5, "p99_ns": 260, "p99_9_ns": 32863}, "snapshot": {"count": 5, "p99_ns": 89151, "p99_9_ns": 2612863}},
+			 "runtime": {"gc_cycles": 3}}
+		]}`)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"stress", report}, &stdout, &stderr); code != 0 {
+		t.Fatalf("benchreport stress exited %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{
+		"| run | backend | appends/s | snapshots/s | append p99 | append p99.9 | snapshot p99 | snapshot p99.9 | GC cycles |",
+		"| 1 | mutex | 1.66M | 3.27M | 1.2 µs | 3.4 µs | 481 ns | 1.9 µs | 0 |",
+		"| 1 | sharded | 7.91M | 0.32M | 260 ns | 32.9 µs | 89.2 µs | 2.6 ms | 3 |",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stress table lacks the row\n%s\ngot:\n%s", want, stdout.String())
+		}
+	}
+	if code := run([]string{"stress", write(t, "v2.json", `{"schema_version": 2}`)}, &stdout, &stderr); code != 2 {
+		t.Errorf("a schema_version 2 report: exit %d, want 2", code)
+	}
+}

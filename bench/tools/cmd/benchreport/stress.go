@@ -10,7 +10,8 @@ import (
 )
 
 // StressRun is the part of one cmd/stress JSON report (schema_version 1,
-// docs/stress.md) that target 4 reads: each backend's latency percentiles.
+// docs/stress.md) that the report reads: each backend's throughput,
+// latency percentiles and garbage collections.
 type StressRun struct {
 	SchemaVersion int `json:"schema_version"`
 	Config        struct {
@@ -18,18 +19,51 @@ type StressRun struct {
 		Readers int `json:"readers"`
 	} `json:"config"`
 	Results []struct {
-		Backend string `json:"backend"`
-		Latency struct {
+		Backend            string  `json:"backend"`
+		AppendsPerSecond   float64 `json:"appends_per_second"`
+		SnapshotsPerSecond float64 `json:"snapshots_per_second"`
+		Latency            struct {
 			Append   Percentiles `json:"append"`
 			Snapshot Percentiles `json:"snapshot"`
 		} `json:"latency"`
+		Runtime struct {
+			GCCycles uint64 `json:"gc_cycles"`
+		} `json:"runtime"`
 	} `json:"results"`
 }
 
 // Percentiles are one operation's latencies, in nanoseconds.
 type Percentiles struct {
 	Count int64 `json:"count"`
+	P99   int64 `json:"p99_ns"`
 	P999  int64 `json:"p99_9_ns"`
+}
+
+// StressTable writes every run's figures as a Markdown table, one row per
+// run and backend, in the order of the reports.
+func StressTable(w io.Writer, runs []StressRun) {
+	fmt.Fprintln(w, "| run | backend | appends/s | snapshots/s | append p99 | append p99.9 | snapshot p99 | snapshot p99.9 | GC cycles |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	for i, r := range runs {
+		for _, res := range r.Results {
+			fmt.Fprintf(w, "| %d | %s | %.2fM | %.2fM | %s | %s | %s | %s | %d |\n", i+1, res.Backend,
+				res.AppendsPerSecond/1e6, res.SnapshotsPerSecond/1e6,
+				latency(res.Latency.Append.P99), latency(res.Latency.Append.P999),
+				latency(res.Latency.Snapshot.P99), latency(res.Latency.Snapshot.P999),
+				res.Runtime.GCCycles)
+		}
+	}
+}
+
+// latency formats a latency in nanoseconds with a unit that keeps it short.
+func latency(ns int64) string {
+	switch {
+	case ns >= 1e6:
+		return fmt.Sprintf("%.1f ms", float64(ns)/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.1f µs", float64(ns)/1e3)
+	}
+	return fmt.Sprintf("%d ns", ns)
 }
 
 // LoadStress reads cmd/stress JSON reports.
