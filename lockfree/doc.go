@@ -6,8 +6,8 @@
 // nobody, where a mutex ring's waiters would sit out its whole scheduler
 // quantum. Under contention that shows in the bulk of the latency
 // distribution: in the stress CLI (8 writers, 8 readers, 2 cores) its
-// append p99 is a third to two thirds of the mutex ring's, and its snapshot
-// p99 about the same or lower. Snapshots
+// append p99 is 0.2-0.85x the mutex ring's, and its snapshot p99 about the
+// same or lower. Snapshots
 // alone scale with readers (up to 2x the mutex ring at 4 and 8 Ps). The
 // price is one small allocation per Push (the immutable entry that makes
 // torn reads impossible) and, under write contention, retried
