@@ -11,10 +11,11 @@
 //
 // Measured (bench/RESULTS.md, 2 cores): with writers and readers together,
 // as in the stress CLI's 8 writers and 8 readers, it appends 2.5-13x as
-// fast as the mutex ring. With writers alone it is not faster there (0.4-1.1x):
-// the global counter's cache line moves between the cores on every push,
-// while a mutex's owner often keeps its line for several pushes in a row.
-// It is built for more cores than that; we have not measured more than 2.
+// fast as the mutex ring. With writers alone it is not faster there
+// (0.4-1.1x): the global counter's cache line moves between the cores on
+// every push, while a mutex's owner often keeps its line for several
+// pushes in a row. It is built for more cores than that; we have not
+// measured more than 2.
 //
 // The algorithm, modelled on the Linux ftrace per-CPU ring buffer, is
 // described at the top of ring.go.
