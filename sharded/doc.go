@@ -13,8 +13,9 @@
 // as in the stress CLI's 8 writers and 8 readers, it appends 2.5-13x as
 // fast as the mutex ring. With writers alone it is not faster there
 // (0.4-1.1x): the global counter's cache line moves between the cores on
-// every push, while a mutex's owner often keeps its line for several
-// pushes in a row. It is built for more cores than that; we have not
+// every push, while a mutex's line can stay with one core for several
+// pushes in a row (sync.Mutex lets a running goroutine take it ahead of a
+// woken waiter). It is built for more cores than that; we have not
 // measured more than 2.
 //
 // The algorithm, modelled on the Linux ftrace per-CPU ring buffer, is
