@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // Backend names accepted in Config.Backend. See the package documentation
@@ -34,6 +35,12 @@ const (
 	DefaultMaxTurns        = 10
 	DefaultMaxTokens       = 4096
 	DefaultMaxMessageBytes = 32 << 10 // 32 KiB
+	// DefaultIdleTTL is how long a Store keeps a conversation that is
+	// neither written nor read.
+	DefaultIdleTTL = 24 * time.Hour
+	// DefaultMaxConversations is how many conversations a MemoryStore
+	// holds before it evicts one.
+	DefaultMaxConversations = 100_000
 )
 
 // Upper limits of the Config fields. They keep a typo in a config file from
@@ -45,6 +52,12 @@ const (
 	MaxMaxTokens       = 10_000_000
 	MaxMaxMessageBytes = 1 << 20 // 1 MiB
 	MaxShards          = 64
+	// MinIdleTTL and MaxIdleTTL bound Config.IdleTTL: a millisecond is the
+	// resolution of Redis expiry, ten years the longest any service keeps
+	// an idle session.
+	MinIdleTTL          = time.Millisecond
+	MaxIdleTTL          = 10 * 365 * 24 * time.Hour
+	MaxMaxConversations = 100_000_000
 )
 
 // Config configures a History. It is a plain struct, loadable from JSON
@@ -74,6 +87,44 @@ type Config struct {
 	// GOMAXPROCS when New runs, at most MaxShards. Setting it with another
 	// backend is an error, since it would be silently ignored.
 	Shards int `json:"shards,omitempty"`
+	// IdleTTL is how long a Store keeps a conversation that is neither
+	// written nor read: after IdleTTL without an Append, Messages, Window,
+	// SetSystemPrompt or Clear on it, the conversation is deleted as if by
+	// Delete. Default 24h, between MinIdleTTL and MaxIdleTTL. In JSON it is
+	// a Go duration string ("30m", "24h"). A History ignores it.
+	IdleTTL time.Duration `json:"idle_ttl,omitempty"`
+	// MaxConversations bounds the conversations a MemoryStore holds;
+	// beyond it the store evicts the one least likely to be used again
+	// (see MemoryStore). Default 100 000, at most MaxMaxConversations. A
+	// History and stores backed by another service ignore it.
+	MaxConversations int `json:"max_conversations,omitempty"`
+}
+
+// MarshalJSON encodes c with the keys ParseConfig reads, idle_ttl as a
+// duration string. Zero fields are left out, so the result parses back to
+// the same Config.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config // without this method
+	v := struct {
+		plain
+		IdleTTL string `json:"idle_ttl,omitempty"`
+	}{plain: plain(c)}
+	if c.IdleTTL != 0 {
+		v.IdleTTL = c.IdleTTL.String()
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON parses data exactly as ParseConfig does (strictly, with
+// the defaults filled in), so a Config read with encoding/json is checked
+// too.
+func (c *Config) UnmarshalJSON(data []byte) error {
+	parsed, err := ParseConfig(data)
+	if err != nil {
+		return err
+	}
+	*c = parsed
+	return nil
 }
 
 // withDefaults returns c with its zero fields set to their defaults.
@@ -90,6 +141,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.IdleTTL == 0 {
+		c.IdleTTL = DefaultIdleTTL
+	}
+	if c.MaxConversations == 0 {
+		c.MaxConversations = DefaultMaxConversations
 	}
 	return c
 }
@@ -112,6 +169,7 @@ func (c Config) Validate() error {
 		{"max_tokens", c.MaxTokens, MaxMaxTokens},
 		{"max_message_bytes", c.MaxMessageBytes, MaxMaxMessageBytes},
 		{"shards", c.Shards, MaxShards},
+		{"max_conversations", c.MaxConversations, MaxMaxConversations},
 	} {
 		if f.v < 0 {
 			return configError(f.name, fmt.Sprintf("must not be negative, got %d", f.v))
@@ -119,6 +177,14 @@ func (c Config) Validate() error {
 		if f.v > f.max {
 			return configError(f.name, fmt.Sprintf("%d is above the limit %d", f.v, f.max))
 		}
+	}
+	switch {
+	case c.IdleTTL < 0:
+		return configError("idle_ttl", fmt.Sprintf("must not be negative, got %v", c.IdleTTL))
+	case c.IdleTTL != 0 && c.IdleTTL < MinIdleTTL:
+		return configError("idle_ttl", fmt.Sprintf("%v is below the minimum %v", c.IdleTTL, MinIdleTTL))
+	case c.IdleTTL > MaxIdleTTL:
+		return configError("idle_ttl", fmt.Sprintf("%v is above the limit %v", c.IdleTTL, MaxIdleTTL))
 	}
 	if c.Shards != 0 && c.Backend != BackendSharded {
 		return configError("shards", fmt.Sprintf("only applies to backend %q, not %q",
@@ -167,6 +233,20 @@ func ParseConfig(data []byte) (Config, error) {
 	if err := f.Backend.get("backend", &c.Backend); err != nil {
 		return Config{}, err
 	}
+	var ttl string
+	if err := f.IdleTTL.get("idle_ttl", &ttl); err != nil {
+		return Config{}, err
+	}
+	if ttl != "" {
+		d, err := time.ParseDuration(ttl)
+		if err != nil {
+			return Config{}, configError("idle_ttl", fmt.Sprintf("not a duration such as \"30m\" or \"24h\": %v", err))
+		}
+		if d == 0 {
+			return Config{}, configError("idle_ttl", "explicit zero; leave the field out for the default")
+		}
+		c.IdleTTL = d
+	}
 	for _, p := range []struct {
 		name string
 		f    *field[int]
@@ -176,6 +256,7 @@ func ParseConfig(data []byte) (Config, error) {
 		{"max_tokens", &f.MaxTokens, &c.MaxTokens},
 		{"max_message_bytes", &f.MaxMessageBytes, &c.MaxMessageBytes},
 		{"shards", &f.Shards, &c.Shards},
+		{"max_conversations", &f.MaxConversations, &c.MaxConversations},
 	} {
 		if err := p.f.get(p.name, p.dst); err != nil {
 			return Config{}, err
@@ -190,7 +271,8 @@ func ParseConfig(data []byte) (Config, error) {
 // configKeys are the JSON names of the configFile fields, for
 // checkDuplicateKeys. TestParseConfigRejectsDuplicateOfEveryField fails if
 // a field of Config is missing here.
-var configKeys = [...]string{"backend", "max_turns", "max_tokens", "max_message_bytes", "shards"}
+var configKeys = [...]string{"backend", "max_turns", "max_tokens", "max_message_bytes", "shards",
+	"idle_ttl", "max_conversations"}
 
 // checkDuplicateKeys reports a key of the top-level object of data that
 // names the same configFile field as an earlier key. encoding/json would
@@ -240,11 +322,13 @@ func checkDuplicateKeys(data []byte) error {
 // configFile is the JSON shape of Config, with presence tracking so that
 // ParseConfig can tell an absent field from an explicit zero or null.
 type configFile struct {
-	Backend         field[string] `json:"backend"`
-	MaxTurns        field[int]    `json:"max_turns"`
-	MaxTokens       field[int]    `json:"max_tokens"`
-	MaxMessageBytes field[int]    `json:"max_message_bytes"`
-	Shards          field[int]    `json:"shards"`
+	Backend          field[string] `json:"backend"`
+	MaxTurns         field[int]    `json:"max_turns"`
+	MaxTokens        field[int]    `json:"max_tokens"`
+	MaxMessageBytes  field[int]    `json:"max_message_bytes"`
+	Shards           field[int]    `json:"shards"`
+	IdleTTL          field[string] `json:"idle_ttl"`
+	MaxConversations field[int]    `json:"max_conversations"`
 }
 
 // field is a JSON value that remembers whether it was present and null.

@@ -1,19 +1,22 @@
 package chatring_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatring/chatring"
 	"github.com/google/go-cmp/cmp"
 )
 
 func TestParseConfig(t *testing.T) {
-	defaults := chatring.Config{Backend: "mutex", MaxTurns: 10, MaxTokens: 4096, MaxMessageBytes: 32 << 10}
+	defaults := chatring.Config{Backend: "mutex", MaxTurns: 10, MaxTokens: 4096, MaxMessageBytes: 32 << 10,
+		IdleTTL: 24 * time.Hour, MaxConversations: 100_000}
 	tests := []struct {
 		name string
 		json string
@@ -22,12 +25,17 @@ func TestParseConfig(t *testing.T) {
 		{"empty object means defaults", `{}`, defaults},
 		{"white space around", " \n{}\n\t", defaults},
 		{"every field", `{"backend": "sharded", "max_turns": 5, "max_tokens": 2048,
-			"max_message_bytes": 1024, "shards": 4}`,
-			chatring.Config{Backend: "sharded", MaxTurns: 5, MaxTokens: 2048, MaxMessageBytes: 1024, Shards: 4}},
+			"max_message_bytes": 1024, "shards": 4, "idle_ttl": "90m", "max_conversations": 7}`,
+			chatring.Config{Backend: "sharded", MaxTurns: 5, MaxTokens: 2048, MaxMessageBytes: 1024, Shards: 4,
+				IdleTTL: 90 * time.Minute, MaxConversations: 7}},
 		{"lockfree", `{"backend": "lockfree"}`,
-			chatring.Config{Backend: "lockfree", MaxTurns: 10, MaxTokens: 4096, MaxMessageBytes: 32 << 10}},
-		{"at the limits", `{"max_turns": 10000, "max_tokens": 10000000, "max_message_bytes": 1048576}`,
-			chatring.Config{Backend: "mutex", MaxTurns: 10000, MaxTokens: 10000000, MaxMessageBytes: 1 << 20}},
+			chatring.Config{Backend: "lockfree", MaxTurns: 10, MaxTokens: 4096, MaxMessageBytes: 32 << 10,
+				IdleTTL: 24 * time.Hour, MaxConversations: 100_000}},
+		{"at the limits", `{"max_turns": 10000, "max_tokens": 10000000, "max_message_bytes": 1048576,
+			"idle_ttl": "87600h", "max_conversations": 100000000}`,
+			chatring.Config{Backend: "mutex", MaxTurns: 10000, MaxTokens: 10000000, MaxMessageBytes: 1 << 20,
+				IdleTTL: chatring.MaxIdleTTL, MaxConversations: chatring.MaxMaxConversations}},
+		{"shortest idle ttl", `{"idle_ttl": "1ms"}`, func() chatring.Config { c := defaults; c.IdleTTL = time.Millisecond; return c }()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +80,19 @@ func TestParseConfigRejects(t *testing.T) {
 		{"negative shards", `{"backend": "sharded", "shards": -2}`, "shards"},
 		{"shards over limit", `{"backend": "sharded", "shards": 65}`, "shards"},
 		{"shards without sharded backend", `{"shards": 4}`, "shards"},
+		{"zero idle_ttl", `{"idle_ttl": "0s"}`, "idle_ttl"},
+		{"zero idle_ttl without unit", `{"idle_ttl": "0"}`, "idle_ttl"},
+		{"empty idle_ttl", `{"idle_ttl": ""}`, "idle_ttl"},
+		{"null idle_ttl", `{"idle_ttl": null}`, "idle_ttl"},
+		{"negative idle_ttl", `{"idle_ttl": "-1h"}`, "idle_ttl"},
+		{"idle_ttl below 1ms", `{"idle_ttl": "999us"}`, "idle_ttl"},
+		{"idle_ttl over limit", `{"idle_ttl": "87601h"}`, "idle_ttl"},
+		{"idle_ttl junk", `{"idle_ttl": "a day"}`, "idle_ttl"},
+		{"idle_ttl without unit", `{"idle_ttl": "30"}`, "idle_ttl"},
+		{"idle_ttl as a number", `{"idle_ttl": 30}`, ""},
+		{"zero max_conversations", `{"max_conversations": 0}`, "max_conversations"},
+		{"negative max_conversations", `{"max_conversations": -5}`, "max_conversations"},
+		{"max_conversations over limit", `{"max_conversations": 100000001}`, "max_conversations"},
 		{"max_turns as string", `{"max_turns": "10"}`, ""},
 		{"max_turns as float", `{"max_turns": 2.5}`, ""},
 		{"max_turns overflows int", `{"max_turns": 99999999999999999999}`, ""},
@@ -185,6 +206,11 @@ func TestConfigValidate(t *testing.T) {
 		{chatring.Config{MaxMessageBytes: chatring.MaxMaxMessageBytes + 1}, "max_message_bytes"},
 		{chatring.Config{Backend: "sharded", Shards: -1}, "shards"},
 		{chatring.Config{Backend: "lockfree", Shards: 2}, "shards"},
+		{chatring.Config{IdleTTL: -time.Second}, "idle_ttl"},
+		{chatring.Config{IdleTTL: time.Microsecond}, "idle_ttl"},
+		{chatring.Config{IdleTTL: chatring.MaxIdleTTL + 1}, "idle_ttl"},
+		{chatring.Config{MaxConversations: -1}, "max_conversations"},
+		{chatring.Config{MaxConversations: chatring.MaxMaxConversations + 1}, "max_conversations"},
 	}
 	for _, tt := range invalid {
 		err := tt.cfg.Validate()
@@ -201,7 +227,8 @@ func TestConfigValidate(t *testing.T) {
 func TestNewAppliesConfig(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		h := newHistory(t, chatring.Config{Backend: backend, MaxTurns: 3})
-		want := chatring.Config{Backend: backend, MaxTurns: 3, MaxTokens: 4096, MaxMessageBytes: 32 << 10}
+		want := chatring.Config{Backend: backend, MaxTurns: 3, MaxTokens: 4096, MaxMessageBytes: 32 << 10,
+			IdleTTL: chatring.DefaultIdleTTL, MaxConversations: chatring.DefaultMaxConversations}
 		if diff := cmp.Diff(want, h.Config()); diff != "" {
 			t.Errorf("Config() (-want +got):\n%s", diff)
 		}
@@ -212,6 +239,31 @@ func TestNewAppliesConfig(t *testing.T) {
 	})
 	if h := newHistory(t, chatring.Config{}); h.Config().Backend != chatring.DefaultBackend {
 		t.Errorf("zero Config gives backend %q, want %q", h.Config().Backend, chatring.DefaultBackend)
+	}
+}
+
+// TestConfigJSONRoundTrip checks that a Config marshals to what
+// ParseConfig (and so json.Unmarshal) reads back as the same Config, with
+// idle_ttl as a duration string.
+func TestConfigJSONRoundTrip(t *testing.T) {
+	in := chatring.Config{Backend: "sharded", MaxTurns: 3, MaxTokens: 99, MaxMessageBytes: 100, Shards: 2,
+		IdleTTL: 90 * time.Second, MaxConversations: 12}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"idle_ttl":"1m30s"`) {
+		t.Errorf("json.Marshal = %s, want idle_ttl as the string \"1m30s\"", b)
+	}
+	var out chatring.Config
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("json.Unmarshal(%s): %v", b, err)
+	}
+	if diff := cmp.Diff(in, out); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if err := json.Unmarshal([]byte(`{"max_turn": 3}`), &out); !errors.Is(err, chatring.ErrInvalidConfig) {
+		t.Errorf("json.Unmarshal of an unknown field = %v, want ErrInvalidConfig", err)
 	}
 }
 

@@ -110,7 +110,7 @@ func ExampleParseConfig() {
 	_, err = chatring.ParseConfig([]byte(`{"max_turns": 0}`))
 	fmt.Println(errors.Is(err, chatring.ErrInvalidConfig), err)
 	// Output:
-	// {Backend:sharded MaxTurns:5 MaxTokens:4096 MaxMessageBytes:32768 Shards:4} <nil>
+	// {Backend:sharded MaxTurns:5 MaxTokens:4096 MaxMessageBytes:32768 Shards:4 IdleTTL:24h0m0s MaxConversations:100000} <nil>
 	// chatring: invalid config: json: unknown field "enable_logging"
 	// true chatring: invalid config: max_turns: explicit 0; leave the field out for the default
 }
