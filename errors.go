@@ -7,11 +7,12 @@ import "errors"
 // errors.Is; the detail is available through [ValidationError] and
 // errors.As.
 //
-// All of them are permanent: the same input fails the same way every time,
-// so a caller must never retry them (and certainly never sleep between
-// tries, as the Python tutorial this package replaces does with its
-// exponential back-off on a ValueError). Only ErrClosed depends on state,
-// and it does not go away either.
+// All of them but ErrUnavailable are permanent: the same input fails the
+// same way every time, so a caller must never retry them (and certainly
+// never sleep between tries, as the Python tutorial this package replaces
+// does with its exponential back-off on a ValueError). ErrClosed depends on
+// state, and it does not go away either. ErrUnavailable, returned only by
+// a Store backed by another service, is the one error worth retrying.
 var (
 	// ErrInvalidRole reports a message whose Role is not one of System,
 	// User, Assistant or Tool.
@@ -26,7 +27,7 @@ var (
 	// control character other than tab, newline and carriage return (or a
 	// Name that is not valid UTF-8 or holds any control character).
 	ErrInvalidContent = errors.New("chatring: invalid content")
-	// ErrClosed reports a write to a History after Close.
+	// ErrClosed reports a write to a History or a Store after its Close.
 	ErrClosed = errors.New("chatring: history closed")
 	// ErrInvalidConfig reports a Config or config file that cannot be used:
 	// unknown fields or backends, zero or negative limits, limits above
@@ -35,6 +36,17 @@ var (
 	// ErrBudgetTooSmall reports a Window token budget that is negative or
 	// too small for the pinned system prompt alone.
 	ErrBudgetTooSmall = errors.New("chatring: token budget too small")
+	// ErrInvalidConversation reports a conversation ID that a Store cannot
+	// take: empty, longer than MaxConversationBytes, not valid UTF-8 or
+	// holding a control character. It is permanent, like the errors above.
+	ErrInvalidConversation = errors.New("chatring: invalid conversation id")
+	// ErrUnavailable reports that the service behind a Store (a Redis
+	// server, say) cannot be reached, is failing over or is too busy right
+	// now. Unlike every other error here it is transient: the same call may
+	// succeed later, and an Append retried with the same Message.ID is
+	// stored at most once even when the failed attempt did reach the
+	// service (see Store). The error wraps the cause.
+	ErrUnavailable = errors.New("chatring: store unavailable")
 )
 
 // ValidationError describes why a message, a system prompt or a Config was

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,24 +61,48 @@ import (
 // MaxMessageBytes of content plus MaxNameBytes of name, and the counters
 // are fixed-size. Nothing grows with the number of messages appended.
 type History struct {
+	*env // set by New and never written again; shared by a MemoryStore's histories
+
 	// These fields are set by New and never written again.
-	cfg   Config // with defaults filled in
 	buf   ringbuf.Buffer[Message]
-	tok   Tokenizer
-	log   *slog.Logger
-	now   func() time.Time // the clock: time.Now unless WithClock
-	start time.Time        // now() at New, for Stats.Uptime
+	start time.Time // now() at New, for Stats.Uptime
 
 	// These fields are atomics, written by any method without a lock.
-	system atomic.Pointer[Message]    // pinned system prompt; nil when unset
-	clear  atomic.Pointer[clearState] // never nil; replaced by Clear (CAS)
-	closed atomic.Bool                // set once by Close
+	system  atomic.Pointer[Message]    // pinned system prompt; nil when unset
+	clear   atomic.Pointer[clearState] // never nil; replaced by Clear (CAS)
+	closed  atomic.Bool                // set once by Close (or retire)
+	retired atomic.Bool                // set once by retire, before closed
 
-	// Counters, updated once per call with one atomic Add each.
-	byRole   [len(roles)]atomic.Uint64 // appended messages, by roleIndex
-	bytes    atomic.Uint64             // content+name bytes ever appended
-	tokens   atomic.Uint64             // tokens ever appended
-	rejected [numReasons]atomic.Uint64 // failed calls, by reason
+	// idMu serializes the Appends that carry a Message.ID, so that the
+	// check for the ID in the window and the push are one step for them.
+	// Appends without an ID never take it.
+	idMu sync.Mutex
+
+	// held tracks the bytes of the messages in the ring for a MemoryStore's
+	// estimate (nil sizes for a History made by New): sizes[(seq-1)%cap]
+	// holds the size of the message with that seq, held their sum.
+	sizes []atomic.Uint32
+	held  atomic.Int64
+}
+
+// env is what a History needs besides its ring: its configuration and its
+// collaborators. A History made by New has its own; the histories of a
+// MemoryStore share the store's, counters included.
+type env struct {
+	cfg Config // with defaults filled in
+	tok Tokenizer
+	log *slog.Logger
+	now func() time.Time // the clock: time.Now unless WithClock
+	ctr *counters
+}
+
+// counters are the metrics kept with one atomic add each per call.
+type counters struct {
+	byRole       [len(roles)]atomic.Uint64 // appended messages, by roleIndex
+	bytes        atomic.Uint64             // content+name bytes ever appended
+	tokens       atomic.Uint64             // tokens ever appended
+	rejected     [numReasons]atomic.Uint64 // failed calls, by reason
+	deduplicated atomic.Uint64             // Appends that found their ID in the window
 }
 
 // clearState is an immutable Clear watermark; see "How Seq and Clear work".
@@ -126,10 +151,18 @@ func WithClock(now func() time.Time) Option {
 // their defaults; a cfg that Validate rejects returns an error wrapping
 // ErrInvalidConfig.
 func New(cfg Config, opts ...Option) (*History, error) {
+	e, err := newEnv(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newHistory(e, false), nil
+}
+
+// newEnv checks cfg and applies opts.
+func newEnv(cfg Config, opts []Option) (*env, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -143,24 +176,33 @@ func New(cfg Config, opts ...Option) (*History, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
-	capacity := 2 * cfg.MaxTurns
-	h := &History{cfg: cfg, tok: o.tok, log: o.log, now: o.now, start: o.now()}
-	switch cfg.Backend {
+	return &env{cfg: cfg.withDefaults(), tok: o.tok, log: o.log, now: o.now, ctr: new(counters)}, nil
+}
+
+// newHistory returns an empty History in e, tracking the bytes it holds
+// when trackHeld is set.
+func newHistory(e *env, trackHeld bool) *History {
+	capacity := 2 * e.cfg.MaxTurns
+	h := &History{env: e, start: e.now()}
+	switch e.cfg.Backend {
 	case BackendMutex:
 		h.buf = ringbuf.New[Message](capacity)
 	case BackendLockFree:
 		h.buf = lockfree.New[Message](capacity)
 	case BackendSharded:
 		var so []sharded.Option
-		if cfg.Shards > 0 {
-			so = append(so, sharded.WithShards(cfg.Shards))
+		if e.cfg.Shards > 0 {
+			so = append(so, sharded.WithShards(e.cfg.Shards))
 		}
 		h.buf = sharded.New[Message](capacity, so...)
 	default:
-		panic("chatring: Validate accepted unknown backend " + cfg.Backend)
+		panic("chatring: Validate accepted unknown backend " + e.cfg.Backend)
+	}
+	if trackHeld {
+		h.sizes = make([]atomic.Uint32, capacity)
 	}
 	h.clear.Store(&clearState{})
-	return h, nil
+	return h
 }
 
 // Config returns the configuration h was created with, defaults filled in
@@ -168,8 +210,8 @@ func New(cfg Config, opts ...Option) (*History, error) {
 func (h *History) Config() Config { return h.cfg }
 
 // count returns the token count of text, never negative.
-func (h *History) count(text string) int {
-	return max(h.tok.Count(text), 0)
+func (e *env) count(text string) int {
+	return max(e.tok.Count(text), 0)
 }
 
 // Append validates m and adds it as the newest message of the window,
@@ -180,9 +222,19 @@ func (h *History) count(text string) int {
 // Append checks, in this order: ctx (returning ctx.Err()), Close
 // (ErrClosed), the role (ErrInvalidRole), the content's size
 // (ErrMessageTooLarge), its characters (ErrInvalidContent) and emptiness
-// (ErrEmptyContent), then the name. A rejected message changes nothing but
-// Stats.Rejected and Stats.RejectedByReason. Every error is permanent:
-// retrying the same message cannot succeed, so do not.
+// (ErrEmptyContent), then the name and the ID. A rejected message changes
+// nothing but Stats.Rejected and Stats.RejectedByReason. Every error is
+// permanent: retrying the same message cannot succeed, so do not.
+//
+// When m.ID is set and a message with that ID is in the window, Append
+// stores nothing and returns that message (its Seq, Time and Tokens, and
+// its content, even if m's differs) with a nil error, counted in
+// Stats.Deduplicated. Appends with an ID take turns on a mutex of the
+// History, because the search of the window and the push must be one
+// step for them; concurrent Appends with one ID therefore store it once and
+// all return the same message. Appends without an ID never wait for them
+// and keep the backend's progress guarantee (lock-free with the lockfree
+// backend). An Append with an ID costs a copy of the window to search it.
 //
 // An Append that is running when Close is called may still complete; one
 // called after Close has returned fails with ErrClosed.
@@ -194,18 +246,87 @@ func (h *History) Append(ctx context.Context, m Message) (Message, error) {
 		return Message{}, h.reject(ctx, "append", m.Role, len(m.Content),
 			fmt.Errorf("%w: append", ErrClosed))
 	}
-	if err := validateMessage(&m, h.cfg.MaxMessageBytes); err != nil {
-		return Message{}, h.reject(ctx, "append", m.Role, len(m.Content), err)
+	m, err := h.prepare(ctx, m)
+	if err != nil {
+		return Message{}, err
 	}
-	m.Tokens = h.count(m.Content)
+	m, _ = h.commit(ctx, m)
+	return m, nil
+}
+
+// prepare validates m, counting and logging a rejection, and fills in its
+// Tokens.
+func (e *env) prepare(ctx context.Context, m Message) (Message, error) {
+	if err := validateMessage(&m, e.cfg.MaxMessageBytes); err != nil {
+		return Message{}, e.reject(ctx, "append", m.Role, len(m.Content), err)
+	}
+	m.Tokens = e.count(m.Content)
+	return m, nil
+}
+
+// commit stores a prepared message, or finds the message with its ID in
+// the window; ok is false, with nothing stored, only when h was retired by
+// its MemoryStore.
+func (h *History) commit(ctx context.Context, m Message) (_ Message, ok bool) {
+	if m.ID == "" {
+		return h.push(ctx, m), true
+	}
+	h.idMu.Lock()
+	defer h.idMu.Unlock()
+	if h.retired.Load() {
+		return Message{}, false
+	}
+	if old, found := h.findID(m.ID); found {
+		h.ctr.deduplicated.Add(1)
+		if h.log.Enabled(ctx, slog.LevelDebug) {
+			h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: duplicate append",
+				slog.String("role", string(old.Role)), slog.Uint64("seq", old.Seq))
+		}
+		return old, true
+	}
+	return h.push(ctx, m), true
+}
+
+// scratch holds window-sized buffers for findID, so that Appends with an
+// ID do not allocate in the steady state. The buffers are cleared before
+// they go back, so they keep no message reachable.
+var scratch = sync.Pool{New: func() any { return new([]Message) }}
+
+// findID returns the message with the given ID in the window, searching
+// from the newest (a retry usually follows its first attempt closely).
+// The caller holds h.idMu.
+func (h *History) findID(id string) (Message, bool) {
+	p := scratch.Get().(*[]Message)
+	win, _, _ := h.snapshot((*p)[:0])
+	var found Message
+	ok := false
+	for i := len(win) - 1; i >= 0; i-- {
+		if win[i].ID == id {
+			found, ok = win[i], true
+			break
+		}
+	}
+	clear(win)
+	*p = win[:0]
+	scratch.Put(p)
+	return found, ok
+}
+
+// push stores a validated message and counts it.
+func (h *History) push(ctx context.Context, m Message) Message {
 	// Time is taken before Push, which assigns Seq: see Message.Time.
 	m.Time = h.now().Round(0)
 	m.Seq = 0 // stored without Seq; readers compute it
 	m.Seq = h.buf.Push(m)
 
-	h.byRole[roleIndex(m.Role)].Add(1)
-	h.bytes.Add(uint64(len(m.Content) + len(m.Name)))
-	h.tokens.Add(uint64(m.Tokens))
+	h.ctr.byRole[roleIndex(m.Role)].Add(1)
+	h.ctr.bytes.Add(uint64(len(m.Content) + len(m.Name)))
+	h.ctr.tokens.Add(uint64(m.Tokens))
+	if h.sizes != nil {
+		size := uint32(heldBytes(&m, h.cfg.Backend))
+		old := h.sizes[(m.Seq-1)%uint64(len(h.sizes))].Swap(size)
+		h.held.Add(int64(size) - int64(old))
+	}
 	if h.log.Enabled(ctx, slog.LevelDebug) {
 		h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: append",
 			slog.String("role", string(m.Role)),
@@ -213,16 +334,16 @@ func (h *History) Append(ctx context.Context, m Message) (Message, error) {
 			slog.Int("tokens", m.Tokens),
 			slog.Uint64("seq", m.Seq))
 	}
-	return m, nil
+	return m
 }
 
 // reject counts and logs a failed call and returns err. The log record
 // names the role only when it is valid (an invalid role is caller input
 // and might be anything), and never includes content.
-func (h *History) reject(ctx context.Context, op string, role Role, size int, err error) error {
+func (e *env) reject(ctx context.Context, op string, role Role, size int, err error) error {
 	r := reasonOf(err)
-	h.rejected[r].Add(1)
-	if h.log.Enabled(ctx, slog.LevelWarn) {
+	e.ctr.rejected[r].Add(1)
+	if e.log.Enabled(ctx, slog.LevelWarn) {
 		attrs := []slog.Attr{
 			slog.String("op", op),
 			slog.String("reason", reasonNames[r]),
@@ -237,7 +358,7 @@ func (h *History) reject(ctx context.Context, op string, role Role, size int, er
 			// Field and Reason never quote the input.
 			attrs = append(attrs, slog.String("field", ve.Field), slog.String("detail", ve.Reason))
 		}
-		h.log.LogAttrs(ctx, slog.LevelWarn, "chatring: rejected", attrs...)
+		e.log.LogAttrs(ctx, slog.LevelWarn, "chatring: rejected", attrs...)
 	}
 	return err
 }
@@ -411,4 +532,13 @@ func (h *History) Close() error {
 		h.log.LogAttrs(context.Background(), slog.LevelDebug, "chatring: close")
 	}
 	return nil
+}
+
+// retire closes h for its MemoryStore, which has removed it: an Append
+// that finds it retired goes back to the store for the conversation's
+// current History. retired is set before closed, so whoever sees closed
+// set also sees retired.
+func (h *History) retire() {
+	h.retired.Store(true)
+	h.closed.Store(true)
 }

@@ -129,7 +129,11 @@ func TestStatsJSON(t *testing.T) {
 	}
 	mustAppend(t, h, chatring.User, "one two")
 	mustAppend(t, h, chatring.Assistant, "three")
-	mustAppend(t, h, chatring.User, "four five six")
+	for range 2 { // the second is a retry, deduplicated by its ID
+		if _, err := h.Append(t.Context(), chatring.Message{Role: chatring.User, Content: "four five six", ID: "q3"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := h.Append(t.Context(), chatring.Message{Role: chatring.User}); err == nil {
 		t.Fatal("empty message accepted")
 	}
@@ -148,7 +152,7 @@ func TestStatsJSON(t *testing.T) {
 	want := map[string]any{
 		"backend": "mutex", "capacity": 2.0, "appended": 3.0,
 		"by_role":  map[string]any{"system": 0.0, "user": 2.0, "assistant": 1.0, "tool": 0.0},
-		"rejected": 1.0, "rejected_by_reason": map[string]any{"empty_content": 1.0},
+		"rejected": 1.0, "rejected_by_reason": map[string]any{"empty_content": 1.0}, "deduplicated": 1.0,
 		"evicted": 1.0, "cleared": 0.0, "last_seq": 3.0,
 		"appended_bytes": 25.0, "appended_tokens": 6.0,
 		"window_messages": 2.0, "window_bytes": 18.0, "window_tokens": 4.0,

@@ -54,6 +54,9 @@ func (r Role) String() string { return string(r) }
 // MaxNameBytes is the longest Message.Name that Append accepts, in bytes.
 const MaxNameBytes = 256
 
+// MaxIDBytes is the longest Message.ID that Append accepts, in bytes.
+const MaxIDBytes = 128
+
 // Message is one message of a conversation.
 //
 // A caller fills in Role, Content and optionally Name; Append validates
@@ -70,6 +73,15 @@ type Message struct {
 	// Name optionally names the author (a participant or a tool): valid
 	// UTF-8 without control characters, at most MaxNameBytes bytes.
 	Name string `json:"name,omitempty"`
+	// ID is an optional idempotency key: at most MaxIDBytes bytes of
+	// printable ASCII (0x20 to 0x7e). When a message with the same ID is
+	// in the window, Append stores nothing and returns that message, so a
+	// caller that does not know whether an Append went through (a timeout,
+	// a lost reply) can send it again with the same ID without storing it
+	// twice. A random 128-bit value in hex or a UUID makes a good ID; an ID
+	// stops deduplicating once its message has left the window (evicted,
+	// cleared or deleted).
+	ID string `json:"id,omitempty"`
 	// Seq is the message's sequence number in its History: 1 for the
 	// first message appended, then 2, 3, ... in the order the messages
 	// entered the history, with no gaps. The pinned system prompt has Seq 0.
@@ -176,5 +188,24 @@ func validateMessage(m *Message, maxBytes int) error {
 	if err := validateText("content", m.Content, maxBytes); err != nil {
 		return err
 	}
-	return validateName(m.Name)
+	if err := validateName(m.Name); err != nil {
+		return err
+	}
+	return validateID(m.ID)
+}
+
+// validateID checks a message's idempotency key: optional, at most
+// MaxIDBytes bytes of printable ASCII.
+func validateID(id string) error {
+	if len(id) > MaxIDBytes {
+		return &ValidationError{Field: "id", Err: ErrInvalidContent,
+			Reason: fmt.Sprintf("%d bytes, limit %d", len(id), MaxIDBytes)}
+	}
+	for i := 0; i < len(id); i++ {
+		if b := id[i]; b < 0x20 || b > 0x7e {
+			return &ValidationError{Field: "id", Err: ErrInvalidContent,
+				Reason: fmt.Sprintf("byte %#02x at %d is not printable ASCII", b, i)}
+		}
+	}
+	return nil
 }

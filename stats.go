@@ -15,18 +15,20 @@ const (
 	reasonInvalidContent
 	reasonClosed
 	reasonCanceled
+	reasonInvalidConversation
 	reasonOther
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
-	reasonInvalidRole:    "invalid_role",
-	reasonEmptyContent:   "empty_content",
-	reasonTooLarge:       "message_too_large",
-	reasonInvalidContent: "invalid_content",
-	reasonClosed:         "closed",
-	reasonCanceled:       "canceled",
-	reasonOther:          "other",
+	reasonInvalidRole:         "invalid_role",
+	reasonEmptyContent:        "empty_content",
+	reasonTooLarge:            "message_too_large",
+	reasonInvalidContent:      "invalid_content",
+	reasonClosed:              "closed",
+	reasonCanceled:            "canceled",
+	reasonInvalidConversation: "invalid_conversation",
+	reasonOther:               "other",
 }
 
 // reasonOf classifies a rejection error.
@@ -42,6 +44,8 @@ func reasonOf(err error) int {
 		return reasonInvalidContent
 	case errors.Is(err, ErrClosed):
 		return reasonClosed
+	case errors.Is(err, ErrInvalidConversation):
+		return reasonInvalidConversation
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return reasonCanceled
 	}
@@ -67,6 +71,9 @@ type Stats struct {
 	// ByRole counts appended messages per role; it always has all four
 	// roles as keys.
 	ByRole map[Role]uint64 `json:"by_role"`
+	// Deduplicated counts Appends that stored nothing because a message
+	// with their Message.ID was in the window (not counted in Appended).
+	Deduplicated uint64 `json:"deduplicated"`
 	// Rejected counts failed Append and SetSystemPrompt calls: invalid
 	// input, calls after Close and canceled contexts.
 	Rejected uint64 `json:"rejected"`
@@ -111,29 +118,18 @@ type Stats struct {
 func (h *History) Stats() Stats {
 	msgs, last, cs := h.snapshot(nil)
 	s := Stats{
-		Backend:          h.cfg.Backend,
-		Capacity:         h.buf.Cap(),
-		ByRole:           make(map[Role]uint64, len(roles)),
-		RejectedByReason: make(map[string]uint64),
-		LastSeq:          last,
-		Cleared:          cs.cleared,
-		AppendedBytes:    h.bytes.Load(),
-		AppendedTokens:   h.tokens.Load(),
-		WindowMessages:   len(msgs),
-		Uptime:           h.now().Sub(h.start),
-		Closed:           h.closed.Load(),
+		Backend:        h.cfg.Backend,
+		Capacity:       h.buf.Cap(),
+		LastSeq:        last,
+		Cleared:        cs.cleared,
+		AppendedBytes:  h.ctr.bytes.Load(),
+		AppendedTokens: h.ctr.tokens.Load(),
+		Deduplicated:   h.ctr.deduplicated.Load(),
+		WindowMessages: len(msgs),
+		Uptime:         h.now().Sub(h.start),
+		Closed:         h.closed.Load(),
 	}
-	for i, r := range roles {
-		n := h.byRole[i].Load()
-		s.ByRole[r] = n
-		s.Appended += n
-	}
-	for i := range h.rejected {
-		if n := h.rejected[i].Load(); n > 0 {
-			s.RejectedByReason[reasonNames[i]] = n
-			s.Rejected += n
-		}
-	}
+	s.ByRole, s.Appended, s.RejectedByReason, s.Rejected = h.ctr.read()
 	// Seq 1 ... gone are invisible; cs.cleared of them went by Clear.
 	gone := cs.through
 	if c := uint64(s.Capacity); last > c {
@@ -149,4 +145,23 @@ func (h *History) Stats() Stats {
 		s.SystemPromptTokens = p.Tokens
 	}
 	return s
+}
+
+// read returns the appended messages by role and in total, and the
+// rejections by reason (only reasons that occurred) and in total.
+func (c *counters) read() (byRole map[Role]uint64, appended uint64, byReason map[string]uint64, rejected uint64) {
+	byRole = make(map[Role]uint64, len(roles))
+	for i, r := range roles {
+		n := c.byRole[i].Load()
+		byRole[r] = n
+		appended += n
+	}
+	byReason = make(map[string]uint64)
+	for i := range c.rejected {
+		if n := c.rejected[i].Load(); n > 0 {
+			byReason[reasonNames[i]] = n
+			rejected += n
+		}
+	}
+	return byRole, appended, byReason, rejected
 }

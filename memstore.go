@@ -1,0 +1,462 @@
+package chatring
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// MemoryStore is a Store that keeps every conversation in this process: one
+// History per conversation, on the ring backend Config.Backend names,
+// created on the conversation's first write.
+//
+// It is bounded twice, as a chat service's sessions are abandoned without
+// notice:
+//
+//   - Config.IdleTTL: a conversation neither written nor read for that long
+//     is deleted (expire-after-access; reads through Messages and Window
+//     count as access).
+//   - Config.MaxConversations: when a new conversation would exceed it, the
+//     store evicts the conversation least likely to be used again, by
+//     W-TinyLFU (recency and frequency of use), not the oldest or a random
+//     one: a conversation read and written every minute outlives a burst of
+//     one-message conversations. The bound may be exceeded briefly while
+//     eviction catches up.
+//
+// Eviction and expiry are those of github.com/maypok86/otter/v2, a
+// concurrent cache with a W-TinyLFU policy and timer-wheel expiry; they run
+// on the store's calls and on one background goroutine that Close stops.
+// The idle TTL is measured with the real clock (time.Now), whatever
+// WithClock sets: WithClock only stamps Message.Time.
+//
+// Each conversation behaves exactly as a History made by New with the same
+// Config and options, and the store's operations add one hash-table lookup
+// to History's: Append is lock-free with the lockfree backend up to that
+// lookup (which takes a bucket lock only to create a conversation). An
+// Append or SetSystemPrompt that races with the removal of its
+// conversation (Delete, idle expiry, eviction) either lands before the
+// removal, and is removed with the conversation, or lands in the new
+// conversation that a later write creates.
+//
+// Messages and Window keep working after Close, on the state Close left;
+// every write fails with ErrClosed. Close releases no memory: drop the
+// store for that.
+type MemoryStore struct {
+	// These fields are set by NewMemoryStore and never written again.
+	env   *env // shared by every History of the store, counters included
+	convs *otter.Cache[string, *History]
+	start time.Time
+	fixed int64 // estimated bytes per conversation beyond its messages
+
+	gate gate // writes in flight, and Close
+
+	// Conversation counters, one atomic add per event.
+	live      atomic.Int64
+	created   atomic.Uint64
+	deleted   atomic.Uint64
+	expired   atomic.Uint64
+	evicted   atomic.Uint64
+	clears    atomic.Uint64
+	closeOnce sync.Once
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore. cfg configures every
+// conversation as it would a History (zero fields mean their defaults;
+// an invalid cfg returns an error wrapping ErrInvalidConfig) and bounds
+// the store with IdleTTL and MaxConversations. opts are History's options:
+// WithLogger, WithTokenizer and WithClock apply to every conversation.
+func NewMemoryStore(cfg Config, opts ...Option) (*MemoryStore, error) {
+	e, err := newEnv(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &MemoryStore{env: e, start: e.now(), fixed: conversationBytes(e.cfg)}
+	s.gate.init()
+	s.convs, err = otter.New(&otter.Options[string, *History]{
+		MaximumSize:      e.cfg.MaxConversations,
+		ExpiryCalculator: otter.ExpiryAccessing[string, *History](e.cfg.IdleTTL),
+		OnAtomicDeletion: s.removed,
+		Logger:           otterLogger{e.log},
+	})
+	if err != nil { // Validate keeps the options in otter's range
+		return nil, fmt.Errorf("chatring: new memory store: %w", err)
+	}
+	return s, nil
+}
+
+// removed is otter's deletion callback. It runs under the lock of the
+// entry's hash-table bucket, so it only counts and retires.
+func (s *MemoryStore) removed(e otter.DeletionEvent[string, *History]) {
+	switch e.Cause {
+	case otter.CauseInvalidation:
+		s.deleted.Add(1)
+	case otter.CauseExpiration, otter.CauseReplacement:
+		// The store never replaces a value it holds; it only creates a
+		// conversation in place of an absent or expired one, which otter
+		// reports as an expiry.
+		s.expired.Add(1)
+	case otter.CauseOverflow:
+		s.evicted.Add(1)
+	}
+	s.live.Add(-1)
+	e.Value.retire()
+}
+
+// lookup returns conv's History, creating it when create is set. It
+// returns nil for an absent conversation when create is not set.
+func (s *MemoryStore) lookup(conv string, create bool) *History {
+	if h, ok := s.convs.GetIfPresent(conv); ok || !create {
+		return h
+	}
+	h, _ := s.convs.ComputeIfAbsent(conv, func() (*History, bool) {
+		s.created.Add(1)
+		s.live.Add(1)
+		return newHistory(s.env, true), false
+	})
+	return h
+}
+
+// enter validates conv and registers a write with the gate; the caller
+// must call s.gate.exit() when it returns nil.
+func (s *MemoryStore) enter(ctx context.Context, op string, conv string) error {
+	if err := ctx.Err(); err != nil {
+		return s.env.reject(ctx, op, "", 0, err)
+	}
+	if err := ValidateConversation(conv); err != nil {
+		return s.env.reject(ctx, op, "", 0, err)
+	}
+	if !s.gate.enter() {
+		return s.env.reject(ctx, op, "", 0, fmt.Errorf("%w: %s", ErrClosed, op))
+	}
+	return nil
+}
+
+// Append implements Store. It checks ctx, the conversation ID, Close and
+// then m exactly as History.Append does; a rejected message creates no
+// conversation. See History.Append for Appends with a Message.ID.
+func (s *MemoryStore) Append(ctx context.Context, conv string, m Message) (Message, error) {
+	if err := s.enter(ctx, "append", conv); err != nil {
+		return Message{}, err
+	}
+	defer s.gate.exit()
+	m, err := s.env.prepare(ctx, m)
+	if err != nil {
+		return Message{}, err
+	}
+	for {
+		h := s.lookup(conv, true)
+		if h.closed.Load() { // retired: removed since the lookup
+			continue
+		}
+		if stored, ok := h.commit(ctx, m); ok {
+			return stored, nil
+		}
+	}
+}
+
+// Messages implements Store.
+func (s *MemoryStore) Messages(ctx context.Context, conv string, dst []Message) ([]Message, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	if err := ValidateConversation(conv); err != nil {
+		return dst, err
+	}
+	h := s.lookup(conv, false)
+	if h == nil {
+		return dst, nil
+	}
+	return h.Messages(ctx, dst)
+}
+
+// Window implements Store. An unknown conversation has an empty window;
+// the budget is checked as History.Window checks it.
+func (s *MemoryStore) Window(ctx context.Context, conv string, maxTokens int) ([]Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ValidateConversation(conv); err != nil {
+		return nil, err
+	}
+	h := s.lookup(conv, false)
+	if h == nil {
+		if maxTokens < 0 {
+			return nil, negativeBudget(maxTokens)
+		}
+		return nil, nil
+	}
+	return h.Window(ctx, maxTokens)
+}
+
+// SetSystemPrompt implements Store. Removing the prompt (prompt "") of an
+// unknown conversation does nothing and creates none.
+func (s *MemoryStore) SetSystemPrompt(ctx context.Context, conv, prompt string) error {
+	if err := s.enter(ctx, "set_system_prompt", conv); err != nil {
+		return err
+	}
+	defer s.gate.exit()
+	if prompt != "" {
+		if err := validateText("system_prompt", prompt, s.env.cfg.MaxMessageBytes); err != nil {
+			return s.env.reject(ctx, "set_system_prompt", System, len(prompt), err)
+		}
+	}
+	for {
+		h := s.lookup(conv, prompt != "")
+		if h == nil {
+			return nil
+		}
+		if err := h.SetSystemPrompt(prompt); err == nil || !h.retired.Load() {
+			return err
+		}
+	}
+}
+
+// Clear implements Store. Clearing an unknown conversation does nothing.
+func (s *MemoryStore) Clear(ctx context.Context, conv string) error {
+	if err := s.enter(ctx, "clear", conv); err != nil {
+		return err
+	}
+	defer s.gate.exit()
+	h := s.lookup(conv, false)
+	if h == nil {
+		return nil
+	}
+	if err := h.Clear(ctx); err != nil && !h.retired.Load() {
+		return err
+	}
+	// A retired History was removed with everything Clear would clear.
+	s.clears.Add(1)
+	return nil
+}
+
+// Delete implements Store. Deleting an unknown conversation does nothing.
+func (s *MemoryStore) Delete(ctx context.Context, conv string) error {
+	if err := s.enter(ctx, "delete", conv); err != nil {
+		return err
+	}
+	defer s.gate.exit()
+	s.convs.Invalidate(conv)
+	return nil
+}
+
+// Close implements Store: writes fail with ErrClosed from the moment it is
+// called, and it returns when the writes in flight have returned, or with
+// ctx.Err() when ctx is done first. It stops the store's background
+// goroutine. A MemoryStore holds nothing that needs flushing. Close is
+// idempotent.
+func (s *MemoryStore) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.gate.close()
+		s.convs.StopAllGoroutines()
+		s.env.log.LogAttrs(ctx, slog.LevelDebug, "chatring: memory store closed",
+			slog.Int64("conversations", s.live.Load()))
+	})
+	return s.gate.wait(ctx)
+}
+
+// Len returns the number of conversations the store holds. Conversations
+// that expired but were not yet cleaned up (within about a second) are
+// counted.
+func (s *MemoryStore) Len() int { return int(s.live.Load()) }
+
+// Config returns the configuration the store was created with, defaults
+// filled in.
+func (s *MemoryStore) Config() Config { return s.env.cfg }
+
+// StoreStats is a snapshot of a MemoryStore's metrics. It marshals to JSON
+// with the snake_case keys shown. Counters are exact at the instant each is
+// read; they are read one after another, so under concurrent calls they
+// may disagree by the calls in flight.
+type StoreStats struct {
+	// Backend and Capacity describe every conversation's ring.
+	Backend  string `json:"backend"`
+	Capacity int    `json:"capacity"`
+	// Conversations is the number of conversations held (see Len), and
+	// MaxConversations the bound.
+	Conversations    int `json:"conversations"`
+	MaxConversations int `json:"max_conversations"`
+	// Created counts conversations created by a first write.
+	Created uint64 `json:"created"`
+	// Deleted counts conversations removed by Delete.
+	Deleted uint64 `json:"deleted"`
+	// EvictedByReason counts conversations removed by the store itself:
+	// "capacity" (MaxConversations) and "idle" (IdleTTL). Both keys are
+	// always present.
+	EvictedByReason map[string]uint64 `json:"evicted_by_reason"`
+	// Appended, ByRole, Deduplicated, Rejected, RejectedByReason,
+	// AppendedBytes and AppendedTokens are History's Stats fields summed
+	// over every conversation the store ever held; RejectedByReason adds
+	// "invalid_conversation".
+	Appended         uint64            `json:"appended"`
+	ByRole           map[Role]uint64   `json:"by_role"`
+	Deduplicated     uint64            `json:"deduplicated"`
+	Rejected         uint64            `json:"rejected"`
+	RejectedByReason map[string]uint64 `json:"rejected_by_reason"`
+	AppendedBytes    uint64            `json:"appended_bytes"`
+	AppendedTokens   uint64            `json:"appended_tokens"`
+	// Clears counts successful Clear calls on existing conversations.
+	Clears uint64 `json:"clears"`
+	// HeldBytes estimates the heap the conversations hold: their rings,
+	// the strings of the messages in them (evicted and cleared messages
+	// stay until overwritten, so they count until then), the pinned
+	// prompts' structs and the cache's per-entry bookkeeping. It leaves out
+	// the allocator's rounding of each allocation to its size class and
+	// counts a string shared with the caller as if the store owned it.
+	// Measured against runtime.MemStats, it is within the bound that
+	// TestMemoryStoreHeldBytes asserts (see bench/RESULTS.md for figures).
+	HeldBytes int64 `json:"held_bytes"`
+	// Uptime is the time since NewMemoryStore by the store's clock.
+	Uptime time.Duration `json:"uptime_ns"`
+	// Closed reports whether Close has been called.
+	Closed bool `json:"closed"`
+}
+
+// Stats returns the store's metrics. The counters cost one atomic add per
+// event on the call paths; Stats itself reads them and walks the
+// conversations once for HeldBytes (one atomic load each, no lock), so it
+// costs O(conversations) and allocates three small maps.
+func (s *MemoryStore) Stats() StoreStats {
+	c := s.env.ctr
+	st := StoreStats{
+		Backend:          s.env.cfg.Backend,
+		Capacity:         2 * s.env.cfg.MaxTurns,
+		MaxConversations: s.env.cfg.MaxConversations,
+		Created:          s.created.Load(),
+		Deleted:          s.deleted.Load(),
+		EvictedByReason:  map[string]uint64{"capacity": s.evicted.Load(), "idle": s.expired.Load()},
+		Deduplicated:     c.deduplicated.Load(),
+		AppendedBytes:    c.bytes.Load(),
+		AppendedTokens:   c.tokens.Load(),
+		Clears:           s.clears.Load(),
+		Uptime:           s.env.now().Sub(s.start),
+		Closed:           s.gate.closed(),
+	}
+	st.ByRole, st.Appended, st.RejectedByReason, st.Rejected = c.read()
+	n := 0
+	for _, h := range s.convs.All() {
+		n++
+		st.HeldBytes += s.fixed + h.held.Load()
+		if p := h.system.Load(); p != nil {
+			st.HeldBytes += int64(messageBytes + len(p.Content))
+		}
+	}
+	st.Conversations = n
+	return st
+}
+
+// messageBytes is the size of a Message struct.
+const messageBytes = int(unsafe.Sizeof(Message{}))
+
+// heldBytes returns the bytes m holds in a ring beyond the ring's fixed
+// slots: its strings, plus the entry a lock-free ring allocates per value.
+func heldBytes(m *Message, backend string) int {
+	n := len(m.Content) + len(m.Name) + len(m.ID)
+	if backend == BackendLockFree {
+		n += messageBytes + 8 // lockfree's entry{seq, v}
+	}
+	return n
+}
+
+// conversationBytes estimates the fixed bytes of one conversation of a
+// MemoryStore under cfg (defaults filled in): the History, its ring's
+// slots, its size tracking, the key string (counted at its limit's
+// average, 32 bytes) and otter's entry (about 100 bytes: node, hash-table
+// slot, policy links).
+func conversationBytes(cfg Config) int64 {
+	capacity := 2 * cfg.MaxTurns
+	n := int(unsafe.Sizeof(History{})) + int(unsafe.Sizeof(clearState{})) + 4*capacity + 32 + 100
+	switch cfg.Backend {
+	case BackendMutex:
+		n += 64 + capacity*messageBytes
+	case BackendLockFree:
+		n += 128 + capacity*8
+	case BackendSharded:
+		shards := cfg.Shards
+		if shards == 0 {
+			shards = defaultShards()
+		}
+		n += 256 + shards*(192+capacity*(messageBytes+8))
+	}
+	return int64(n)
+}
+
+// defaultShards is the sharded ring's default number of shards.
+func defaultShards() int { return min(runtime.GOMAXPROCS(0), MaxShards) }
+
+// negativeBudget is Window's error for a negative budget.
+func negativeBudget(maxTokens int) error {
+	return &ValidationError{Field: "max_tokens", Err: ErrBudgetTooSmall,
+		Reason: fmt.Sprintf("negative budget %d", maxTokens)}
+}
+
+// otterLogger sends otter's warnings and errors to the store's logger.
+type otterLogger struct{ l *slog.Logger }
+
+func (o otterLogger) Warn(ctx context.Context, msg string, err error) {
+	o.l.LogAttrs(ctx, slog.LevelWarn, "chatring: memory store: "+msg, slog.Any("error", err))
+}
+
+func (o otterLogger) Error(ctx context.Context, msg string, err error) {
+	o.l.LogAttrs(ctx, slog.LevelError, "chatring: memory store: "+msg, slog.Any("error", err))
+}
+
+// gate counts the writes in flight and lets Close wait for them. state is
+// the number of calls in flight, plus closedBit once Close was called; the
+// last call to leave a closed gate (or Close, if none is in flight) closes
+// done.
+type gate struct {
+	state    atomic.Int64
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+const closedBit = 1 << 62
+
+func (g *gate) init() { g.done = make(chan struct{}) }
+
+// enter registers a call; it reports false, registering nothing, once the
+// gate is closed.
+func (g *gate) enter() bool {
+	if g.state.Add(1)&closedBit != 0 {
+		g.exit()
+		return false
+	}
+	return true
+}
+
+// exit unregisters a call.
+func (g *gate) exit() {
+	if g.state.Add(-1) == closedBit {
+		g.doneOnce.Do(func() { close(g.done) })
+	}
+}
+
+// close closes the gate to new calls.
+func (g *gate) close() {
+	if old := g.state.Or(closedBit); old == 0 {
+		g.doneOnce.Do(func() { close(g.done) })
+	}
+}
+
+// closed reports whether close was called.
+func (g *gate) closed() bool { return g.state.Load()&closedBit != 0 }
+
+// wait waits for the calls in flight after close, or for ctx.
+func (g *gate) wait(ctx context.Context) error {
+	select {
+	case <-g.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("chatring: close: %d calls still in flight: %w",
+			g.state.Load()&^closedBit, ctx.Err())
+	}
+}
