@@ -41,13 +41,12 @@ package ringtest
 
 import (
 	"flag"
-	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/chatring/chatring/internal/watchdog"
 	"github.com/chatring/chatring/ringbuf"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/goleak"
@@ -56,7 +55,7 @@ import (
 var (
 	histories = flag.Int("ringtest.histories", 300, "porcupine histories checked per backend")
 	hammerOps = flag.Int("ringtest.hammer", 3000, "pushes per writer in the hammer test")
-	watchdog  = flag.Duration("ringtest.timeout", 3*time.Minute, "a subtest running longer than this is reported as hung")
+	hangAfter = flag.Duration("ringtest.timeout", 3*time.Minute, "a subtest running longer than this is reported as hung")
 	visDir    = flag.String("ringtest.visdir", os.TempDir(), "directory for porcupine's HTML visualization of a non-linearizable history (empty: none)")
 )
 
@@ -104,24 +103,11 @@ func Run(t *testing.T, newBuffer NewBuffer) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-			stop := startWatchdog(t.Name(), *watchdog)
+			stop := watchdog.Start("ringtest", t.Name(), *hangAfter)
 			defer stop()
 			c.fn(t, newBuffer)
 		})
 	}
-}
-
-// startWatchdog panics, printing every goroutine's stack, if the returned
-// stop function is not called within d: a hung backend then fails fast with
-// the evidence instead of waiting for go test's global timeout.
-func startWatchdog(name string, d time.Duration) (stop func()) {
-	timer := time.AfterFunc(d, func() {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		fmt.Fprintf(os.Stderr, "ringtest: %s did not finish within %v; goroutines:\n%s\n", name, d, buf)
-		panic("ringtest: " + name + " hung")
-	})
-	return func() { timer.Stop() }
 }
 
 // equateEmpty makes cmp.Diff treat a nil and an empty window as equal: the

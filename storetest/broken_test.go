@@ -1,0 +1,182 @@
+package storetest_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/storetest"
+)
+
+// The suite is only worth something if it fails on wrong stores. Each
+// broken store below wraps a MemoryStore and has one defect that a real
+// store could plausibly have; TestSuiteCatchesBrokenStores runs the suite
+// against each in a child process and asserts that the expected cases
+// fail.
+
+// losesAppends acknowledges every 7th Append without storing it, with the
+// Seq the message would have had: a write lost after its reply was sent.
+type losesAppends struct {
+	*chatring.MemoryStore
+	n atomic.Int64
+}
+
+func (s *losesAppends) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	if err := chatring.ValidateMessage(m, s.Config()); err != nil || s.n.Add(1)%7 != 0 {
+		return s.MemoryStore.Append(ctx, conv, m)
+	}
+	win, err := s.Messages(ctx, conv, nil)
+	if err != nil {
+		return chatring.Message{}, err
+	}
+	m.Seq = 1
+	if len(win) > 0 {
+		m.Seq = win[len(win)-1].Seq + 1
+	}
+	return m, nil
+}
+
+// ignoresIDs drops Message.ID before storing: a retried Append is stored
+// twice.
+type ignoresIDs struct{ *chatring.MemoryStore }
+
+func (s ignoresIDs) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	m.ID = ""
+	return s.MemoryStore.Append(ctx, conv, m)
+}
+
+// leaksConversations keys conversations by their ID trimmed of spaces and
+// cut to 32 bytes, as a store that builds fixed-size keys might: distinct
+// IDs share one conversation.
+type leaksConversations struct{ *chatring.MemoryStore }
+
+func key(conv string) string {
+	if k := strings.TrimSpace(conv); k != "" {
+		conv = k
+	}
+	if len(conv) > 32 {
+		conv = conv[:32]
+	}
+	return conv
+}
+
+func (s leaksConversations) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	if err := chatring.ValidateConversation(conv); err != nil {
+		return chatring.Message{}, err
+	}
+	return s.MemoryStore.Append(ctx, key(conv), m)
+}
+
+func (s leaksConversations) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
+	if err := chatring.ValidateConversation(conv); err != nil {
+		return dst, err
+	}
+	return s.MemoryStore.Messages(ctx, key(conv), dst)
+}
+
+func (s leaksConversations) Window(ctx context.Context, conv string, maxTokens int) ([]chatring.Message, error) {
+	if err := chatring.ValidateConversation(conv); err != nil {
+		return nil, err
+	}
+	return s.MemoryStore.Window(ctx, key(conv), maxTokens)
+}
+
+func (s leaksConversations) SetSystemPrompt(ctx context.Context, conv, prompt string) error {
+	if err := chatring.ValidateConversation(conv); err != nil {
+		return err
+	}
+	return s.MemoryStore.SetSystemPrompt(ctx, key(conv), prompt)
+}
+
+func (s leaksConversations) Clear(ctx context.Context, conv string) error {
+	if err := chatring.ValidateConversation(conv); err != nil {
+		return err
+	}
+	return s.MemoryStore.Clear(ctx, key(conv))
+}
+
+func (s leaksConversations) Delete(ctx context.Context, conv string) error {
+	if err := chatring.ValidateConversation(conv); err != nil {
+		return err
+	}
+	return s.MemoryStore.Delete(ctx, key(conv))
+}
+
+var brokenStores = map[string]struct {
+	wrap func(*chatring.MemoryStore) chatring.Store
+	// cases that must fail.
+	cases []string
+}{
+	"losesAppends": {
+		func(s *chatring.MemoryStore) chatring.Store { return &losesAppends{MemoryStore: s} },
+		[]string{"Sequence", "Hammer", "Linearizable"},
+	},
+	"ignoresIDs": {
+		func(s *chatring.MemoryStore) chatring.Store { return ignoresIDs{s} },
+		[]string{"Idempotency", "ConcurrentIdempotency", "Hammer"},
+	},
+	"leaksConversations": {
+		func(s *chatring.MemoryStore) chatring.Store { return leaksConversations{s} },
+		[]string{"Isolation"},
+	},
+}
+
+const brokenEnv = "STORETEST_BROKEN"
+
+// TestBrokenStore is the child process of TestSuiteCatchesBrokenStores: it
+// runs the suite against the broken store named in $STORETEST_BROKEN. Run
+// directly, without that variable, it has nothing to do.
+func TestBrokenStore(t *testing.T) {
+	name := os.Getenv(brokenEnv)
+	if name == "" {
+		return
+	}
+	storetest.Run(t, func(t *testing.T, cfg chatring.Config) chatring.Store {
+		s, err := chatring.NewMemoryStore(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return brokenStores[name].wrap(s)
+	})
+}
+
+func TestSuiteCatchesBrokenStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite in child processes; skipped with -short")
+	}
+	for name, bs := range brokenStores {
+		t.Run(name, func(t *testing.T) {
+			pattern := "^TestBrokenStore$/^(" + strings.Join(bs.cases, "|") + ")$"
+			cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-storetest.histories=40", "-storetest.hammer=300")
+			cmd.Env = append(os.Environ(), brokenEnv+"="+name)
+			out, err := cmd.CombinedOutput()
+			if _, ok := err.(*exec.ExitError); !ok {
+				t.Fatalf("the suite passed %s, or could not run (err = %v):\n%s", name, err, out)
+			}
+			for _, c := range bs.cases {
+				if !strings.Contains(string(out), "--- FAIL: TestBrokenStore/"+c+" ") {
+					t.Errorf("the suite's %s case did not fail on %s", c, name)
+				}
+			}
+			if t.Failed() {
+				t.Logf("suite output:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestSuitePassesMemoryStore runs the suite once here too, so that the
+// suite's own package shows that a correct store passes it.
+func TestSuitePassesMemoryStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, cfg chatring.Config) chatring.Store {
+		s, err := chatring.NewMemoryStore(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

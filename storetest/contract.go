@@ -1,0 +1,571 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatring/chatring"
+	"github.com/google/go-cmp/cmp"
+)
+
+// testSequence: Seq 1, 2, 3, ..., fields filled in, the window bounded by
+// 2 × MaxTurns and equal to what Append returned, dst appended to.
+func testSequence(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{MaxTurns: 2})
+	ctx := t.Context()
+	var sent []chatring.Message
+	for i := range 7 {
+		role := []chatring.Role{chatring.User, chatring.Assistant}[i%2]
+		in := chatring.Message{Role: role, Content: fmt.Sprintf("message %d", i+1), Name: "n" + fmt.Sprint(i)}
+		m, err := s.Append(ctx, "seq", in)
+		if err != nil {
+			t.Fatalf("Append #%d: %v", i+1, err)
+		}
+		if m.Seq != uint64(i+1) || m.Role != in.Role || m.Content != in.Content || m.Name != in.Name {
+			t.Fatalf("Append #%d returned %+v, want Seq %d and the message sent", i+1, m, i+1)
+		}
+		if m.Time.IsZero() || m.Tokens < 0 {
+			t.Errorf("Append #%d: Time %v, Tokens %d: want a time and a token count", i+1, m.Time, m.Tokens)
+		}
+		sent = append(sent, m)
+	}
+	got := messages(t, s, "seq")
+	if diff := cmp.Diff(sent[3:], got); diff != "" {
+		t.Errorf("Messages = the newest 4 messages as Append returned them? (-want +got):\n%s", diff)
+	}
+	prefix := []chatring.Message{{Role: chatring.User, Content: "kept"}}
+	withDst, err := s.Messages(ctx, "seq", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(append(prefix[:1:1], sent[3:]...), withDst); diff != "" {
+		t.Errorf("Messages with a dst (-want +got):\n%s", diff)
+	}
+}
+
+// referenceWindow is the specification of Window: the prompt, then the
+// longest suffix of win within budget, without a leading assistant or tool
+// message whose predecessor is cut off.
+func referenceWindow(win []chatring.Message, prompt *chatring.Message, budget int) []chatring.Message {
+	if prompt != nil {
+		budget -= prompt.Tokens
+	}
+	start := len(win)
+	for start > 0 && win[start-1].Tokens <= budget {
+		budget -= win[start-1].Tokens
+		start--
+	}
+	for start < len(win) && win[start].Seq > 1 &&
+		(win[start].Role == chatring.Assistant || win[start].Role == chatring.Tool) {
+		start++
+	}
+	var out []chatring.Message
+	if prompt != nil {
+		out = append(out, *prompt)
+	}
+	return append(out, win[start:]...)
+}
+
+// testWindow compares Window with referenceWindow at every budget.
+func testWindow(t *testing.T, newStore NewStore) {
+	const maxTokens = 1 << 20
+	s := open(t, newStore, chatring.Config{MaxTurns: 4, MaxTokens: maxTokens})
+	ctx := t.Context()
+	turns := []struct {
+		role    chatring.Role
+		content string
+	}{
+		{chatring.User, "what is the weather in Paris today"},
+		{chatring.Assistant, "let me look that up"},
+		{chatring.Tool, "sunny, 21 degrees"},
+		{chatring.Assistant, "it is sunny and 21 degrees in Paris"},
+		{chatring.User, "and tomorrow"},
+		{chatring.Assistant, "rain is expected tomorrow afternoon"},
+		{chatring.User, "thanks a lot"},
+		{chatring.Assistant, "you are welcome, enjoy your day"},
+		{chatring.User, "one more question about the museum opening hours"},
+		{chatring.Assistant, "the Louvre opens at nine"},
+	}
+	for phase, prompt := range []string{"", "You are a concise travel assistant."} {
+		conv := fmt.Sprintf("window-%d", phase)
+		var sys *chatring.Message
+		if prompt != "" {
+			if err := s.SetSystemPrompt(ctx, conv, prompt); err != nil {
+				t.Fatal(err)
+			}
+			w, err := s.Window(ctx, conv, 0)
+			if err != nil || len(w) != 1 || w[0].Role != chatring.System || w[0].Content != prompt || w[0].Seq != 0 {
+				t.Fatalf("Window of a prompt alone = %v, %v; want the prompt, Seq 0", brief(w), err)
+			}
+			sys = &w[0]
+		}
+		total := 0
+		if sys != nil {
+			total = sys.Tokens
+		}
+		for _, tu := range turns {
+			m := mustAppend(t, s, conv, tu.role, tu.content)
+			total += m.Tokens
+			win := messages(t, s, conv)
+			for budget := 0; budget <= total+1; budget++ {
+				if sys != nil && budget > 0 && budget < sys.Tokens {
+					if _, err := s.Window(ctx, conv, budget); !errors.Is(err, chatring.ErrBudgetTooSmall) {
+						t.Errorf("Window(%d) with a %d-token prompt: error %v, want ErrBudgetTooSmall", budget, sys.Tokens, err)
+					}
+					continue
+				}
+				b := budget
+				if b == 0 {
+					b = maxTokens
+				}
+				got, err := s.Window(ctx, conv, budget)
+				if err != nil {
+					t.Fatalf("Window(%d): %v", budget, err)
+				}
+				if diff := cmp.Diff(referenceWindow(win, sys, b), got, equateEmpty); diff != "" {
+					t.Fatalf("after seq %d, Window(%d) (-want +got):\n%s", m.Seq, budget, diff)
+				}
+			}
+		}
+		if _, err := s.Window(ctx, conv, -1); !errors.Is(err, chatring.ErrBudgetTooSmall) {
+			t.Errorf("Window(-1) error = %v, want ErrBudgetTooSmall", err)
+		}
+	}
+}
+
+// testClear: Clear empties the window, keeps the prompt and Seq running.
+func testClear(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{MaxTurns: 3})
+	ctx := t.Context()
+	if err := s.SetSystemPrompt(ctx, "clear", "be brief"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		mustAppend(t, s, "clear", chatring.User, fmt.Sprint("before ", i))
+	}
+	mustAppend(t, s, "other", chatring.User, "untouched")
+	if err := s.Clear(ctx, "clear"); err != nil {
+		t.Fatal(err)
+	}
+	if got := messages(t, s, "clear"); len(got) != 0 {
+		t.Errorf("Messages after Clear = %v, want none", brief(got))
+	}
+	w, err := s.Window(ctx, "clear", 0)
+	if err != nil || len(w) != 1 || w[0].Content != "be brief" {
+		t.Errorf("Window after Clear = %v, %v; want the prompt alone", brief(w), err)
+	}
+	if m := mustAppend(t, s, "clear", chatring.User, "after"); m.Seq != 5 {
+		t.Errorf("first Append after Clear got Seq %d, want 5 (sequence numbers continue)", m.Seq)
+	}
+	if diff := cmp.Diff([]string{"5:user:after"}, brief(messages(t, s, "clear"))); diff != "" {
+		t.Errorf("window after Clear and Append (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"1:user:untouched"}, brief(messages(t, s, "other"))); diff != "" {
+		t.Errorf("Clear changed another conversation (-want +got):\n%s", diff)
+	}
+	// Clearing twice, or an empty window, is fine.
+	for range 2 {
+		if err := s.Clear(ctx, "clear"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := mustAppend(t, s, "clear", chatring.User, "again"); m.Seq != 6 {
+		t.Errorf("Append after two Clears got Seq %d, want 6", m.Seq)
+	}
+}
+
+// testSystemPrompt: set, replace, remove; the prompt is never evicted.
+func testSystemPrompt(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{MaxTurns: 1})
+	ctx := t.Context()
+	for _, p := range []string{"first prompt", "second prompt"} {
+		if err := s.SetSystemPrompt(ctx, "prompt", p); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			mustAppend(t, s, "prompt", chatring.User, fmt.Sprint(p, i))
+		}
+		w, err := s.Window(ctx, "prompt", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(w) == 0 || w[0].Role != chatring.System || w[0].Content != p || w[0].Seq != 0 {
+			t.Errorf("Window = %v, want %q first with Seq 0", brief(w), p)
+		}
+		for _, m := range messages(t, s, "prompt") {
+			if m.Role == chatring.System {
+				t.Errorf("the pinned prompt is among Messages: %v", m)
+			}
+		}
+	}
+	if err := s.SetSystemPrompt(ctx, "prompt", ""); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Window(ctx, "prompt", 0)
+	if err != nil || len(w) != 2 || w[0].Role == chatring.System {
+		t.Errorf("Window after removing the prompt = %v, %v; want the two messages", brief(w), err)
+	}
+}
+
+// badMessages are messages Append must reject, with the error and field.
+var badMessages = []struct {
+	name  string
+	m     chatring.Message
+	err   error
+	field string
+}{
+	{"invalid role", chatring.Message{Role: "admin", Content: "x"}, chatring.ErrInvalidRole, "role"},
+	{"empty role", chatring.Message{Content: "x"}, chatring.ErrInvalidRole, "role"},
+	{"empty content", chatring.Message{Role: chatring.User}, chatring.ErrEmptyContent, "content"},
+	{"white space", chatring.Message{Role: chatring.User, Content: " \n\t "}, chatring.ErrEmptyContent, "content"},
+	{"too large", chatring.Message{Role: chatring.User, Content: strings.Repeat("a", 101)}, chatring.ErrMessageTooLarge, "content"},
+	{"invalid UTF-8", chatring.Message{Role: chatring.User, Content: "a\xffb"}, chatring.ErrInvalidContent, "content"},
+	{"NUL", chatring.Message{Role: chatring.User, Content: "a\x00b"}, chatring.ErrInvalidContent, "content"},
+	{"escape", chatring.Message{Role: chatring.User, Content: "a\x1b[31mb"}, chatring.ErrInvalidContent, "content"},
+	{"C1 control", chatring.Message{Role: chatring.User, Content: "a\u0085b"}, chatring.ErrInvalidContent, "content"},
+	{"name too long", chatring.Message{Role: chatring.User, Content: "x", Name: strings.Repeat("n", chatring.MaxNameBytes+1)}, chatring.ErrMessageTooLarge, "name"},
+	{"name with newline", chatring.Message{Role: chatring.User, Content: "x", Name: "a\nb"}, chatring.ErrInvalidContent, "name"},
+	{"ID too long", chatring.Message{Role: chatring.User, Content: "x", ID: strings.Repeat("i", chatring.MaxIDBytes+1)}, chatring.ErrInvalidContent, "id"},
+	{"ID not ASCII", chatring.Message{Role: chatring.User, Content: "x", ID: "ïd"}, chatring.ErrInvalidContent, "id"},
+}
+
+// wantValidationError fails t unless err wraps want and is a
+// *chatring.ValidationError for field.
+func wantValidationError(t *testing.T, what string, err, want error, field string) {
+	t.Helper()
+	var ve *chatring.ValidationError
+	if !errors.Is(err, want) || !errors.As(err, &ve) || ve.Field != field {
+		t.Errorf("%s: error %v, want %v as a *ValidationError for field %q", what, err, want, field)
+	}
+}
+
+// testValidation: bad input is rejected with its sentinel and changes
+// nothing, on a new conversation and on an existing one.
+func testValidation(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{MaxTurns: 2, MaxMessageBytes: 100})
+	ctx := t.Context()
+	mustAppend(t, s, "existing", chatring.User, "hello")
+	if err := s.SetSystemPrompt(ctx, "existing", "prompt"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Window(ctx, "existing", 0)
+	for _, bm := range badMessages {
+		for _, conv := range []string{"new-" + bm.name, "existing"} {
+			_, err := s.Append(ctx, conv, bm.m)
+			wantValidationError(t, bm.name+" on "+conv, err, bm.err, bm.field)
+		}
+	}
+	for _, p := range []struct {
+		prompt string
+		err    error
+	}{
+		{strings.Repeat("p", 101), chatring.ErrMessageTooLarge},
+		{"  \n", chatring.ErrEmptyContent},
+		{"a\x00", chatring.ErrInvalidContent},
+		{"\xff", chatring.ErrInvalidContent},
+	} {
+		for _, conv := range []string{"new-prompt", "existing"} {
+			err := s.SetSystemPrompt(ctx, conv, p.prompt)
+			wantValidationError(t, fmt.Sprintf("SetSystemPrompt(%q) on %s", p.prompt, conv), err, p.err, "system_prompt")
+		}
+	}
+	after, _ := s.Window(ctx, "existing", 0)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("rejected calls changed the conversation (-before +after):\n%s", diff)
+	}
+	if m := mustAppend(t, s, "existing", chatring.User, "next"); m.Seq != 2 {
+		t.Errorf("Append after rejections got Seq %d, want 2: a rejected message took a sequence number", m.Seq)
+	}
+	for _, bm := range badMessages {
+		if got := messages(t, s, "new-"+bm.name); len(got) != 0 {
+			t.Errorf("%s: the rejected first message left %v", bm.name, brief(got))
+		}
+		if m := mustAppend(t, s, "new-"+bm.name, chatring.User, "first"); m.Seq != 1 {
+			t.Errorf("%s: first valid Append got Seq %d, want 1", bm.name, m.Seq)
+		}
+	}
+	if w, err := s.Window(ctx, "new-prompt", 0); err != nil || len(w) != 0 {
+		t.Errorf("a rejected prompt left Window = %v, %v", brief(w), err)
+	}
+}
+
+// testCanceled: a canceled context fails every call and changes nothing.
+func testCanceled(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{})
+	mustAppend(t, s, "canceled", chatring.User, "kept")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	calls := map[string]func() error{
+		"Append": func() error {
+			_, err := s.Append(ctx, "canceled", chatring.Message{Role: chatring.User, Content: "lost"})
+			return err
+		},
+		"Messages":        func() error { _, err := s.Messages(ctx, "canceled", nil); return err },
+		"Window":          func() error { _, err := s.Window(ctx, "canceled", 0); return err },
+		"SetSystemPrompt": func() error { return s.SetSystemPrompt(ctx, "canceled", "prompt") },
+		"Clear":           func() error { return s.Clear(ctx, "canceled") },
+		"Delete":          func() error { return s.Delete(ctx, "canceled") },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a canceled context: error %v, want context.Canceled", name, err)
+		}
+	}
+	w, err := s.Window(t.Context(), "canceled", 0)
+	if err != nil || len(w) != 1 || w[0].Content != "kept" {
+		t.Errorf("after canceled calls Window = %v, %v; want the one message", brief(w), err)
+	}
+}
+
+// invalidConversations are IDs every Store must reject.
+var invalidConversations = map[string]string{
+	"empty":         "",
+	"too long":      strings.Repeat("c", chatring.MaxConversationBytes+1),
+	"invalid UTF-8": "conv\xff",
+	"NUL":           "a\x00b",
+	"newline":       "a\nb",
+	"DEL":           "a\x7f",
+	"C1 control":    "a\u0085",
+}
+
+// testInvalidConversations: every method rejects a bad ID.
+func testInvalidConversations(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{})
+	ctx := t.Context()
+	for name, conv := range invalidConversations {
+		calls := map[string]func() error{
+			"Append": func() error {
+				_, err := s.Append(ctx, conv, chatring.Message{Role: chatring.User, Content: "x"})
+				return err
+			},
+			"Messages":        func() error { _, err := s.Messages(ctx, conv, nil); return err },
+			"Window":          func() error { _, err := s.Window(ctx, conv, 0); return err },
+			"SetSystemPrompt": func() error { return s.SetSystemPrompt(ctx, conv, "prompt") },
+			"Clear":           func() error { return s.Clear(ctx, conv) },
+			"Delete":          func() error { return s.Delete(ctx, conv) },
+		}
+		for op, call := range calls {
+			wantValidationError(t, op+" with conversation "+name, call(), chatring.ErrInvalidConversation, "conversation")
+		}
+	}
+}
+
+// hostileConversations are valid IDs that a store could confuse with each
+// other or with its own key names if it built keys carelessly.
+func hostileConversations() []string {
+	long := strings.Repeat("λ", chatring.MaxConversationBytes/2) // 256 bytes
+	return []string{
+		"a", "A", "a:", ":a", "a:b", "a::b", ":", "::", "{a}", "{a}:msgs", "{a", "a}", "{}", "{", "}",
+		"*", "a*", "?", "[a]", "a b", " a", "a ", " ", "%s", "%", `\`, `"`, "'", "..", "/", "a/b",
+		"日本語", "é", "e\u0301", "\u200b", "😀", "chatring:{a}:msgs", "chatring:{a}:meta", "{a}:meta",
+		long, long[:254], long + "",
+	}
+}
+
+// testIsolation: what is written to one conversation is never seen in
+// another, whatever their IDs.
+func testIsolation(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{MaxTurns: 2})
+	ctx := t.Context()
+	convs := hostileConversations()
+	seen := map[string]bool{}
+	var unique []string
+	for _, c := range convs {
+		if !seen[c] {
+			seen[c] = true
+			unique = append(unique, c)
+		}
+	}
+	for i, c := range unique {
+		for j := range 2 {
+			mustAppend(t, s, c, chatring.User, fmt.Sprintf("conv %d message %d", i, j))
+		}
+		if i%3 == 0 {
+			if err := s.SetSystemPrompt(ctx, c, fmt.Sprintf("prompt of conv %d", i)); err != nil {
+				t.Fatalf("SetSystemPrompt(%q): %v", c, err)
+			}
+		}
+	}
+	check := func(deleted map[int]bool) {
+		t.Helper()
+		for i, c := range unique {
+			var want []string
+			if !deleted[i] {
+				if i%3 == 0 {
+					want = append(want, fmt.Sprintf("0:system:prompt of conv %d", i))
+				}
+				for j := range 2 {
+					want = append(want, fmt.Sprintf("%d:user:conv %d message %d", j+1, i, j))
+				}
+			}
+			w, err := s.Window(ctx, c, 0)
+			if err != nil {
+				t.Fatalf("Window(%q): %v", c, err)
+			}
+			if diff := cmp.Diff(want, brief(w), equateEmpty); diff != "" {
+				t.Errorf("conversation %q (-want +got):\n%s", c, diff)
+			}
+		}
+	}
+	check(nil)
+	// Deleting and clearing one conversation touches no other.
+	deleted := map[int]bool{}
+	for i, c := range unique {
+		if i%4 == 1 {
+			if err := s.Delete(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			deleted[i] = true
+		}
+	}
+	check(deleted)
+}
+
+// testUnknownConversation: an unknown conversation reads as empty and
+// writes that change nothing create nothing.
+func testUnknownConversation(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{})
+	ctx := t.Context()
+	dst := []chatring.Message{{Role: chatring.User, Content: "mine"}}
+	got, err := s.Messages(ctx, "nobody", dst)
+	if err != nil || len(got) != 1 || got[0].Content != "mine" {
+		t.Errorf("Messages of an unknown conversation = %v, %v; want dst unchanged", brief(got), err)
+	}
+	if w, err := s.Window(ctx, "nobody", 0); err != nil || len(w) != 0 {
+		t.Errorf("Window of an unknown conversation = %v, %v; want empty", brief(w), err)
+	}
+	if _, err := s.Window(ctx, "nobody", -1); !errors.Is(err, chatring.ErrBudgetTooSmall) {
+		t.Errorf("Window(-1) of an unknown conversation: error %v, want ErrBudgetTooSmall", err)
+	}
+	for name, err := range map[string]error{
+		"Clear":                 s.Clear(ctx, "nobody"),
+		"Delete":                s.Delete(ctx, "nobody"),
+		"SetSystemPrompt(\"\")": s.SetSystemPrompt(ctx, "nobody", ""),
+	} {
+		if err != nil {
+			t.Errorf("%s of an unknown conversation: %v", name, err)
+		}
+	}
+	if m := mustAppend(t, s, "nobody", chatring.User, "first"); m.Seq != 1 {
+		t.Errorf("first Append got Seq %d, want 1", m.Seq)
+	}
+}
+
+// testIdempotency: a retried ID returns the stored message, per
+// conversation.
+func testIdempotency(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{MaxTurns: 3})
+	ctx := t.Context()
+	first, err := s.Append(ctx, "idem", chatring.Message{Role: chatring.User, Content: "hello", ID: "req-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, "idem", chatring.Assistant, "hi")
+	for _, retry := range []chatring.Message{
+		{Role: chatring.User, Content: "hello", ID: "req-1"},
+		{Role: chatring.User, Content: "hello, edited", ID: "req-1"},
+	} {
+		again, err := s.Append(ctx, "idem", retry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Errorf("retry of ID req-1 (-first +retry):\n%s", diff)
+		}
+	}
+	other, err := s.Append(ctx, "idem", chatring.Message{Role: chatring.User, Content: "hello", ID: "req-2"})
+	if err != nil || other.Seq != 3 {
+		t.Errorf("Append with another ID = seq %d, %v; want a new message, seq 3", other.Seq, err)
+	}
+	// IDs belong to their conversation.
+	elsewhere, err := s.Append(ctx, "idem-other", chatring.Message{Role: chatring.User, Content: "hello", ID: "req-1"})
+	if err != nil || elsewhere.Seq != 1 {
+		t.Errorf("Append of ID req-1 to another conversation = seq %d, %v; want a new message, seq 1", elsewhere.Seq, err)
+	}
+	want := []string{"1:user:hello", "2:assistant:hi", "3:user:hello"}
+	if diff := cmp.Diff(want, brief(messages(t, s, "idem"))); diff != "" {
+		t.Errorf("window after retries (-want +got):\n%s", diff)
+	}
+	got := messages(t, s, "idem")
+	if got[0].ID != "req-1" || got[2].ID != "req-2" || got[1].ID != "" {
+		t.Errorf("stored IDs %q %q %q, want req-1, empty, req-2", got[0].ID, got[1].ID, got[2].ID)
+	}
+}
+
+// testDelete: Delete removes everything; Seq starts again at 1.
+func testDelete(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{})
+	ctx := t.Context()
+	mustAppend(t, s, "del", chatring.User, "one")
+	mustAppend(t, s, "del", chatring.Assistant, "two")
+	if err := s.SetSystemPrompt(ctx, "del", "prompt"); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, "keep", chatring.User, "kept")
+	if err := s.Delete(ctx, "del"); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := s.Window(ctx, "del", 0); err != nil || len(w) != 0 {
+		t.Errorf("Window after Delete = %v, %v; want empty, prompt included", brief(w), err)
+	}
+	if m := mustAppend(t, s, "del", chatring.User, "again"); m.Seq != 1 {
+		t.Errorf("Append after Delete got Seq %d, want 1", m.Seq)
+	}
+	// An ID of a deleted message no longer matches.
+	if _, err := s.Append(ctx, "del2", chatring.Message{Role: chatring.User, Content: "x", ID: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "del2"); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Append(ctx, "del2", chatring.Message{Role: chatring.User, Content: "x", ID: "d"}); err != nil || m.Seq != 1 {
+		t.Errorf("Append of a deleted ID = seq %d, %v; want a new message, seq 1", m.Seq, err)
+	}
+	if diff := cmp.Diff([]string{"1:user:kept"}, brief(messages(t, s, "keep"))); diff != "" {
+		t.Errorf("Delete changed another conversation (-want +got):\n%s", diff)
+	}
+}
+
+// testClose: after Close every write fails with ErrClosed and changes
+// nothing; reads either keep working or fail with ErrClosed.
+func testClose(t *testing.T, newStore NewStore) {
+	s := newStore(t, chatring.Config{MaxConversations: 1000})
+	ctx := t.Context()
+	mustAppend(t, s, "closing", chatring.User, "before")
+	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.Close(closeCtx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(closeCtx); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	writes := map[string]func() error{
+		"Append": func() error {
+			_, err := s.Append(ctx, "closing", chatring.Message{Role: chatring.User, Content: "after"})
+			return err
+		},
+		"SetSystemPrompt": func() error { return s.SetSystemPrompt(ctx, "closing", "prompt") },
+		"Clear":           func() error { return s.Clear(ctx, "closing") },
+		"Delete":          func() error { return s.Delete(ctx, "closing") },
+	}
+	for name, call := range writes {
+		if err := call(); !errors.Is(err, chatring.ErrClosed) {
+			t.Errorf("%s after Close: error %v, want ErrClosed", name, err)
+		}
+	}
+	got, err := s.Messages(ctx, "closing", nil)
+	switch {
+	case errors.Is(err, chatring.ErrClosed):
+	case err != nil:
+		t.Errorf("Messages after Close: %v, want the window or ErrClosed", err)
+	default:
+		if diff := cmp.Diff([]string{"1:user:before"}, brief(got)); diff != "" {
+			t.Errorf("window after Close (-want +got):\n%s", diff)
+		}
+	}
+}
