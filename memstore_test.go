@@ -1,10 +1,19 @@
 package chatring_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/storetest"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // TestMemoryStoreConformance runs the Store conformance suite against a
@@ -19,5 +28,210 @@ func TestMemoryStoreConformance(t *testing.T) {
 			}
 			return s
 		})
+	})
+}
+
+func newStore(t testing.TB, cfg chatring.Config, opts ...chatring.Option) *chatring.MemoryStore {
+	t.Helper()
+	s, err := chatring.NewMemoryStore(cfg, opts...)
+	if err != nil {
+		t.Fatalf("NewMemoryStore(%+v): %v", cfg, err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+func TestNewMemoryStoreRejectsBadConfig(t *testing.T) {
+	for _, cfg := range []chatring.Config{{MaxConversations: -1}, {IdleTTL: -time.Second}, {Backend: "redis"}} {
+		if s, err := chatring.NewMemoryStore(cfg); !errors.Is(err, chatring.ErrInvalidConfig) || s != nil {
+			t.Errorf("NewMemoryStore(%+v) = %v, %v; want nil, ErrInvalidConfig", cfg, s, err)
+		}
+	}
+}
+
+// TestMemoryStoreEvictsByUse fills a store far beyond MaxConversations
+// with one-message conversations while one conversation is used all the
+// time: W-TinyLFU keeps the one in use and the bound holds.
+func TestMemoryStoreEvictsByUse(t *testing.T) {
+	const max = 100
+	forEachBackend(t, func(t *testing.T, backend string) {
+		s := newStore(t, chatring.Config{Backend: backend, MaxConversations: max})
+		ctx := t.Context()
+		for i := range 20 * max {
+			if _, err := s.Append(ctx, "hot", chatring.Message{Role: chatring.User, Content: fmt.Sprint("hot ", i)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Messages(ctx, "hot", nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Append(ctx, fmt.Sprint("cold-", i), chatring.Message{Role: chatring.User, Content: "once"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Eviction runs in otter's maintenance, shortly after the writes.
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Len() > max && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		st := s.Stats()
+		if st.Conversations > max || s.Len() > max {
+			t.Errorf("the store holds %d conversations (Len %d), bound %d", st.Conversations, s.Len(), max)
+		}
+		if want := uint64(20*max + 1); st.Created != want {
+			t.Errorf("Created = %d, want %d", st.Created, want)
+		}
+		if got := st.EvictedByReason["capacity"]; got != st.Created-uint64(s.Len()) {
+			t.Errorf("evicted for capacity %d, want created %d - held %d", got, st.Created, s.Len())
+		}
+		msgs, err := s.Messages(ctx, "hot", nil)
+		if err != nil || len(msgs) == 0 || msgs[len(msgs)-1].Seq != 20*max {
+			t.Errorf("the conversation in use was evicted: window %d messages, %v", len(msgs), err)
+		}
+	})
+}
+
+func TestMemoryStoreStats(t *testing.T) {
+	s := newStore(t, chatring.Config{MaxTurns: 1, IdleTTL: 50 * time.Millisecond})
+	ctx := t.Context()
+	for _, m := range []chatring.Message{
+		{Role: chatring.User, Content: "hello", ID: "x"},
+		{Role: chatring.User, Content: "hello", ID: "x"}, // deduplicated
+		{Role: chatring.Assistant, Content: "hi there"},
+		{Role: chatring.Tool, Content: "42"},
+	} {
+		if _, err := s.Append(ctx, "a", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Append(ctx, "b", chatring.Message{Role: chatring.User, Content: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Append(ctx, "c", chatring.Message{Role: "robot", Content: "x"})          // invalid_role
+	s.Append(ctx, "", chatring.Message{Role: chatring.User, Content: "x"})     // invalid_conversation
+	s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "\x00"}) // invalid_content
+	if err := s.Delete(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Clear(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := s.Messages(ctx, "a", nil); err != nil { // finds "a" expired
+		t.Fatal(err)
+	}
+	s.Close(ctx)
+	s.Append(ctx, "d", chatring.Message{Role: chatring.User, Content: "late"}) // closed
+
+	st := s.Stats()
+	want := chatring.StoreStats{
+		Backend: "mutex", Capacity: 2, MaxConversations: chatring.DefaultMaxConversations,
+		Created: 2, Deleted: 1,
+		Appended: 4, Deduplicated: 1, Rejected: 4, AppendedBytes: 5 + 8 + 2 + 1,
+		ByRole: map[chatring.Role]uint64{chatring.System: 0, chatring.User: 2, chatring.Assistant: 1, chatring.Tool: 1},
+		RejectedByReason: map[string]uint64{"invalid_role": 1, "invalid_conversation": 1,
+			"invalid_content": 1, "closed": 1},
+		Clears: 1, Closed: true,
+	}
+	ignore := cmpopts.IgnoreFields(chatring.StoreStats{}, "EvictedByReason", "AppendedTokens", "Uptime", "HeldBytes", "Conversations")
+	if diff := cmp.Diff(want, st, ignore); diff != "" {
+		t.Errorf("Stats (-want +got):\n%s", diff)
+	}
+	// "a" expired: gone from reads at once, counted once otter has
+	// processed its removal, which its maintenance does shortly after.
+	if st.EvictedByReason["capacity"] != 0 || st.EvictedByReason["idle"] > 1 {
+		t.Errorf("EvictedByReason = %v, want no capacity eviction and at most 1 idle", st.EvictedByReason)
+	}
+	if _, err := json.Marshal(st); err != nil {
+		t.Errorf("json.Marshal(Stats): %v", err)
+	}
+}
+
+// blockingTokenizer blocks Count until release is closed, so that a test
+// can hold an Append in flight.
+type blockingTokenizer struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blockingTokenizer) Count(text string) int {
+	b.entered <- struct{}{}
+	<-b.release
+	return 1
+}
+
+func TestMemoryStoreCloseWaitsForWrites(t *testing.T) {
+	tok := blockingTokenizer{entered: make(chan struct{}), release: make(chan struct{})}
+	s, err := chatring.NewMemoryStore(chatring.Config{}, chatring.WithTokenizer(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		_, err := s.Append(context.Background(), "c", chatring.Message{Role: chatring.User, Content: "in flight"})
+		done <- err
+	}()
+	<-tok.entered
+	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Close(short); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 calls still in flight") {
+		t.Errorf("Close with an Append in flight = %v, want DeadlineExceeded and 1 call in flight", err)
+	}
+	if _, err := s.Append(t.Context(), "c", chatring.Message{Role: chatring.User, Content: "late"}); !errors.Is(err, chatring.ErrClosed) {
+		t.Errorf("Append after Close = %v, want ErrClosed", err)
+	}
+	close(tok.release)
+	if err := <-done; err != nil {
+		t.Errorf("the Append in flight failed: %v", err)
+	}
+	if err := s.Close(t.Context()); err != nil {
+		t.Errorf("Close after the Append returned: %v", err)
+	}
+	msgs, err := s.Messages(t.Context(), "c", nil)
+	if err != nil || len(msgs) != 1 || msgs[0].Content != "in flight" {
+		t.Errorf("after Close, Messages = %v, %v; want the Append that was in flight", brief(msgs), err)
+	}
+}
+
+// TestMemoryStoreHeldBytes checks StoreStats.HeldBytes against the heap
+// the store holds, measured with runtime.ReadMemStats after a collection,
+// on every backend: the estimate must be within 25% of it, the bound its
+// doc comment promises.
+func TestMemoryStoreHeldBytes(t *testing.T) {
+	const convs = 5000
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		base := heap()
+		s, err := chatring.NewMemoryStore(chatring.Config{Backend: backend, MaxConversations: convs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(t.Context())
+		for i := range convs {
+			conv := fmt.Sprint("conv-", i)
+			if i%10 == 0 {
+				if err := s.SetSystemPrompt(t.Context(), conv, strings.Repeat("p", 200)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range 20 + i%7 { // some windows wrap around
+				content := strings.Repeat("x", 20+(i+j)%100) // a new string each
+				if _, err := s.Append(t.Context(), conv, chatring.Message{Role: chatring.User, Content: content}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		held := float64(heap() - base)
+		est := float64(s.Stats().HeldBytes)
+		t.Logf("%s: %d conversations, heap %.0f B/conv, estimate %.0f B/conv (%.2f×)", backend, convs, held/convs, est/convs, est/held)
+		if est < 0.75*held || est > 1.25*held {
+			t.Errorf("HeldBytes = %.0f, measured heap %.0f: off by more than 25%%", est, held)
+		}
+		runtime.KeepAlive(s)
 	})
 }

@@ -22,3 +22,26 @@ func BenchmarkReadHeavy(b *testing.B)  { workload.ReadHeavy(b, workload.Backends
 func BenchmarkSnapshot(b *testing.B)   { workload.Snapshot(b, both) }
 func BenchmarkSeed(b *testing.B)       { workload.Seed(b, both) }
 func BenchmarkWindow(b *testing.B)     { workload.Window(b, chatring.Backends()) }
+
+// Store-level workloads: chatring.MemoryStore over 1, 1 000 and 1 000 000
+// conversations (the million is left out with -short), uniform and
+// Zipf-skewed, with one History as the baseline.
+func BenchmarkStoreAppend(b *testing.B) {
+	workload.Store(b, chatring.Backends(), workload.StoreAppendOnly)
+}
+func BenchmarkStoreChatMix(b *testing.B) {
+	workload.Store(b, chatring.Backends(), workload.StoreChatMix)
+}
+func BenchmarkStoreWindow(b *testing.B) {
+	workload.Store(b, chatring.Backends(), workload.StoreWindowOnly)
+}
+
+// BenchmarkStoreMemory measures the heap of 100 000 conversations with
+// full windows (10 000 with -short); run it with -benchtime 1x.
+func BenchmarkStoreMemory(b *testing.B) {
+	convs := 100_000
+	if testing.Short() {
+		convs = 10_000
+	}
+	workload.StoreMemory(b, chatring.Backends(), convs)
+}
