@@ -8,6 +8,9 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require github.com/dlclark/regexp2/v2 v2.5.1 // indirect
+require (
+	github.com/dlclark/regexp2/v2 v2.5.1 // indirect
+	github.com/maypok86/otter/v2 v2.4.0 // indirect
+)
 
 replace github.com/chatring/chatring => ../..
