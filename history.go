@@ -24,26 +24,70 @@ import (
 // has Seq last-n+1+i. Append returns the message with the Seq Push gave it,
 // which is the same number readers will compute.
 //
-// Clear removes nothing from the ring. It takes a snapshot, whose last
-// sequence number L covers every Append that returned before Clear was
-// called, and raises a watermark, clear.through, to L with a
-// CompareAndSwap; readers drop the prefix of their snapshot with
-// Seq <= through. So Clear is lock-free (one Snapshot plus a CAS loop that
-// fails only when another Clear succeeded), and the Append and Messages
-// paths gain one atomic load and no lock. Messages appended concurrently
-// with a Clear may or may not be cleared; messages appended after it
-// returns never are.
+// Clear removes nothing from the ring. It reads the ring's newest sequence
+// number L with a Snapshot (whose window it discards), and raises a
+// watermark, clear.through, to L with a CompareAndSwap; readers drop the
+// prefix of their snapshot with Seq <= through. Messages appended
+// concurrently with a Clear may or may not be cleared; messages appended
+// after it returns never are.
 //
 //	ring: | 5 | 6 | 3 | 4 |  last 6, through 0 -> window 3 4 5 6
 //	Clear:                   through 6           -> window (empty)
 //	Push 7, 8:  | 5 | 6 | 7 | 8 |  through 6    -> window 7 8
 //
-// The watermark and the running count of cleared messages live together
-// in one immutable clearState behind an atomic.Pointer, so a reader always
-// sees a consistent pair and Stats can derive Evicted without a lock:
-// the messages no longer visible are exactly Seq 1 ... max(last-cap,
-// through); of those, clearState.cleared went by Clear and the rest were
-// evicted by the ring.
+// Linearizability. The ring's operations are linearizable and the
+// watermark only rises, so the history's state at any instant is the pair
+// (the ring's newest Seq, through), and the visible window is the Seq range
+// (max(through, last-cap), last]. Clear takes effect at its successful
+// CompareAndSwap: L is at least the Seq of every Append that returned
+// before Clear was called (the Snapshot began after those Pushes ended)
+// and at most the ring's newest Seq at that instant (the Snapshot ended
+// before it), so through never passes the ring. A reader loads the clear
+// state, takes its ring snapshot (the instant it takes effect), and loads
+// the state again; if the watermark rose in between, a Clear took effect
+// during the snapshot, and it starts over. Otherwise the watermark was the
+// same throughout, and the window it returns is the state at the
+// snapshot's instant. Loading the watermark only after the snapshot would
+// cut an old ring with a newer Clear's watermark: a window that never
+// existed, and more messages gone than were ever appended. A reader
+// retries only when a Clear succeeded, so with the lockfree ring Messages
+// and Window stay lock-free.
+//
+// What Clear costs depends on the ring: its Snapshot holds the mutex
+// ring's lock, or every shard lock of the sharded ring (where Appends that
+// find its gate closed wait for it), while it copies the window; only with
+// the lockfree ring is Clear lock-free (the Snapshot, plus a CAS loop that
+// fails only when another Clear or a Stats updated the state). The copy is
+// a window-sized allocation per Clear to read one number; Buffer has no
+// cheaper way to read the newest Seq linearizably.
+//
+// How Stats counts. The clear state also counts the messages no longer in
+// the window: Seq 1 ... cleared+evicted are accounted for, each exactly
+// once, as cleared or evicted, and the state is immutable behind an
+// atomic.Pointer, so a reader always sees a consistent triple. Who writes
+// the state decides the category of the messages it accounts for:
+//
+//   - Stats, after its ring snapshot with newest Seq last, counts the
+//     messages up to last-cap that are not yet accounted for as evicted,
+//     with a CompareAndSwap from the state it loaded before the snapshot
+//     (if that fails, another Stats or a Clear changed the state during
+//     the snapshot, and it starts over);
+//   - Clear counts the messages of the window its Snapshot read that are
+//     not yet accounted for as cleared, and those older than that window
+//     as evicted.
+//
+// Why that is consistent: a state's evicted count reaches at most
+// last-cap of the snapshot its writer took, and a writer's snapshot ends
+// before its CompareAndSwap, so when Stats loads a state and then takes
+// its snapshot with newest Seq last, the state accounts for at most
+// max(through, last-cap) messages. Stats raises that to exactly
+// max(through, last-cap), the messages its snapshot's window lacks, so
+// Evicted + Cleared + WindowMessages == LastSeq, and Evicted <= last-cap.
+// The counts only grow, so a later Stats never reports less. The price is
+// that a message that was in the window a Clear read, and was pushed out
+// by newer messages before the Clear took effect, counts as cleared
+// unless a Stats counted it as evicted first: the split is exact except
+// for messages pushed out while a Clear runs.
 
 // History is a bounded, concurrent conversation history: the newest
 // 2 × Config.MaxTurns messages, a pinned system prompt, metrics and a
@@ -105,10 +149,39 @@ type counters struct {
 	deduplicated atomic.Uint64             // Appends that found their ID in the window
 }
 
-// clearState is an immutable Clear watermark; see "How Seq and Clear work".
+// clearState is an immutable Clear watermark with the counts of messages
+// gone from the window; see "How Seq and Clear work" and "How Stats
+// counts". Seq 1 ... cleared+evicted are accounted for, and through <=
+// cleared+evicted.
 type clearState struct {
 	through uint64 // messages with Seq <= through are cleared
-	cleared uint64 // messages removed from the window by Clear, in total
+	cleared uint64 // messages accounted for as removed by Clear
+	evicted uint64 // messages accounted for as pushed out by newer ones
+}
+
+// counted returns the number of messages accounted for: Seq 1 ... counted.
+func (cs *clearState) counted() uint64 { return cs.cleared + cs.evicted }
+
+// evict returns cs with the messages that a ring snapshot with newest Seq
+// last no longer holds (Seq <= last-capacity) accounted for as evicted
+// where they are not yet, or cs itself when there are none.
+func (cs *clearState) evict(last, capacity uint64) *clearState {
+	if last <= capacity || last-capacity <= cs.counted() {
+		return cs
+	}
+	return &clearState{through: cs.through, cleared: cs.cleared, evicted: last - capacity - cs.cleared}
+}
+
+// clearTo returns the state after a Clear whose ring snapshot had newest
+// Seq last > cs.through: the messages older than that snapshot's window
+// are accounted for as evicted, the rest up to last as cleared.
+func (cs *clearState) clearTo(last, capacity uint64) *clearState {
+	e := cs.evict(last, capacity)
+	return &clearState{
+		through: last,
+		cleared: e.cleared + last - min(last, e.counted()),
+		evicted: e.evicted,
+	}
 }
 
 // Option configures a History in New.
@@ -297,7 +370,7 @@ var scratch = sync.Pool{New: func() any { return new([]Message) }}
 // The caller holds h.idMu.
 func (h *History) findID(id string) (Message, bool) {
 	p := scratch.Get().(*[]Message)
-	win, _, _ := h.snapshot((*p)[:0])
+	win := h.snapshot((*p)[:0])
 	var found Message
 	ok := false
 	for i := len(win) - 1; i >= 0; i-- {
@@ -372,23 +445,51 @@ func (h *History) Messages(ctx context.Context, dst []Message) ([]Message, error
 	if err := ctx.Err(); err != nil {
 		return dst, err
 	}
-	dst, _, _ = h.snapshot(dst)
-	return dst, nil
+	return h.snapshot(dst), nil
 }
 
-// snapshot appends the visible window to dst with Seq filled in, and
-// returns it with the snapshot's newest sequence number and the clear
-// state it applied.
-func (h *History) snapshot(dst []Message) ([]Message, uint64, *clearState) {
+// snapshot appends the visible window to dst with Seq filled in and
+// returns it: the window at the instant of one ring snapshot, with the
+// watermark of that instant (see "Linearizability").
+func (h *History) snapshot(dst []Message) []Message {
 	base := len(dst)
-	dst, last := h.buf.Snapshot(dst)
-	// Loaded after the snapshot, so a Clear that returned before this
-	// call is always applied.
-	cs := h.clear.Load()
+	for {
+		through := h.clear.Load().through
+		var last uint64
+		dst, last = h.buf.Snapshot(dst[:base])
+		if h.clear.Load().through == through {
+			return visible(dst, base, last, through)
+		}
+	}
+}
+
+// countedSnapshot is snapshot for Stats: it also accounts for the
+// evictions the ring snapshot shows (see "How Stats counts"), and returns
+// the window with the ring snapshot's newest sequence number and the
+// clear state of the snapshot's instant, counts included.
+func (h *History) countedSnapshot(dst []Message) ([]Message, uint64, *clearState) {
+	base := len(dst)
+	capacity := uint64(h.buf.Cap())
+	for {
+		cs := h.clear.Load()
+		var last uint64
+		dst, last = h.buf.Snapshot(dst[:base])
+		// Every state is a new allocation and cs is still referenced, so
+		// finding cs again means that nothing changed.
+		next := cs.evict(last, capacity)
+		if next == cs && h.clear.Load() == cs || next != cs && h.clear.CompareAndSwap(cs, next) {
+			return visible(dst, base, last, next.through), last, next
+		}
+	}
+}
+
+// visible drops from dst[base:], a ring snapshot with newest Seq last, the
+// messages with Seq <= through, and fills in the Seq of the rest.
+func visible(dst []Message, base int, last, through uint64) []Message {
 	n := uint64(len(dst) - base)
 	first := last - n + 1 // Seq of dst[base]
-	if cs.through >= first {
-		skip := int(min(cs.through-first+1, n))
+	if through >= first {
+		skip := int(min(through-first+1, n))
 		k := copy(dst[base:], dst[base+skip:])
 		clear(dst[base+k:]) // do not keep dropped messages reachable
 		dst = dst[:base+k]
@@ -397,7 +498,7 @@ func (h *History) snapshot(dst []Message) ([]Message, uint64, *clearState) {
 	for i := base; i < len(dst); i++ {
 		dst[i].Seq = first + uint64(i-base)
 	}
-	return dst, last, cs
+	return dst
 }
 
 // SetSystemPrompt pins prompt as the system prompt: stored outside the
@@ -470,7 +571,7 @@ func (h *History) Window(ctx context.Context, maxTokens int) ([]Message, error) 
 		budget -= sys.Tokens
 	}
 	// msgs[0] is reserved for the system prompt; win is the window.
-	msgs, _, _ := h.snapshot(make([]Message, 1, 1+h.buf.Cap()))
+	msgs := h.snapshot(make([]Message, 1, 1+h.buf.Cap()))
 	win := msgs[1:]
 	start := len(win)
 	for start > 0 && win[start-1].Tokens <= budget {
@@ -491,9 +592,16 @@ func (h *History) Window(ctx context.Context, maxTokens int) ([]Message, error) 
 // Clear empties the window: messages appended before Clear was called are
 // no longer returned by Messages or Window. Sequence numbers continue
 // (the next message does not get Seq 1), the pinned system prompt stays,
-// and counters other than Stats.Cleared are kept. Clear is lock-free with
-// every backend's Append; it costs one ring snapshot. After Close it fails
-// with ErrClosed.
+// and counters other than Stats.Cleared and Stats.Evicted are kept (see
+// Stats for how they count). Cleared messages are not removed from the
+// ring: they stay in memory until newer messages overwrite them.
+//
+// Clear reads the ring with one Snapshot, so it blocks like the ring's
+// Snapshot does: with the mutex backend it holds the ring's mutex, with
+// the sharded backend every shard's mutex (Appends may wait for it), and
+// only with the lockfree backend is it lock-free. It copies the window
+// into a new slice to read the newest sequence number. After Close it
+// fails with ErrClosed.
 func (h *History) Clear(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -508,15 +616,10 @@ func (h *History) Clear(ctx context.Context) error {
 		if last <= old.through {
 			return nil // a concurrent Clear already covered this one
 		}
-		// Seq 1 ... gone were already invisible: evicted or cleared.
-		gone := old.through
-		if last > capacity {
-			gone = max(gone, last-capacity)
-		}
-		next := &clearState{through: last, cleared: old.cleared + last - gone}
+		next := old.clearTo(last, capacity)
 		if h.clear.CompareAndSwap(old, next) {
 			h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: clear",
-				slog.Uint64("through_seq", last), slog.Uint64("removed", last-gone))
+				slog.Uint64("through_seq", last), slog.Uint64("removed", next.cleared-old.cleared))
 			return nil
 		}
 	}

@@ -60,7 +60,13 @@ func reasonOf(err error) int {
 // the counters are read one after another, so they may disagree with each
 // other by the calls in flight (Appended may differ from LastSeq, or from
 // the sum of ByRole as seen by a later read). The Window* fields, LastSeq,
-// Evicted and Cleared all come from one consistent snapshot of the ring.
+// Evicted and Cleared describe the history at one instant, and always
+// Evicted + Cleared + WindowMessages == LastSeq, with Evicted at most
+// LastSeq - Capacity (0 while LastSeq <= Capacity).
+//
+// Monotonic: Appended, Evicted, Cleared and LastSeq never decrease from
+// one Stats call to a later one (a call that starts after the other
+// returned), so they can be exported as counters.
 type Stats struct {
 	// Backend is the ring's name: "mutex", "lockfree" or "sharded".
 	Backend string `json:"backend"`
@@ -84,7 +90,12 @@ type Stats struct {
 	RejectedByReason map[string]uint64 `json:"rejected_by_reason"`
 	// Evicted counts messages pushed out of the window by newer ones.
 	Evicted uint64 `json:"evicted"`
-	// Cleared counts messages removed from the window by Clear.
+	// Cleared counts messages removed from the window by Clear. Each
+	// message gone from the window is counted once, in Evicted or in
+	// Cleared. The split is exact except for messages pushed out while a
+	// Clear runs: a message that was in the window the Clear read and
+	// was pushed out before the Clear took effect counts as cleared,
+	// unless a Stats call made in between counted it as evicted.
 	Cleared uint64 `json:"cleared"`
 	// LastSeq is the Seq of the newest message appended (0 if none).
 	LastSeq uint64 `json:"last_seq"`
@@ -113,14 +124,18 @@ type Stats struct {
 // Stats returns the current metrics. Counters are maintained with one
 // atomic add each per call (O(1) per Append); the Window* fields are
 // computed here from one snapshot of the ring, so Stats costs O(window)
-// and allocates one window-sized slice. It takes no lock with the lockfree
+// and allocates one window-sized slice. Stats records the evictions it
+// sees in the History's clear state (one small allocation when there are
+// new ones) and takes its snapshot again when a Clear or another Stats
+// changed that state meanwhile; it takes no lock with the lockfree
 // backend.
 func (h *History) Stats() Stats {
-	msgs, last, cs := h.snapshot(nil)
+	msgs, last, cs := h.countedSnapshot(nil)
 	s := Stats{
 		Backend:        h.cfg.Backend,
 		Capacity:       h.buf.Cap(),
 		LastSeq:        last,
+		Evicted:        cs.evicted,
 		Cleared:        cs.cleared,
 		AppendedBytes:  h.ctr.bytes.Load(),
 		AppendedTokens: h.ctr.tokens.Load(),
@@ -130,12 +145,6 @@ func (h *History) Stats() Stats {
 		Closed:         h.closed.Load(),
 	}
 	s.ByRole, s.Appended, s.RejectedByReason, s.Rejected = h.ctr.read()
-	// Seq 1 ... gone are invisible; cs.cleared of them went by Clear.
-	gone := cs.through
-	if c := uint64(s.Capacity); last > c {
-		gone = max(gone, last-c)
-	}
-	s.Evicted = gone - cs.cleared
 	for i := range msgs {
 		s.WindowBytes += int64(len(msgs[i].Content) + len(msgs[i].Name))
 		s.WindowTokens += int64(msgs[i].Tokens)
