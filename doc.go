@@ -24,9 +24,9 @@
 //	mutex      the default; few goroutines per       blocking: one mutex for       capacity messages,
 //	           history, or you are unsure            Push and Snapshot             no allocation per Append
 //	lockfree   read-heavy loads, goroutines          lock-free Push and Snapshot   capacity messages + one small
-//	           outnumbering cores, tail latency      (a reader retries only when   allocation per Append; no lock
-//	           matters; no lock anywhere in          lapped by writers)            anywhere in History
-//	           History
+//	           outnumbering cores, tail latency      (a reader retries when a      allocation per Append; no lock
+//	           matters; no lock anywhere in          push overwrites a slot it     anywhere in History
+//	           History                               has not copied yet)
 //	sharded    write-heavy loads with many           blocking: one shard mutex     shards × capacity messages
 //	           concurrent writers                    per Push, all for Snapshot    (evicted ones stay reachable
 //	                                                                               until their shard overwrites)
@@ -56,8 +56,11 @@
 // ring; Messages and Window always return consecutive Seq values, oldest
 // first. Message.Time is taken just before the message is stored, so under
 // concurrent appends Time order may differ from Seq order by microseconds:
-// order by Seq. Clear raises a watermark instead of touching the ring, so
-// it needs no lock; sequence numbers continue after it.
+// order by Seq. Clear raises a watermark instead of touching the ring, and
+// sequence numbers continue after it. It reads the ring's newest sequence
+// number with one snapshot, so it locks what a read locks: the mutex
+// ring's lock or all of the sharded ring's shard locks, nothing with the
+// lockfree backend.
 //
 // # Metrics and logging
 //
@@ -65,7 +68,9 @@
 // reason, evicted, cleared, bytes, tokens, uptime) kept with one atomic add
 // each per call — unlike the tutorial, nothing is recomputed over the
 // window on Append; the window's bytes and tokens are summed when Stats is
-// called. Logging uses log/slog (see [WithLogger]) and never includes the
+// called. Evicted, cleared and the window always add up to the last
+// sequence number, and the counters never decrease from one Stats call to
+// the next, so they can be exported as counters. Logging uses log/slog (see [WithLogger]) and never includes the
 // content or name of a message.
 //
 // # Tokens

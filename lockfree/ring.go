@@ -32,17 +32,23 @@ import (
 // copies slots for s-n+1 ... s (n = min(s, cap)). By the invariant each slot
 // holds an entry with at least the wanted sequence; if it holds exactly that
 // one, its value is the value pushed with that sequence (entries are never
-// written after they are published). If some slot holds a newer entry, the
-// writers have lapped the reader: it discards what it copied and starts
-// again from the new tail. Slots are never torn: a reader only ever sees a
-// whole entry, through an atomic pointer.
+// written after they are published). If some slot holds a newer entry, a
+// push overwrote that slot before the reader copied it: the reader discards
+// what it copied and starts again from the new tail. It takes no lap of
+// the ring to force that: the k-th value wanted (k = 0 for the oldest,
+// sequence s-n+1+k) is overwritten by the push of s-n+1+k+cap, so in a
+// full ring (n = cap) a single push installed before the reader copies the
+// oldest slot makes it retry, and in general the reader must copy its k-th
+// slot before the push of s+cap-n+k+1 is installed.
+// Slots are never torn: a reader only ever sees a whole entry, through an
+// atomic pointer.
 //
 // A trace at cap 4 (slot contents as sequence numbers, t = tail):
 //
 //	| 5 | 6 | 3 | 4 |  t: 6   snapshot wants 3,4,5,6: all match
 //	| 5 | 6 | 7 | 4 |  t: 7   pushed 7 (slot for 7 installed by its pusher)
-//	| 5 | 6 | 7 | 8 |  t: 8   a reader that loaded t=6 and reads the slot for
-//	                           3 now finds 7: lapped, it retries from t=8.
+//	                           a reader that loaded t=6 and now reads the
+//	                           slot for 3 finds 7: it retries from t=7.
 //
 // Happens-before: the CompareAndSwap that publishes an entry in tail (or in a
 // slot) happens before any Load that observes that pointer, and the entry's
@@ -65,9 +71,12 @@ type entry[T any] struct {
 // package documentation for what that costs.
 //
 // Progress: Push is lock-free (its CAS fails only because another Push
-// succeeded) and Snapshot is lock-free (it retries only when writers lapped
-// it, that is, pushed Cap() or more values while it copied). Len and Cap are
-// wait-free. No operation ever waits for another goroutine to run.
+// succeeded) and Snapshot is lock-free: it retries when a Push overwrote a
+// slot it had not copied yet, which in a full ring takes one Push landing
+// before it copies the oldest value, so every retry means a Push completed;
+// pushes that keep pace with its copying can starve it, but a stalled
+// goroutine never holds it up. Len and Cap are wait-free. No operation ever
+// waits for another goroutine to run.
 //
 // Memory: Cap() slot pointers plus one entry per value in the window (and
 // the entry in tail); Push allocates one entry (the size of T plus 8 bytes).
@@ -145,7 +154,7 @@ func (r *Ring[T]) Snapshot(dst []T) ([]T, uint64) {
 		for ; k < len(out); k++ {
 			e := r.slots[i].Load()
 			if e.seq != first+uint64(k) {
-				break // lapped: the slot already holds a newer value
+				break // overwritten: the slot already holds a newer value
 			}
 			out[k] = e.v
 			if i++; i == c {

@@ -1,6 +1,10 @@
 // Package ringtest is the conformance suite for implementations of
-// [ringbuf.Buffer]: one call runs every rule of the contract in
-// ../DESIGN.md as a named subtest on a fresh buffer.
+// [ringbuf.Buffer]: one call checks the contract stated on
+// [ringbuf.Buffer] (sequence numbers, window contents, linearizability,
+// safety under the race detector), each rule a named subtest on a fresh
+// buffer. The list below says what it checks; the memory bound and the
+// progress guarantee each backend documents on its type are not checked
+// here.
 //
 // A backend's test is a few lines:
 //
