@@ -16,7 +16,8 @@ const (
 	// allocations, fastest with little contention. The default.
 	BackendMutex = "mutex"
 	// BackendLockFree is the lock-free ring (package lockfree): no lock
-	// anywhere on the Append, Messages, Window or Clear path.
+	// anywhere on the Messages, Window or Clear path, nor on Append's for a
+	// message without an ID.
 	BackendLockFree = "lockfree"
 	// BackendSharded is the sharded ring (package sharded): writers spread
 	// over several mutex rings, for write-heavy loads with many goroutines.

@@ -25,8 +25,8 @@
 //	           history, or you are unsure            Push and Snapshot             no allocation per Append
 //	lockfree   read-heavy loads, goroutines          lock-free Push and Snapshot   capacity messages + one small
 //	           outnumbering cores, tail latency      (a reader retries when a      allocation per Append; no lock
-//	           matters; no lock anywhere in          push overwrites a slot it     anywhere in History
-//	           History                               has not copied yet)
+//	           matters; no lock in History but       push overwrites a slot it     in History but for Appends
+//	           for Appends with an ID                has not copied yet)           with an ID
 //	sharded    write-heavy loads with many           blocking: one shard mutex     shards × capacity messages
 //	           concurrent writers                    per Push, all for Snapshot    (evicted ones stay reachable
 //	                                                                               until their shard overwrites)

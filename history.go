@@ -95,7 +95,8 @@ import (
 //
 // Create one with New; the zero value is not usable. Every method is safe
 // for concurrent use by multiple goroutines with every backend. With the
-// lockfree backend no method takes a lock: Append, Messages, Window, Clear,
+// lockfree backend no method takes a lock but Append of a message with an
+// ID (see Append): Append without an ID, Messages, Window, Clear,
 // SetSystemPrompt and Stats use only atomic operations (plus whatever the
 // configured slog.Handler and Tokenizer do; the defaults take no lock).
 //
