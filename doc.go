@@ -83,4 +83,15 @@
 //
 // Every method of History is safe for concurrent use with every backend.
 // After [History.Close], writes fail with ErrClosed and reads keep working.
+//
+// # Many conversations
+//
+// A [Store] keeps many conversations, each a History addressed by a
+// conversation ID. [MemoryStore] keeps them in this process, bounded by
+// Config.IdleTTL and Config.MaxConversations; other modules implement it
+// on Redis and wrap it with retries and a circuit breaker. Every Store
+// passes the conformance suite in package
+// github.com/chatring/chatring/storetest. [Message.ID] makes Append
+// idempotent, on a History and on every Store, so that a retried Append is
+// stored once; [ErrUnavailable] is the only error worth retrying.
 package chatring
