@@ -555,24 +555,39 @@ func (h *History) Window(ctx context.Context, maxTokens int) ([]Message, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if maxTokens < 0 {
-		return nil, &ValidationError{Field: "max_tokens", Err: ErrBudgetTooSmall,
-			Reason: fmt.Sprintf("negative budget %d", maxTokens)}
-	}
 	if maxTokens == 0 {
 		maxTokens = h.cfg.MaxTokens
 	}
-	budget := maxTokens
 	sys := h.system.Load()
+	if err := checkBudget(sys, maxTokens); err != nil {
+		return nil, err
+	}
+	// msgs[0] is reserved for the system prompt; the window follows.
+	msgs := h.snapshot(make([]Message, 1, 1+h.buf.Cap()))
+	return cutWindow(msgs, sys, maxTokens), nil
+}
+
+// checkBudget returns Window's error for a budget that is negative or
+// smaller than the prompt alone.
+func checkBudget(sys *Message, maxTokens int) error {
+	if maxTokens < 0 {
+		return negativeBudget(maxTokens)
+	}
+	if sys != nil && sys.Tokens > maxTokens {
+		return &ValidationError{Field: "max_tokens", Err: ErrBudgetTooSmall,
+			Reason: fmt.Sprintf("system prompt alone is %d tokens, budget %d", sys.Tokens, maxTokens)}
+	}
+	return nil
+}
+
+// cutWindow applies Window's rules: msgs[1:] is the window, oldest first,
+// and msgs[0] a free slot for the prompt sys (nil if none); maxTokens was
+// checked by checkBudget. It returns a subslice of msgs.
+func cutWindow(msgs []Message, sys *Message, maxTokens int) []Message {
+	budget := maxTokens
 	if sys != nil {
-		if sys.Tokens > budget {
-			return nil, &ValidationError{Field: "max_tokens", Err: ErrBudgetTooSmall,
-				Reason: fmt.Sprintf("system prompt alone is %d tokens, budget %d", sys.Tokens, maxTokens)}
-		}
 		budget -= sys.Tokens
 	}
-	// msgs[0] is reserved for the system prompt; win is the window.
-	msgs := h.snapshot(make([]Message, 1, 1+h.buf.Cap()))
 	win := msgs[1:]
 	start := len(win)
 	for start > 0 && win[start-1].Tokens <= budget {
@@ -584,10 +599,26 @@ func (h *History) Window(ctx context.Context, maxTokens int) ([]Message, error) 
 		start++
 	}
 	if sys == nil {
-		return win[start:], nil
+		return win[start:]
 	}
 	msgs[start] = *sys // the slot just before win[start]
-	return msgs[start:], nil
+	return msgs[start:]
+}
+
+// CutWindow returns what Window returns for a conversation whose window,
+// oldest first with consecutive Seq values, is window and whose pinned
+// prompt is prompt (nil if none), with a budget of maxTokens (which must be
+// positive: resolve 0 to Config.MaxTokens first). It returns a new slice,
+// and the same errors as Window for a negative budget or one smaller than
+// the prompt. Store implementations outside this package use it, so that
+// their windows follow History's rules exactly.
+func CutWindow(window []Message, prompt *Message, maxTokens int) ([]Message, error) {
+	if err := checkBudget(prompt, maxTokens); err != nil {
+		return nil, err
+	}
+	msgs := make([]Message, 1+len(window))
+	copy(msgs[1:], window)
+	return cutWindow(msgs, prompt, maxTokens), nil
 }
 
 // Clear empties the window: messages appended before Clear was called are

@@ -28,7 +28,10 @@ import (
 //     W-TinyLFU (recency and frequency of use), not the oldest or a random
 //     one: a conversation read and written every minute outlives a burst of
 //     one-message conversations. The bound may be exceeded briefly while
-//     eviction catches up.
+//     eviction catches up. The policy is approximate: reads are recorded in
+//     lossy buffers that background maintenance drains, so a burst of
+//     writes faster than that maintenance can under-count reads and evict
+//     a conversation in use.
 //
 // Eviction and expiry are those of github.com/maypok86/otter/v2, a
 // concurrent cache with a W-TinyLFU policy and timer-wheel expiry; they run
