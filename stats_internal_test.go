@@ -292,26 +292,13 @@ func TestStatsMonitor(t *testing.T) {
 		var done atomic.Bool // set by the monitor when it is done
 		var clears atomic.Uint64
 		var wg sync.WaitGroup
-		for w := range appenders {
-			wg.Go(func() {
-				for i := 0; !done.Load(); i++ {
-					if _, err := h.Append(t.Context(), Message{Role: User, Content: fmt.Sprintf("w%d m%d", w, i)}); err != nil {
-						t.Error(err)
-						return
-					}
-					runtime.Gosched()
-				}
-			})
-		}
-		wg.Go(func() {
-			for !done.Load() {
-				if err := h.Clear(t.Context()); err != nil {
-					t.Error(err)
-					return
-				}
-				clears.Add(1)
-				runtime.Gosched()
+		startAppenders(t, h, &wg, &done, appenders)
+		repeatUntil(t, &wg, &done, func(int) error {
+			if err := h.Clear(t.Context()); err != nil {
+				return err
 			}
+			clears.Add(1)
+			return nil
 		})
 		var prev Stats
 		for i := range reads {
@@ -332,4 +319,30 @@ func TestStatsMonitor(t *testing.T) {
 		}
 		t.Logf("%d appended, %d evicted, %d cleared by %d Clear calls", s.Appended, s.Evicted, s.Cleared, clears.Load())
 	})
+}
+
+// repeatUntil starts a goroutine in wg that calls f(0), f(1), ... until
+// done is set or f fails (failing the test), yielding after every call so
+// that with -cpu 1 the goroutines still take turns.
+func repeatUntil(t *testing.T, wg *sync.WaitGroup, done *atomic.Bool, f func(i int) error) {
+	wg.Go(func() {
+		for i := 0; !done.Load(); i++ {
+			if err := f(i); err != nil {
+				t.Error(err)
+				return
+			}
+			runtime.Gosched()
+		}
+	})
+}
+
+// startAppenders starts n goroutines in wg that append user messages to h
+// until done is set.
+func startAppenders(t *testing.T, h *History, wg *sync.WaitGroup, done *atomic.Bool, n int) {
+	for w := range n {
+		repeatUntil(t, wg, done, func(i int) error {
+			_, err := h.Append(t.Context(), Message{Role: User, Content: fmt.Sprintf("w%d m%d", w, i)})
+			return err
+		})
+	}
 }
