@@ -65,13 +65,15 @@
 // # Metrics and logging
 //
 // [History.Stats] returns counters (appended, per role, rejected per
-// reason, evicted, cleared, bytes, tokens, uptime) kept with one atomic add
-// each per call — unlike the tutorial, nothing is recomputed over the
-// window on Append; the window's bytes and tokens are summed when Stats is
-// called. Evicted, cleared and the window always add up to the last
-// sequence number, and the counters never decrease from one Stats call to
-// the next, so they can be exported as counters. Logging uses log/slog (see [WithLogger]) and never includes the
-// content or name of a message.
+// reason, bytes, tokens) kept with one atomic add each per call — unlike
+// the tutorial, nothing is recomputed over the window on Append — and the
+// evicted and cleared counts, which Clear and Stats record (Append does
+// not touch them); the window's bytes and tokens and the uptime are worked
+// out when Stats is called. Evicted, cleared and the window always
+// add up to the last sequence number, and the counters never decrease from
+// one Stats call to the next, so they can be exported as counters. Logging
+// uses log/slog (see [WithLogger]) and never includes the content or name
+// of a message.
 //
 // # Tokens
 //

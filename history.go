@@ -54,8 +54,8 @@ import (
 // and Window stay lock-free.
 //
 // What Clear costs depends on the ring: its Snapshot holds the mutex
-// ring's lock, or every shard lock of the sharded ring (where Appends that
-// find its gate closed wait for it), while it copies the window; only with
+// ring's lock, or every shard lock of the sharded ring, while it copies
+// the window, and Appends on those rings wait for it; only with
 // the lockfree ring is Clear lock-free (the Snapshot, plus a CAS loop that
 // fails only when another Clear or a Stats updated the state). The copy is
 // a window-sized allocation per Clear to read one number; Buffer has no
@@ -629,8 +629,8 @@ func CutWindow(window []Message, prompt *Message, maxTokens int) ([]Message, err
 // ring: they stay in memory until newer messages overwrite them.
 //
 // Clear reads the ring with one Snapshot, so it blocks like the ring's
-// Snapshot does: with the mutex backend it holds the ring's mutex, with
-// the sharded backend every shard's mutex (Appends may wait for it), and
+// Snapshot does: with the mutex backend it holds the ring's mutex and
+// with the sharded backend every shard's mutex, so Appends wait for it;
 // only with the lockfree backend is it lock-free. It copies the window
 // into a new slice to read the newest sequence number. After Close it
 // fails with ErrClosed.

@@ -55,7 +55,8 @@ func reasonOf(err error) int {
 // Stats is a snapshot of a History's metrics. It marshals to JSON with the
 // snake_case keys shown.
 //
-// Exactness: when no call is in flight every field is exact. Under
+// Exactness: when no call is in flight every field is exact, but for the
+// split between Evicted and Cleared described at Cleared. Under
 // concurrent calls each counter is exact at the instant it was read, but
 // the counters are read one after another, so they may disagree with each
 // other by the calls in flight (Appended may differ from LastSeq, or from
@@ -124,11 +125,11 @@ type Stats struct {
 // Stats returns the current metrics. Counters are maintained with one
 // atomic add each per call (O(1) per Append); the Window* fields are
 // computed here from one snapshot of the ring, so Stats costs O(window)
-// and allocates one window-sized slice. Stats records the evictions it
-// sees in the History's clear state (one small allocation when there are
-// new ones) and takes its snapshot again when a Clear or another Stats
-// changed that state meanwhile; it takes no lock with the lockfree
-// backend.
+// and allocates a window-sized slice and the two maps. Stats records the
+// evictions it sees in the History's clear state (one small allocation
+// when there are new ones) and takes its snapshot again when a Clear or
+// another Stats changed that state meanwhile; it takes no lock with the
+// lockfree backend.
 func (h *History) Stats() Stats {
 	msgs, last, cs := h.countedSnapshot(nil)
 	s := Stats{

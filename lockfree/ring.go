@@ -73,9 +73,9 @@ type entry[T any] struct {
 // Progress: Push is lock-free (its CAS fails only because another Push
 // succeeded) and Snapshot is lock-free: it retries when a Push overwrote a
 // slot it had not copied yet, which in a full ring takes one Push landing
-// before it copies the oldest value, so every retry means a Push completed;
-// pushes that keep pace with its copying can starve it, but a stalled
-// goroutine never holds it up. Len and Cap are wait-free. No operation ever
+// before it copies the oldest value, so every retry means a Push took
+// effect; pushes that keep pace with its copying can starve it, but a
+// stalled goroutine never holds it up. Len and Cap are wait-free. No operation ever
 // waits for another goroutine to run.
 //
 // Memory: Cap() slot pointers plus one entry per value in the window (and

@@ -21,7 +21,8 @@
 // What the suite checks:
 //   - Sequential: against the mutex ring [ringbuf.Ring] as the model, at
 //     capacities 1, 2, 3, 7 and 64 through several wrap-arounds: sequence
-//     numbers, Snapshot contents, Len, Cap, dst reuse; and a
+//     numbers, Snapshot contents, Len, Cap, dst reuse, no allocation by a
+//     Snapshot into a dst with room; and a
 //     pgregory.net/rapid state machine over random operation sequences, which
 //     shrinks a failure to a minimal sequence.
 //   - Hammer: writers and readers at once; every snapshot contiguous in
