@@ -85,6 +85,55 @@ func (b *stale) Snapshot(dst []item) ([]item, uint64) {
 func (b *stale) Len() int { return b.ring.Len() }
 func (b *stale) Cap() int { return b.ring.Cap() }
 
+// lagging's online snapshots lag one push behind: each returns the window
+// as it was before the newest push, labelled with the newest sequence
+// number. The window is contiguous, ordered and of the right length, but
+// shifted by one: the newest append, which may have returned before the
+// read began, is missing and an evicted one is back. So that the shift
+// cannot show as a wrong length, a lagging snapshot first waits until
+// more than capacity values were pushed. Only the first online snapshots
+// lag; later ones (the final read among them) are correct, so that only
+// the online checker can see it.
+type lagging struct {
+	mu     sync.Mutex
+	pushed sync.Cond // on mu; broadcast by every push
+	ring   *ringbuf.Ring[item]
+	prev   []item // guarded by mu: the window before the newest push
+	online int    // guarded by mu: snapshots that still lag
+}
+
+func newLagging(capacity, online int) *lagging {
+	b := &lagging{ring: ringbuf.New[item](capacity), online: online}
+	b.pushed.L = &b.mu
+	return b
+}
+
+func (b *lagging) Push(v item) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.prev, _ = b.ring.Snapshot(b.prev[:0])
+	seq := b.ring.Push(v)
+	b.pushed.Broadcast()
+	return seq
+}
+
+func (b *lagging) Snapshot(dst []item) ([]item, uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.online == 0 {
+		return b.ring.Snapshot(dst)
+	}
+	b.online--
+	for len(b.prev) < b.ring.Cap() {
+		b.pushed.Wait()
+	}
+	_, last := b.ring.Snapshot(nil)
+	return append(dst, b.prev...), last
+}
+
+func (b *lagging) Len() int { return b.ring.Len() }
+func (b *lagging) Cap() int { return b.ring.Cap() }
+
 // repeatSeq's Push returns the previous sequence number on every 100th
 // push: a repeat (and a gap) in the numbering.
 type repeatSeq struct{ *ringbuf.Ring[item] }
@@ -122,6 +171,14 @@ func TestBrokenBuffersFailTheRun(t *testing.T) {
 			newRing: func(c int) ringbuf.Buffer[item] { return &stale{ring: ringbuf.New[item](c)} },
 			args:    []string{"-writers", "1", "-readers", "1", "-ops", "2002"},
 			want:    "newest sequence is 1000",
+		},
+		{
+			// One writer and one reader, 1000 operations each: the
+			// reader's 1000 snapshots lag, the final read does not.
+			name:    "snapshot lags one push behind",
+			newRing: func(c int) ringbuf.Buffer[item] { return newLagging(c, 1000) },
+			args:    []string{"-writers", "1", "-readers", "1", "-ops", "2000", "-capacity", "4"},
+			want:    "returned before the read began",
 		},
 		{
 			name:    "repeated sequence number",

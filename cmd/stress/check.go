@@ -72,7 +72,8 @@ func (v *violations) descriptions() []string {
 //
 //  1. its length is min(last, capacity): nothing dropped, nothing extra;
 //  2. its sequence numbers are first, first+1, …, last (where the level
-//     exposes per-message sequence numbers);
+//     exposes per-message sequence numbers: at ring level they are derived
+//     from the position, so this holds by construction there);
 //  3. every writer id is valid and every message was sent before the read
 //     returned (no garbage, no values from the future);
 //  4. each writer's messages are consecutive and in its own order: n, n+1,
@@ -80,10 +81,18 @@ func (v *violations) descriptions() []string {
 //     numbers fall in a contiguous range are a contiguous run of its
 //     counter; a gap, repeat or swap means the window is not a contiguous,
 //     ordered range of sequence numbers, or a value was torn;
-//  5. every append that had returned before the read was called is in the
-//     window at the position its sequence number gives, or already evicted
-//     (last is at least its sequence number): what linearizability requires;
-//  6. last never goes backwards between two reads of the same reader.
+//  5. every append that had returned before the read was called (each
+//     writer's newest, a ref) is in the window at the position its
+//     sequence number gives, with its writer and its message number, or
+//     already evicted (last is at least its sequence number): what
+//     linearizability requires;
+//  6. every message of a writer sits on the right side of that writer's
+//     ref: a message numbered below (above) the ref's has a lower (higher)
+//     sequence number. With 5 this anchors positions to values, so a
+//     window shifted by one (each value one place from where its sequence
+//     number belongs) is caught even at ring level, where sequence numbers
+//     come from positions;
+//  7. last never goes backwards between two reads of the same reader.
 type snapshotChecker struct {
 	capacity int
 	// These are indexed by writer and reused between windows; seen[w] is
@@ -104,12 +113,17 @@ func newSnapshotChecker(capacity, writers int) *snapshotChecker {
 	}
 }
 
+// ref names one append of a writer: its message #n got sequence number
+// seq. A seq of 0 means none.
+type ref struct{ seq, n uint64 }
+
 // check checks one window. recs is the window, last the sequence number of
-// its newest value (0 when empty); before[w] is the sequence number of
-// writer w's newest append that had returned before the read was called (0
-// for none) and sent[w] how many appends writer w had started when the read
-// returned. reader names the reader in descriptions.
-func (c *snapshotChecker) check(v *violations, reader int, recs []rec, last uint64, before, sent []uint64) {
+// its newest value (0 when empty); before[w] is an append of writer w that
+// had returned before the read was called (its newest one as far as the
+// reader could tell; seq 0 for none) and sent[w] how many appends writer w
+// had started when the read returned. reader names the reader in
+// descriptions.
+func (c *snapshotChecker) check(v *violations, reader int, recs []rec, last uint64, before []ref, sent []uint64) {
 	c.windows++
 	where := func() string {
 		return fmt.Sprintf("reader %d, read %d (window of %d, newest sequence %d)", reader, c.windows, len(recs), last)
@@ -136,6 +150,11 @@ func (c *snapshotChecker) check(v *violations, reader int, recs []rec, last uint
 			v.addf("%s: position %d holds writer %d's message #%d, which it had not sent", where(), i, r.writer, r.n)
 			return
 		}
+		if b := before[r.writer]; b.seq != 0 && cmp.Compare(r.n, b.n) != cmp.Compare(r.seq, b.seq) {
+			v.addf("%s: position %d holds writer %d's message #%d at sequence %d, but its message #%d got sequence %d (returned before the read began): values are not at their sequence numbers",
+				where(), i, r.writer, r.n, r.seq, b.n, b.seq)
+			return
+		}
 		if c.seen[r.writer] == c.windows {
 			if prev := c.lastN[r.writer]; r.n != prev+1 {
 				v.addf("%s: writer %d's message #%d follows its #%d: each writer's messages must be consecutive and in order", where(), r.writer, r.n, prev)
@@ -144,17 +163,18 @@ func (c *snapshotChecker) check(v *violations, reader int, recs []rec, last uint
 		}
 		c.seen[r.writer], c.lastN[r.writer] = c.windows, r.n
 	}
-	for w, s := range before {
-		if s == 0 {
+	for w, b := range before {
+		if b.seq == 0 {
 			continue
 		}
-		if s > last {
-			v.addf("%s: writer %d's append with sequence %d returned before the read began but is missing", where(), w, s)
+		if b.seq > last {
+			v.addf("%s: writer %d's message #%d (sequence %d) returned before the read began but is missing", where(), w, b.n, b.seq)
 			return
 		}
-		if s >= first {
-			if got := recs[s-first].writer; got != w {
-				v.addf("%s: sequence %d belongs to writer %d's append but the window holds writer %d's message there", where(), s, w, got)
+		if b.seq >= first {
+			if got := recs[b.seq-first]; got.writer != w || got.n != b.n {
+				v.addf("%s: sequence %d is writer %d's message #%d, which returned before the read began, but the window holds writer %d's message #%d there",
+					where(), b.seq, w, b.n, got.writer, got.n)
 				return
 			}
 		}

@@ -7,12 +7,14 @@ import (
 	"os"
 	"runtime/metrics"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/ringbuf"
 )
 
 // win builds a window of capacity-bounded records ending at sequence last
@@ -28,27 +30,38 @@ func win(last uint64, pairs ...[2]int) []rec {
 
 func TestSnapshotChecker(t *testing.T) {
 	sent := []uint64{100, 100}
+	none := []ref{{}, {}}
 	for _, c := range []struct {
 		name   string
 		recs   []rec
 		last   uint64
-		before []uint64
+		before []ref
 		want   string // "" for no violation
 	}{
-		{"empty", nil, 0, []uint64{0, 0}, ""},
-		{"filling", win(3, [2]int{0, 0}, [2]int{1, 0}, [2]int{0, 1}), 3, []uint64{3, 2}, ""},
-		{"full, interleaved", win(9, [2]int{1, 2}, [2]int{0, 5}, [2]int{0, 6}, [2]int{1, 3}), 9, []uint64{7, 5}, ""},
-		{"too short", win(9, [2]int{0, 5}, [2]int{0, 6}, [2]int{0, 7}), 9, []uint64{0, 0}, "window holds 3 messages"},
-		{"too long", win(2, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}), 2, []uint64{0, 0}, "window holds 3"},
-		{"gap", win(9, [2]int{0, 5}, [2]int{0, 7}, [2]int{1, 0}, [2]int{1, 1}), 9, []uint64{0, 0}, "#7 follows its #5"},
-		{"reordered", win(9, [2]int{0, 6}, [2]int{0, 5}, [2]int{1, 0}, [2]int{1, 1}), 9, []uint64{0, 0}, "#5 follows its #6"},
-		{"repeated", win(9, [2]int{0, 5}, [2]int{0, 5}, [2]int{1, 0}, [2]int{1, 1}), 9, []uint64{0, 0}, "#5 follows its #5"},
-		{"bad sequence", []rec{{0, 1, 5}, {0, 2, 7}, {0, 3, 7}, {0, 4, 8}}, 8, []uint64{0, 0}, "position 1 holds sequence 7, want 6"},
-		{"unknown writer", win(4, [2]int{0, 0}, [2]int{5, 0}, [2]int{0, 1}, [2]int{0, 2}), 4, []uint64{0, 0}, "writer 5, which does not exist"},
-		{"from the future", win(4, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 100}), 4, []uint64{0, 0}, "which it had not sent"},
-		{"returned but missing", win(8, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}), 8, []uint64{0, 10}, "sequence 10 returned before the read began but is missing"},
-		{"returned but misplaced", win(8, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}), 8, []uint64{0, 7}, "belongs to writer 1's append"},
-		{"returned and evicted", win(8, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}), 8, []uint64{8, 3}, ""},
+		{"empty", nil, 0, none, ""},
+		{"filling", win(3, [2]int{0, 0}, [2]int{1, 0}, [2]int{0, 1}), 3, []ref{{3, 1}, {2, 0}}, ""},
+		{"full, interleaved", win(9, [2]int{1, 2}, [2]int{0, 5}, [2]int{0, 6}, [2]int{1, 3}), 9, []ref{{7, 5}, {5, 1}}, ""},
+		{"too short", win(9, [2]int{0, 5}, [2]int{0, 6}, [2]int{0, 7}), 9, none, "window holds 3 messages"},
+		{"too long", win(2, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}), 2, none, "window holds 3"},
+		{"gap", win(9, [2]int{0, 5}, [2]int{0, 7}, [2]int{1, 0}, [2]int{1, 1}), 9, none, "#7 follows its #5"},
+		{"reordered", win(9, [2]int{0, 6}, [2]int{0, 5}, [2]int{1, 0}, [2]int{1, 1}), 9, none, "#5 follows its #6"},
+		{"repeated", win(9, [2]int{0, 5}, [2]int{0, 5}, [2]int{1, 0}, [2]int{1, 1}), 9, none, "#5 follows its #5"},
+		{"bad sequence", []rec{{0, 1, 5}, {0, 2, 7}, {0, 3, 7}, {0, 4, 8}}, 8, none, "position 1 holds sequence 7, want 6"},
+		{"unknown writer", win(4, [2]int{0, 0}, [2]int{5, 0}, [2]int{0, 1}, [2]int{0, 2}), 4, none, "writer 5, which does not exist"},
+		{"from the future", win(4, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 100}), 4, none, "which it had not sent"},
+		{"returned but missing", win(8, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}), 8, []ref{{}, {10, 0}}, "message #0 (sequence 10) returned before the read began but is missing"},
+		{"returned but misplaced", win(8, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}), 8, []ref{{}, {7, 0}}, "sequence 7 is writer 1's message #0"},
+		{"returned and evicted", win(8, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}), 8, []ref{{8, 3}, {3, 0}}, ""},
+		// The review's case: one writer, capacity 4, appends #0…#7 with
+		// sequence numbers 1…8 and #7 returned, but the window holds
+		// #3…#6 labelled 5…8: contiguous, ordered, the right length, one
+		// place off. Only the message number of #7 tells.
+		{"shifted by one", win(8, [2]int{0, 3}, [2]int{0, 4}, [2]int{0, 5}, [2]int{0, 6}), 8, []ref{{8, 7}, {}}, "position 3 holds writer 0's message #6 at sequence 8, but its message #7 got sequence 8"},
+		{"shifted, anchor in the middle", win(8, [2]int{0, 3}, [2]int{0, 4}, [2]int{0, 5}, [2]int{0, 6}), 8, []ref{{6, 5}, {}}, "writer 0's message #4 at sequence 6, but its message #5 got sequence 6"},
+		// Two writers: writer 1's returned append is in place, but writer
+		// 0's messages moved by one against its own returned one.
+		{"shifted, two writers", win(8, [2]int{0, 4}, [2]int{1, 0}, [2]int{0, 5}, [2]int{1, 1}), 8, []ref{{6, 5}, {8, 1}}, "writer 0's message #5 at sequence 7, but its message #5 got sequence 6"},
+		{"stale, anchor evicted", win(8, [2]int{0, 1}, [2]int{0, 2}, [2]int{1, 0}, [2]int{1, 1}), 8, []ref{{4, 2}, {}}, "writer 0's message #1 at sequence 5, but its message #2 got sequence 4"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var v violations
@@ -63,12 +76,63 @@ func TestSnapshotChecker(t *testing.T) {
 	t.Run("going backwards", func(t *testing.T) {
 		var v violations
 		chk := newSnapshotChecker(4, 1)
-		chk.check(&v, 0, win(5, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}, [2]int{0, 4}), 5, []uint64{0}, []uint64{5})
-		chk.check(&v, 0, win(4, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}), 4, []uint64{0}, []uint64{5})
+		chk.check(&v, 0, win(5, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}, [2]int{0, 4}), 5, []ref{{}}, []uint64{5})
+		chk.check(&v, 0, win(4, [2]int{0, 0}, [2]int{0, 1}, [2]int{0, 2}, [2]int{0, 3}), 4, []ref{{}}, []uint64{5})
 		if d := v.descriptions(); len(d) != 1 || !strings.Contains(d[0], "went backwards from 5") {
 			t.Errorf("violations %q", d)
 		}
 	})
+}
+
+// TestNewestReturned checks the published (sequence, message number) pairs
+// a writer's slot gives readers, including the case where the writer has
+// moved on so far that the slot may have been reused.
+func TestNewestReturned(t *testing.T) {
+	var s slotFields
+	if _, ok := s.newestReturned(); ok {
+		t.Fatal("a slot with no returned append gave one")
+	}
+	for n := range uint64(10) {
+		s.publish(n, 100+3*n)
+		if r, ok := s.newestReturned(); !ok || r != (ref{seq: 100 + 3*n, n: n}) {
+			t.Fatalf("after append #%d: %+v, %v; want sequence %d", n, r, ok, 100+3*n)
+		}
+	}
+}
+
+// TestNewestReturnedConcurrent has one writer push into a ring and publish
+// each sequence number, as the stress writers do, while readers check that
+// every pair they get is one the writer published: sequence number n+1 for
+// message #n. Each reader reads until it got 1000 pairs; once the writer
+// has stopped no read is torn, so that always ends. Run it with -race.
+func TestNewestReturnedConcurrent(t *testing.T) {
+	var s slotFields
+	ring := ringbuf.New[item](20)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for n := range uint64(200_000) {
+			s.publish(n, ring.Push(item{n: n}))
+		}
+	})
+	for range 2 {
+		wg.Go(func() {
+			got, torn := 0, 0
+			for got < 1000 {
+				r, ok := s.newestReturned()
+				if !ok {
+					torn++
+					continue
+				}
+				got++
+				if r.seq != r.n+1 {
+					t.Errorf("message #%d paired with sequence %d, want %d", r.n, r.seq, r.n+1)
+					return
+				}
+			}
+			t.Logf("a reader got %d pairs in %d more reads (no append yet, or possibly torn)", got, torn)
+		})
+	}
+	wg.Wait()
 }
 
 func TestCheckFinal(t *testing.T) {

@@ -5,7 +5,11 @@
 // chatring.History built on them (-level history). Every snapshot is checked
 // online for the guarantees every backend makes: a contiguous run of
 // sequence numbers, oldest first, each writer's messages in its own order,
-// nothing missing that had been appended before the read began. After the
+// and each writer's newest append that returned before the read began at
+// the position its sequence number gives, with its own message number (or
+// evicted), every other message of that writer on the right side of it.
+// docs/stress.md says exactly what each check does and does not prove.
+// After the
 // run, the final window must equal the last appends and the totals must
 // equal what the writers sent. Any violation is described and makes the exit
 // status 1.

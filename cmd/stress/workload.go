@@ -32,9 +32,47 @@ type slotFields struct {
 	// started counts a writer's appends begun (stored before each append)
 	// or a reader's snapshots done.
 	started atomic.Uint64
-	// lastSeq is the sequence number of a writer's newest append that has
-	// returned (0 before the first). Stored only when checking.
-	lastSeq atomic.Uint64
+	// A writer publishes which sequence number each of its appends got, so
+	// that readers can check that a returned append is in a window with its
+	// own message number; stored only when checking. Append #k's sequence
+	// number goes to seqs[k%len(seqs)], then returned is set to k+1.
+	returned atomic.Uint64    // appends that have returned
+	seqs     [8]atomic.Uint64 // the newest appends' sequence numbers, a ring
+}
+
+// publish records that append #n got sequence number seq. Only the slot's
+// writer calls it, once per append, in order.
+func (s *slotFields) publish(n, seq uint64) {
+	s.seqs[n%uint64(len(s.seqs))].Store(seq)
+	s.returned.Store(n + 1)
+}
+
+// newestReturned returns the writer's newest append that had returned when
+// it was called, or ok false when there is none or the writer published so
+// many more meanwhile that the answer may be torn (then the caller keeps
+// an older one, which also returned before).
+//
+// Why it cannot be torn otherwise: every operation here is an atomic of the
+// Go memory model, so all of them happen in one total order consistent
+// with each goroutine's program order. The Load of returned that sees k+1
+// comes after the writer's Store of returned = k+1, hence after its Store
+// of seqs[k%m] (m = len(seqs)), so the Load of that slot sees append #k's
+// value or a later one. The next writer of the slot is append #(k+m),
+// whose Store comes after the writer's Store of returned = k+m. If the
+// slot Load saw it, the second Load of returned, which comes after, sees
+// at least k+m: m-1 more than the first. So a difference below m-1 means
+// the slot held append #k's sequence number.
+func (s *slotFields) newestReturned() (r ref, ok bool) {
+	n := s.returned.Load()
+	if n == 0 {
+		return ref{}, false
+	}
+	m := uint64(len(s.seqs))
+	seq := s.seqs[(n-1)%m].Load()
+	if s.returned.Load()-n >= m-1 {
+		return ref{}, false
+	}
+	return ref{seq: seq, n: n - 1}, true
 }
 
 type workerSlot struct {
@@ -204,7 +242,7 @@ func (wl *workload) writer(ctx context.Context, start <-chan struct{}, w int) {
 		record(h, d)
 		log.add(&wl.viol, w, n, seq)
 		if wl.check {
-			slot.lastSeq.Store(seq)
+			slot.publish(n, seq)
 		}
 	}
 	wl.appends[w] = log.sent
@@ -218,10 +256,11 @@ func (wl *workload) reader(ctx context.Context, start <-chan struct{}, r int) {
 	h := wl.hists[i]
 	quota := wl.quota(i)
 	var chk *snapshotChecker
-	var before, sent []uint64
+	var before []ref
+	var sent []uint64
 	if wl.check {
 		chk = newSnapshotChecker(wl.capacity, wl.writers)
-		before = make([]uint64, wl.writers)
+		before = make([]ref, wl.writers)
 		sent = make([]uint64, wl.writers)
 	}
 	<-start
@@ -232,7 +271,11 @@ func (wl *workload) reader(ctx context.Context, start <-chan struct{}, r int) {
 		}
 		if chk != nil {
 			for w := range before {
-				before[w] = wl.slots[w].lastSeq.Load()
+				// When the answer may be torn, before[w] keeps the
+				// previous one: it returned before this read too.
+				if r, ok := wl.slots[w].newestReturned(); ok {
+					before[w] = r
+				}
 			}
 		}
 		t0 := time.Now()
