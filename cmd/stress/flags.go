@@ -159,6 +159,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		if *ops <= 0 {
 			return nil, usagef("-ops must be positive, got %d", *ops)
 		}
+		if workers := o.writers + o.readers; *ops < int64(workers) {
+			return nil, usagef("-ops %d is fewer than the %d writers and readers: each needs at least one operation", *ops, workers)
+		}
 		o.ops = uint64(*ops)
 	}
 	if set["max-turns"] && set["capacity"] {

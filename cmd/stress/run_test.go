@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/ringbuf"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -246,6 +247,8 @@ func TestBadFlags(t *testing.T) {
 		{"-duration", "1s", "-ops", "10"},
 		{"-ops", "0"},
 		{"-ops", "-5"},
+		{"-ops", "3"}, // fewer than the 4 writers + 4 readers
+		{"-writers", "2", "-readers", "0", "-ops", "1"},
 		{"-format", "xml"},
 		{"-level", "disk"},
 		{"-max-turns", "5", "-capacity", "10"},
@@ -261,7 +264,11 @@ func TestBadFlags(t *testing.T) {
 		{"extra-argument"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			out, errOut, err := runArgs(t, t.Context(), defaultEnv(), args...)
+			// A bad flag must fail at once; the timeout only ends a run
+			// that wrongly started (it would return nil).
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+			defer cancel()
+			out, errOut, err := runArgs(t, ctx, defaultEnv(), args...)
 			var ue *usageError
 			if !errors.As(err, &ue) {
 				t.Fatalf("run = %v, want a *usageError", err)
@@ -414,5 +421,22 @@ func TestOnlineCheckOff(t *testing.T) {
 	// Only the final checks run: totals, checksum, length, contents.
 	if c := rep.Results[0].Invariants.Checks; c == 0 || c > 4 || !rep.OK || rep.Config.Check {
 		t.Errorf("with -check=false: %d checks, ok %v, config.check %v", c, rep.OK, rep.Config.Check)
+	}
+}
+
+// TestZeroShareStops runs a workload whose -ops bound leaves one worker a
+// share of 0 (the flags reject that, but the workload must not read it as
+// "no bound"): the run must end after exactly the bounded operations.
+func TestZeroShareStops(t *testing.T) {
+	wl := newWorkload(&ringSubject{buf: ringbuf.New[item](4)}, 1, 1, 4, 1, time.Hour, true)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	elapsed, interrupted := wl.run(ctx)
+	if interrupted {
+		t.Fatalf("the run did not end by itself (%v)", elapsed)
+	}
+	out := wl.outcome(ctx, elapsed, interrupted)
+	if out.appends != 1 || out.snapshots != 0 || wl.viol.count.Load() != 0 {
+		t.Errorf("appends %d, snapshots %d, violations %q; want 1, 0, none", out.appends, out.snapshots, wl.viol.descriptions())
 	}
 }

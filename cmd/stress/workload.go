@@ -116,7 +116,9 @@ type outcome struct {
 	checks      uint64
 }
 
-// quota returns worker i's share of the ops bound (0: unbounded).
+// quota returns worker i's share of the ops bound. It means nothing when
+// ops is 0 (a time bound): callers check ops, never quota == 0, so that a
+// zero share stops a worker at once instead of lifting its bound.
 func (wl *workload) quota(i int) uint64 {
 	if wl.ops == 0 {
 		return 0
@@ -220,10 +222,10 @@ func (wl *workload) writer(ctx context.Context, start <-chan struct{}, w int) {
 	slot := &wl.slots[w]
 	h := wl.hists[w]
 	log := wl.logs[w]
-	quota := wl.quota(w)
+	bounded, quota := wl.ops > 0, wl.quota(w)
 	<-start
 	var n uint64
-	for ; quota == 0 || n < quota; n++ {
+	for ; !bounded || n < quota; n++ {
 		if wl.stop.Load() {
 			break
 		}
@@ -254,7 +256,7 @@ func (wl *workload) reader(ctx context.Context, start <-chan struct{}, r int) {
 	i := wl.writers + r
 	slot := &wl.slots[i]
 	h := wl.hists[i]
-	quota := wl.quota(i)
+	bounded, quota := wl.ops > 0, wl.quota(i)
 	var chk *snapshotChecker
 	var before []ref
 	var sent []uint64
@@ -265,7 +267,7 @@ func (wl *workload) reader(ctx context.Context, start <-chan struct{}, r int) {
 	}
 	<-start
 	var n uint64
-	for ; quota == 0 || n < quota; n++ {
+	for ; !bounded || n < quota; n++ {
 		if wl.stop.Load() {
 			break
 		}
