@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/chatring/chatring"
 )
@@ -21,6 +24,13 @@ const (
 	defaultPayload  = 64
 	maxCapacity     = 1 << 20
 	maxPayload      = 1 << 20
+	// maxWorkers bounds -writers and -readers each, far above any useful
+	// load on one machine, so that the memory estimate cannot overflow.
+	maxWorkers = 1 << 16
+	// maxFootprint bounds the memory a run may set aside (see footprint):
+	// a load test that needs more is almost certainly a typo, and would
+	// die out of memory with a stack trace instead of a message.
+	maxFootprint = 1 << 30
 )
 
 // The seed preset: the seed's section 1, 10 threads × 100 × (user,
@@ -146,6 +156,12 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if o.writers < 0 || o.readers < 0 {
 		return nil, usagef("-writers and -readers must not be negative")
 	}
+	if o.writers > maxWorkers {
+		return nil, usagef("-writers must be at most %d, got %d", maxWorkers, o.writers)
+	}
+	if o.readers > maxWorkers {
+		return nil, usagef("-readers must be at most %d, got %d", maxWorkers, o.readers)
+	}
 	if o.writers == 0 && o.readers == 0 {
 		return nil, usagef("-writers and -readers are both 0: nothing to run")
 	}
@@ -170,8 +186,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if set["capacity"] {
 		o.capacity = *capacity
 	} else {
-		if *maxTurns < 1 {
-			return nil, usagef("-max-turns must be at least 1, got %d", *maxTurns)
+		if *maxTurns < 1 || *maxTurns > maxCapacity/2 {
+			return nil, usagef("-max-turns must be between 1 and %d (a window of %d messages), got %d", maxCapacity/2, maxCapacity, *maxTurns)
 		}
 		o.maxTurns, o.capacity = *maxTurns, 2**maxTurns
 	}
@@ -190,5 +206,41 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if o.payload < 0 || o.payload > maxPayload {
 		return nil, usagef("-payload must be between 0 and %d bytes, got %d", maxPayload, o.payload)
 	}
+	if n := footprint(o); n > maxFootprint {
+		return nil, usagef("-writers %d, -readers %d, a window of %d messages and -payload %d would take about %.1f GiB (latency histograms, per-worker windows, the ring and what it holds); the limit is %d GiB",
+			o.writers, o.readers, o.capacity, o.payload, float64(n)/(1<<30), maxFootprint>>30)
+	}
 	return o, nil
+}
+
+// histogramBytes is the size of one worker's latency histogram (about
+// 220 KB at 1 ns … 1 minute, 3 digits).
+var histogramBytes = sync.OnceValue(func() uint64 { return uint64(newHistogram().ByteSize()) })
+
+// footprint estimates the memory a run of o sets aside or keeps at once,
+// in bytes: a latency histogram per worker, each writer's log of its last
+// capacity appends, each reader's window and its decoded records, the
+// ring (shards × capacity slots for the sharded backend) and, at history
+// level, the content the ring keeps. Backends run one at a time, so only
+// the largest ring counts. It is an estimate for a sanity bound, not an
+// accounting: the runtime adds its own overhead.
+func footprint(o *options) uint64 {
+	capacity := uint64(o.capacity)
+	elem := uint64(unsafe.Sizeof(item{}))
+	if o.level == "history" {
+		elem = uint64(unsafe.Sizeof(chatring.Message{}))
+	}
+	rec := uint64(unsafe.Sizeof(rec{}))
+	shards := uint64(1)
+	if slices.Contains(o.backends, "sharded") {
+		shards = uint64(min(runtime.GOMAXPROCS(0), chatring.MaxShards))
+	}
+	n := uint64(o.writers+o.readers) * histogramBytes()
+	n += uint64(o.writers) * capacity * rec
+	n += uint64(o.readers) * capacity * (elem + rec)
+	ring := capacity * (elem + 16) // a slot, and the lock-free ring's entry header
+	if o.level == "history" {
+		ring += capacity * uint64(o.payload)
+	}
+	return n + shards*ring
 }

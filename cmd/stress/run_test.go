@@ -440,3 +440,41 @@ func TestZeroShareStops(t *testing.T) {
 		t.Errorf("appends %d, snapshots %d, violations %q; want 1, 0, none", out.appends, out.snapshots, wl.viol.descriptions())
 	}
 }
+
+// TestResourceBounds checks that flags which would make the run set aside
+// more memory than a load test should, or overflow, are bad flags with a
+// message naming them. It calls parseFlags only: the run must never start.
+func TestResourceBounds(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // in the message
+	}{
+		{[]string{"-writers", "20000"}, "-writers"},
+		{[]string{"-readers", "1000000000000"}, "-readers"},
+		{[]string{"-writers", "64", "-readers", "64", "-capacity", "1048576"}, "GiB"},
+		{[]string{"-level", "history", "-max-turns", "10000", "-payload", "1048576"}, "GiB"},
+		{[]string{"-max-turns", "4611686018427387904"}, "-max-turns"},
+		{[]string{"-max-turns", "524289"}, "-max-turns"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			_, err := parseFlags(c.args, io.Discard)
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("parseFlags = %v, want a *usageError", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, c.want) || strings.Contains(msg, "-9223372036854775808") {
+				t.Errorf("message %q, want one naming %q (and no overflowed number)", msg, c.want)
+			}
+		})
+	}
+	for _, args := range [][]string{
+		nil,
+		{"-writers", "500", "-readers", "500"},
+		{"-max-turns", "524288"},
+		{"-level", "history", "-max-turns", "10000", "-payload", "4096"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err != nil {
+			t.Errorf("parseFlags(%q) = %v, want it accepted", args, err)
+		}
+	}
+}
