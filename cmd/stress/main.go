@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -14,11 +15,20 @@ func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go watchSignals(sigs, cancel, os.Stderr, os.Exit)
+	go watchSignals(sigs, cancel, os.Stderr, exitNow)
 
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	signal.Stop(sigs)
 	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitNow ends the process with status code at once, as a second signal
+// asks, but first completes a -cpuprofile: the profile is written when it
+// stops, so without this it would be left empty or cut off. (If the run is
+// stopping the profile itself at that moment, StopCPUProfile waits for it.)
+func exitNow(code int) {
+	pprof.StopCPUProfile()
+	os.Exit(code)
 }
 
 // watchSignals cancels the run on the first signal from sigs, so that it

@@ -2,14 +2,18 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +23,17 @@ import (
 	"github.com/chatring/chatring/ringbuf"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// runMainEnv, set to 1 in a child process's environment, makes the test
+// binary run the command's main instead of the tests: see
+// TestSecondSignalCompletesProfile.
+const runMainEnv = "STRESS_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main() // exits
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // runArgs runs the command in-process with a non-terminal stdout.
 func runArgs(t *testing.T, ctx context.Context, e env, args ...string) (stdout, stderr string, err error) {
@@ -476,5 +490,55 @@ func TestResourceBounds(t *testing.T) {
 		if _, err := parseFlags(args, io.Discard); err != nil {
 			t.Errorf("parseFlags(%q) = %v, want it accepted", args, err)
 		}
+	}
+}
+
+// TestSecondSignalCompletesProfile runs the command in a child process with
+// -cpuprofile and sends it two signals back to back, as an impatient user
+// does: the second exits at once, but the profile must still be complete
+// (a whole gzip stream, as runtime/pprof writes it), not cut off.
+func TestSecondSignalCompletesProfile(t *testing.T) {
+	prof := t.TempDir() + "/cpu.prof"
+	cmd := exec.Command(os.Args[0], "-backend", "mutex", "-duration", "1h", "-cpuprofile", prof)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	// The profile file is created after the signal handler is installed
+	// and just before profiling starts.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(prof); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no profile file after 30s; stderr %q", stderr.String())
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // let it run and sample a little
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := cmd.Wait()
+	// 143 (128 + SIGTERM) when the second signal won; 0 if the run
+	// finished its report first. Either way the profile must be whole.
+	if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGTERM) && code != 0 {
+		t.Errorf("exit %v (status %d); stderr %q", err, code, stderr.String())
+	}
+	f, err := os.Open(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the CPU profile is not a gzip stream: %v (stderr %q)", err, stderr.String())
+	}
+	if n, err := io.Copy(io.Discard, zr); err != nil || n == 0 {
+		t.Fatalf("the CPU profile is cut off: %d bytes, %v", n, err)
 	}
 }
