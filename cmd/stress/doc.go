@@ -26,6 +26,12 @@
 // found, and each backend's ratio against the mutex ring. -format json
 // prints it as JSON with a stable, versioned schema.
 //
+// By default the workers run a closed loop, so the percentiles are service
+// times: a stalled operation holds back its worker's next ones and shows as
+// one slow sample (coordinated omission). -rate R runs an open loop
+// instead: R operations per second spread over the workers, each latency
+// measured from when the operation was due, as wrk2 does.
+//
 // -preset seed reproduces the example of the Python tutorial chatring
 // replaces: 10 goroutines × 100 × (user, assistant) messages into one
 // history with max_turns 10, and prints its statistics (2000 messages, 1000

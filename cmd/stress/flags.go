@@ -31,6 +31,8 @@ const (
 	// a load test that needs more is almost certainly a typo, and would
 	// die out of memory with a stack trace instead of a message.
 	maxFootprint = 1 << 30
+	// maxRate bounds -rate: one operation per nanosecond.
+	maxRate = 1e9
 )
 
 // The seed preset: the seed's section 1, 10 threads × 100 × (user,
@@ -59,6 +61,7 @@ type options struct {
 	readers    int
 	duration   time.Duration // the time bound per backend when ops is 0
 	ops        uint64        // total operations per backend, or 0
+	rate       float64       // open loop: operations per second per backend; 0 for a closed loop
 	capacity   int           // window size in messages
 	maxTurns   int           // capacity/2 when given as -max-turns, else 0
 	payload    int           // bytes of content per message
@@ -95,6 +98,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		readers  = fs.Int("readers", defaultReaders, "number of reader goroutines, each taking snapshots of the window as fast as it can")
 		duration = fs.Duration("duration", defaultDuration, "how long to load each backend (exclusive with -ops)")
 		ops      = fs.Int64("ops", 0, "total operations per backend, split evenly over the writers and readers (exclusive with -duration)")
+		rate     = fs.Float64("rate", 0, "open loop: operations per second per backend, spread evenly over the writers and readers, with latency measured from when each was due (0: closed loop, as fast as each worker can)")
 		maxTurns = fs.Int("max-turns", defaultMaxTurns, "window size in turns: the window holds 2 × max-turns messages, as in the seed (exclusive with -capacity)")
 		capacity = fs.Int("capacity", 0, "window size in messages (exclusive with -max-turns)")
 		payload  = fs.Int("payload", defaultPayload, "content bytes per message")
@@ -123,7 +127,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	o := &options{
 		level: *level, writers: *writers, readers: *readers, duration: *duration,
 		payload: *payload, format: *format, seed: *seed, cpuprofile: *cpuprof,
-		preset: *preset, check: *check,
+		preset: *preset, check: *check, rate: *rate,
 	}
 	switch {
 	case *backend == "all":
@@ -164,6 +168,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	}
 	if o.writers == 0 && o.readers == 0 {
 		return nil, usagef("-writers and -readers are both 0: nothing to run")
+	}
+	if !(o.rate >= 0 && o.rate <= maxRate) { // also false for NaN
+		return nil, usagef("-rate must be between 0 (closed loop) and %g operations per second, got %g", float64(maxRate), o.rate)
 	}
 	if set["duration"] && set["ops"] {
 		return nil, usagef("-duration and -ops are exclusive: give one bound")

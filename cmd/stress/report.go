@@ -50,6 +50,7 @@ type ReportConfig struct {
 	Readers         int      `json:"readers"`
 	DurationSeconds float64  `json:"duration_seconds"`
 	Ops             uint64   `json:"ops"`
+	Rate            float64  `json:"rate_per_second"`
 	Capacity        int      `json:"capacity"`
 	MaxTurns        int      `json:"max_turns"`
 	PayloadBytes    int      `json:"payload_bytes"`
@@ -184,6 +185,9 @@ func writeText(w io.Writer, rep *Report) error {
 		fmt.Fprintf(w, " (max_turns %d)", c.MaxTurns)
 	}
 	fmt.Fprintf(w, " payload=%dB %s per backend\n", c.PayloadBytes, bound)
+	if c.Rate > 0 {
+		fmt.Fprintf(w, "open loop: %s operations/s per backend; latencies are from when each operation was due\n", fmtRate(c.Rate))
+	}
 	e := rep.Environment
 	fmt.Fprintf(w, "%s %s/%s GOMAXPROCS=%d\n\n", e.GoVersion, e.GOOS, e.GOARCH, e.GOMAXPROCS)
 

@@ -129,6 +129,7 @@ func newReport(o *options) *Report {
 			Writers:      o.writers,
 			Readers:      o.readers,
 			Ops:          o.ops,
+			Rate:         o.rate,
 			Capacity:     o.capacity,
 			MaxTurns:     o.maxTurns,
 			PayloadBytes: o.payload,
@@ -151,7 +152,7 @@ func runBackend(ctx context.Context, o *options, e env, backend string, prog *pr
 		return Result{}, err
 	}
 	defer subj.close()
-	wl := newWorkload(subj, o.writers, o.readers, o.capacity, o.ops, o.duration, o.check)
+	wl := newWorkload(subj, o)
 
 	runtime.GC() // start every backend from the same clean heap
 	before := readRuntime()

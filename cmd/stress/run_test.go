@@ -262,6 +262,9 @@ func TestBadFlags(t *testing.T) {
 		{"-ops", "0"},
 		{"-ops", "-5"},
 		{"-ops", "3"}, // fewer than the 4 writers + 4 readers
+		{"-rate", "-1"},
+		{"-rate", "NaN"},
+		{"-rate", "2e9"},
 		{"-writers", "2", "-readers", "0", "-ops", "1"},
 		{"-format", "xml"},
 		{"-level", "disk"},
@@ -442,7 +445,8 @@ func TestOnlineCheckOff(t *testing.T) {
 // share of 0 (the flags reject that, but the workload must not read it as
 // "no bound"): the run must end after exactly the bounded operations.
 func TestZeroShareStops(t *testing.T) {
-	wl := newWorkload(&ringSubject{buf: ringbuf.New[item](4)}, 1, 1, 4, 1, time.Hour, true)
+	wl := newWorkload(&ringSubject{buf: ringbuf.New[item](4)},
+		&options{writers: 1, readers: 1, capacity: 4, ops: 1, duration: time.Hour, check: true})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	elapsed, interrupted := wl.run(ctx)
@@ -540,5 +544,98 @@ func TestSecondSignalCompletesProfile(t *testing.T) {
 	}
 	if n, err := io.Copy(io.Discard, zr); err != nil || n == 0 {
 		t.Fatalf("the CPU profile is cut off: %d bytes, %v", n, err)
+	}
+}
+
+// stallOnce is a correct ring whose Push number at sleeps for d once: a
+// stall such as a GC pause or a preempted lock holder.
+type stallOnce struct {
+	*ringbuf.Ring[item]
+	at uint64
+	d  time.Duration
+}
+
+func (b stallOnce) Push(v item) uint64 {
+	seq := b.Ring.Push(v)
+	if seq == b.at {
+		time.Sleep(b.d)
+	}
+	return seq
+}
+
+// TestOpenLoopCountsStalls shows coordinated omission and what -rate does
+// about it. One writer makes 400 appends; the 100th stalls for 100 ms. In
+// the closed loop the writer issues nothing during the stall, so the
+// histogram holds one slow sample and p90 stays small. In the open loop at
+// 1000/s, the ~100 appends due during the stall wait for it and are timed
+// from when they were due, so about 60 of the 400 take 40 ms or more and
+// p90 is among them, as it would be for callers arriving at that rate.
+func TestOpenLoopCountsStalls(t *testing.T) {
+	e := defaultEnv()
+	e.newRing = func(_ string, c int) ringbuf.Buffer[item] {
+		return stallOnce{Ring: ringbuf.New[item](c), at: 100, d: 100 * time.Millisecond}
+	}
+	runP90 := func(extra ...string) (p90, max time.Duration, rep Report) {
+		t.Helper()
+		args := append([]string{"-backend", "mutex", "-writers", "1", "-readers", "0", "-ops", "400", "-format", "json"}, extra...)
+		out, _, err := runArgs(t, t.Context(), e, args...)
+		if err != nil {
+			t.Fatalf("run %q: %v\n%s", args, err, out)
+		}
+		rep = decodeReport(t, out)
+		l := rep.Results[0].Latency.Append
+		if l.Count != 400 {
+			t.Fatalf("%d appends timed, want 400", l.Count)
+		}
+		return time.Duration(l.P90Ns), time.Duration(l.MaxNs), rep
+	}
+	p90, maxLat, _ := runP90()
+	if p90 >= 10*time.Millisecond || maxLat < 100*time.Millisecond {
+		t.Errorf("closed loop: p90 %v, max %v; want p90 under 10ms (one slow sample) and max at least the 100ms stall", p90, maxLat)
+	}
+	p90, maxLat, rep := runP90("-rate", "1000")
+	if p90 < 40*time.Millisecond || maxLat < 100*time.Millisecond {
+		t.Errorf("open loop: p90 %v, max %v; want p90 at least 40ms: the appends due during the stall waited for it", p90, maxLat)
+	}
+	if rep.Config.Rate != 1000 {
+		t.Errorf("config.rate_per_second = %v, want 1000", rep.Config.Rate)
+	}
+	// 400 appends due 1ms apart take about 0.4s, not the 0.1s a closed
+	// loop needs.
+	if el := rep.Results[0].ElapsedSeconds; el < 0.39 {
+		t.Errorf("open loop at 1000/s ran 400 appends in %.3fs, want about 0.4s", el)
+	}
+}
+
+// TestDueTimes checks the open-loop schedule: the due times of all workers
+// together are 1/rate apart, worker i of W taking every W-th one from i.
+func TestDueTimes(t *testing.T) {
+	wl := &workload{writers: 2, readers: 1, rate: 1000, start: time.Unix(100, 0)}
+	for k := range uint64(4) {
+		for i := range 3 {
+			want := time.Unix(100, 0).Add(time.Duration(3*k+uint64(i)) * time.Millisecond)
+			if got := wl.due(i, k); !got.Equal(want) {
+				t.Errorf("due(%d, %d) = %v, want %v", i, k, got, want)
+			}
+		}
+	}
+}
+
+// TestRateStopsPromptly: a paced worker waiting for a far-off due time
+// must still stop when the time is up.
+func TestRateStopsPromptly(t *testing.T) {
+	// 0.5 operations per second over 2 workers: each worker's second
+	// operation is due 4s after the start, the run ends after 200ms.
+	began := time.Now()
+	out, _, err := runArgs(t, t.Context(), defaultEnv(), "-backend", "mutex", "-writers", "1", "-readers", "1",
+		"-rate", "0.5", "-duration", "200ms", "-format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("the run took %v, want about 200ms", took)
+	}
+	if r := decodeReport(t, out).Results[0]; r.Appends != 1 || r.Snapshots != 0 {
+		t.Errorf("appends %d, snapshots %d; want the one append due at the start (the snapshot is due at 2s)", r.Appends, r.Snapshots)
 	}
 }
