@@ -12,10 +12,12 @@
 #   make bench-smoke      every benchmark of both modules once (-benchtime 1x),
 #                         the harness's own tests, and the name check (CI)
 #   make bench-regress BASE=<ref> [THRESHOLD=10] [ALPHA=0.01] [ROUNDS=10]
-#                         [BENCHTIME=100ms] [BENCH=.] [CPU=...]
+#                         [BENCHTIME=100ms] [BENCH=.] [CPU=...] [ALLOW_UNMATCHED=1]
 #                         strict gate: BASE against the work tree,
 #                         interleaved; fails on a significant slowdown
-#                         of more than THRESHOLD percent
+#                         of more than THRESHOLD percent, and on a
+#                         benchmark that exists on one side only (renamed,
+#                         added, removed) unless ALLOW_UNMATCHED=1
 #   make bench-regress-ci the CI gate: HEAD~1 against the work tree,
 #                         THRESHOLD=50 ALPHA=0.01 BENCHTIME=20ms CPU=1,2
 #                         (about 1.5 minutes on 2 cores); skips with a
@@ -26,7 +28,8 @@
 #                         interleaved rounds and move a median by half; a
 #                         2x slower Push still fails it. Note it compares
 #                         each side's own harness: a commit that makes a
-#                         workload heavier should rename it.
+#                         workload heavier should rename it. Benchmarks on
+#                         one side only are listed, not failed.
 #
 # Settings: BENCH (go test -bench pattern), COUNT, CPU (-cpu list),
 # BENCHTIME; see bench/run.sh and bench/regress.sh.

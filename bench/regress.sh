@@ -26,10 +26,21 @@
 #              exist, has no harness or whose harness does not build is
 #              skipped with a message and exit status 0 (`make
 #              bench-regress-ci` sets it, with its own defaults)
+#   ALLOW_UNMATCHED
+#              1 to let the strict gate pass when a benchmark ran on one
+#              side only (see below); ci mode always allows it
 #   OUT        where the raw results go (default bench/out/regress)
 #
-# Exit status: 0 no regression (or skipped in CI mode), 1 regression,
-# 2 error.
+# Unmatched benchmarks: a benchmark function or sub-benchmark that exists
+# on one side only (renamed, added or removed) is compared with nothing, so
+# a renamed workload that became 2x slower would pass unseen. The gate
+# lists every one of them ("only in base: ...", "only in head: ..."); the
+# strict gate fails on them (exit 1, before running anything when whole
+# functions differ) unless ALLOW_UNMATCHED=1, and ci mode lists them and
+# decides on the rest.
+#
+# Exit status: 0 no regression (or skipped in CI mode), 1 regression or
+# unmatched benchmarks in strict mode, 2 error.
 set -euo pipefail
 
 die() { echo "regress: $*" >&2; exit 2; }
@@ -50,6 +61,9 @@ BENCH=${BENCH:-.}
 CPU=${CPU:-}
 MODE=${MODE:-strict}
 case "$MODE" in strict | ci) ;; *) die "MODE must be strict or ci (got $MODE)" ;; esac
+ALLOW_UNMATCHED=${ALLOW_UNMATCHED:-0}
+case "$ALLOW_UNMATCHED" in 0 | 1) ;; *) die "ALLOW_UNMATCHED must be 0 or 1 (got $ALLOW_UNMATCHED)" ;; esac
+[ "$MODE" = ci ] && ALLOW_UNMATCHED=1
 
 [ -n "$BASE" ] || die "BASE is required, e.g. make bench-regress BASE=HEAD~1"
 [ "$ROUNDS" -ge 10 ] 2>/dev/null || die "ROUNDS must be at least 10 (got $ROUNDS)"
@@ -80,12 +94,27 @@ echo "regress: building BASE ${BASE} (${base_sha:0:12}) and the work tree ($(git
 go test -c -o "$tmp/head.test" ./bench || die "the benchmarks of the work tree do not build"
 (cd bench/tools && go build -o "$tmp/benchgate" ./cmd/benchgate) || die "cannot build bench/tools/cmd/benchgate"
 
-# Benchmark functions both sides have, filtered by FUNC.
+# Benchmark functions, filtered by FUNC: the ones both sides have are run;
+# the others are listed, and fail the strict gate unless allowed.
 func_re=${BENCH%%/*}
 sub_re=""
 case "$BENCH" in */*) sub_re=/${BENCH#*/} ;; esac
 list() { (cd "$tmp" && "./$1" -test.list '^Benchmark' | grep -E '^Benchmark' | sed 's/^Benchmark//' | grep -E -- "$func_re" || true) | sort; }
-funcs=$(comm -12 <(list base.test) <(list head.test))
+list base.test >"$tmp/base.funcs"
+list head.test >"$tmp/head.funcs"
+funcs=$(comm -12 "$tmp/base.funcs" "$tmp/head.funcs")
+only_base=$(comm -23 "$tmp/base.funcs" "$tmp/head.funcs" | paste -sd, - | sed 's/,/, /g')
+only_head=$(comm -13 "$tmp/base.funcs" "$tmp/head.funcs" | paste -sd, - | sed 's/,/, /g')
+if [ -n "$only_base$only_head" ]; then
+	if [ "$ALLOW_UNMATCHED" = 1 ]; then
+		echo "regress: benchmark functions on one side only, not compared:"
+	else
+		echo "regress: FAIL: benchmark functions on one side only, so nothing compares them (renamed, added or removed?); ALLOW_UNMATCHED=1 lets that pass:"
+	fi
+	[ -z "$only_base" ] || echo "  only in base: $only_base"
+	[ -z "$only_head" ] || echo "  only in head: $only_head"
+	[ "$ALLOW_UNMATCHED" = 1 ] || exit 1
+fi
 [ -n "$funcs" ] || die "no benchmark function matches BENCH=$BENCH on both sides"
 
 args=(-test.run '^$' -test.benchtime "$BENCHTIME" -test.count 1)
@@ -110,4 +139,6 @@ echo "regress: ${BASE} (base) against the work tree (head): ${ROUNDS} interleave
 "${benchstat[@]}" -alpha "$ALPHA" -filter '.unit:(sec/op OR allocs/op)' base="$OUT/base.txt" head="$OUT/head.txt"
 echo
 "${benchstat[@]}" -alpha "$ALPHA" -format csv base="$OUT/base.txt" head="$OUT/head.txt" 2>/dev/null >"$OUT/compare.csv"
-"$tmp/benchgate" -threshold "$THRESHOLD" <"$OUT/compare.csv"
+gate=(-threshold "$THRESHOLD")
+[ "$ALLOW_UNMATCHED" = 1 ] && gate+=(-allow-unmatched)
+"$tmp/benchgate" "${gate[@]}" <"$OUT/compare.csv"

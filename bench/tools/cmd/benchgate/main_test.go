@@ -84,3 +84,77 @@ func TestParseOneInput(t *testing.T) {
 		t.Error("Parse of a one-input table: no error, want one")
 	}
 }
+
+// unmatched is benchstat -format csv output where a benchmark ran on one
+// side only: Old was renamed New (and got 2x slower), and Append's cap=20
+// sub-benchmark became capacity=20. benchstat prints such rows with the
+// other side's columns empty (or missing) and no comparison.
+const unmatched = `goos: linux
+goarch: amd64
+pkg: github.com/chatring/chatring/bench
+,base,,head,,,
+,sec/op,CI,sec/op,CI,vs base,P
+Same-2,1e-08,2%,1e-08,2%,~,p=1.000 n=10
+Old-2,1e-08,2%
+New-2,,,2e-08,1%
+Append/cap=20-2,3e-08,1%
+Append/capacity=20-2,,,3e-08,1%
+geomean,1.2e-08,,1.6e-08,,+0.00%,
+
+,base,,head,,,
+,allocs/op,CI,allocs/op,CI,vs base,P
+Same-2,0,0%,0,0%,~,p=1.000 n=10
+Old-2,0,0%
+New-2,,,0,0%
+Append/cap=20-2,0,0%
+Append/capacity=20-2,,,0,0%
+geomean,,,,,+0.00%,
+`
+
+func TestParseUnmatched(t *testing.T) {
+	cs, err := Parse(strings.NewReader(unmatched))
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := map[string]string{}
+	for _, c := range cs {
+		if c.Only != "" {
+			only[c.Name] = c.Only
+		}
+	}
+	want := map[string]string{"Old-2": "base", "New-2": "head", "Append/cap=20-2": "base", "Append/capacity=20-2": "head"}
+	if len(only) != len(want) {
+		t.Errorf("one-sided rows %v, want %v", only, want)
+	}
+	for name, side := range want {
+		if only[name] != side {
+			t.Errorf("%s: only in %q, want %q", name, only[name], side)
+		}
+	}
+}
+
+// TestRunUnmatched: a benchmark present on one side only must fail the
+// strict gate, with the names listed, and be listed (not failed) when
+// allowed, as CI mode does.
+func TestRunUnmatched(t *testing.T) {
+	names := []string{"only in base: Append/cap=20-2, Old-2", "only in head: Append/capacity=20-2, New-2"}
+	var out, errb bytes.Buffer
+	if code := run(nil, strings.NewReader(unmatched), &out, &errb); code != 1 {
+		t.Errorf("strict: exit %d, want 1\n%s%s", code, out.String(), errb.String())
+	}
+	for _, want := range append(names, "FAIL") {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("strict output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-allow-unmatched"}, strings.NewReader(unmatched), &out, &errb); code != 0 {
+		t.Errorf("-allow-unmatched: exit %d, want 0\n%s%s", code, out.String(), errb.String())
+	}
+	for _, want := range append(names, "PASS", "not compared") {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-allow-unmatched output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
