@@ -123,8 +123,11 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 	echo
 	echo "## Issue 6's targets"
 	echo
-	echo "Ratios of medians, both terms from the same run: peers.txt for the ratios"
-	echo "against peers, bench.txt for the rest. The targets are issue 6's, not weakened."
+	echo "Ratios of medians, both terms from the same run: the first of bench.txt and"
+	echo "peers.txt that has both (peers.txt for the ratios against peers, bench.txt for"
+	echo "the rest); a ratio whose terms are only in different files is not measured."
+	echo "Ratios keep at least two significant digits. The targets are issue 6's, not"
+	echo "weakened."
 	echo
 	"$report" targets -python-ns "$python_ns" -stress "$stress_files" "${in[@]}"
 	echo

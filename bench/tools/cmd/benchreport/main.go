@@ -11,7 +11,9 @@
 //
 // When a benchmark appears in several files (chatring's backends run both in
 // bench/ and, beside the peers, in bench/peers), the first file that has it
-// wins, so list bench.txt before peers.txt.
+// wins, so list bench.txt before peers.txt. A ratio takes both of its terms
+// from one file, the first that has both, never one from each: two files
+// are two runs, under different load.
 package main
 
 import (
@@ -127,11 +129,12 @@ type Sample struct {
 type Set struct {
 	Samples []Sample
 	N       int
+	Files   int // input files, numbered 0 … Files-1 in Sample.File
 }
 
 // Load reads benchmark results from files, in order.
 func Load(files ...string) (*Set, error) {
-	set := &Set{}
+	set := &Set{Files: len(files)}
 	for i, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
@@ -226,15 +229,19 @@ func (set *Set) Median(q Query, procs int, unit string) (float64, int) {
 	return set.MedianIn(-1, q, procs, unit)
 }
 
-// FileOf returns the index of the first file with a sample matching q at
-// procs GOMAXPROCS, or -1.
-func (set *Set) FileOf(q Query, procs int) int {
-	for _, s := range set.Samples {
-		if s.Base == q.Base && s.Procs == procs && matches(s, q.Keys) {
-			return s.File
+// Pair returns the medians of unit over the samples matching a and b at
+// procs GOMAXPROCS, both from the first file that has samples of both, and
+// that file's index; ok is false when no file has both. A ratio of the two
+// then compares two benchmarks of one run.
+func (set *Set) Pair(a, b Query, procs int, unit string) (x, y float64, file int, ok bool) {
+	for f := range set.Files {
+		x, n := set.MedianIn(f, a, procs, unit)
+		y, m := set.MedianIn(f, b, procs, unit)
+		if n > 0 && m > 0 {
+			return x, y, f, true
 		}
 	}
-	return -1
+	return 0, 0, -1, false
 }
 
 // MedianIn is Median restricted to one file (any file if file < 0), so

@@ -137,9 +137,9 @@ func tailRows(w io.Writer, runs []StressRun) {
 		if med > 0 {
 			each := make([]string, len(ratios))
 			for i, r := range ratios {
-				each[i] = fmt.Sprintf("%.2f", r)
+				each[i] = fmtRatio(r)
 			}
-			got = fmt.Sprintf("%.2f× (median of %d runs: %s)", med, len(ratios), strings.Join(each, ", "))
+			got = fmt.Sprintf("%s× (median of %d runs: %s)", fmtRatio(med), len(ratios), strings.Join(each, ", "))
 			met = yes(med <= 0.5)
 		}
 		fmt.Fprintf(w, "| 4 | lockfree %s p99.9 ÷ mutex %s p99.9 | stress CLI, %d writers + %d readers | %s | ≤ 0.5× | %s |\n",

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 )
 
 // The contenders issue 6 ("each backend wins where it is meant to, and all
@@ -20,7 +22,7 @@ func Targets(w io.Writer, set *Set, pythonNs float64, stress []StressRun) {
 	row := func(n int, what string, at string, ratio float64, ok bool, wanted string) {
 		got, met := "not measured", "—"
 		if ratio > 0 {
-			got = fmt.Sprintf("%.2f×", ratio)
+			got = fmtRatio(ratio) + "×"
 			met = "no"
 			if ok {
 				met = "yes"
@@ -28,35 +30,23 @@ func Targets(w io.Writer, set *Set, pythonNs float64, stress []StressRun) {
 		}
 		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s |\n", n, what, at, got, wanted, met)
 	}
-	ns := func(base string, keys map[string]string, p int) float64 {
-		v, n := set.Median(Query{base, keys}, p, "sec/op")
-		if n == 0 {
+	// over returns num ÷ den in ns/op, both from one run (see Set.Pair),
+	// or 0 when no file has both.
+	over := func(num, den Query, p int) float64 {
+		x, y, _, ok := set.Pair(num, den, p, "sec/op")
+		if !ok || x == 0 || y == 0 {
 			return 0
 		}
-		return v
-	}
-	ratio := func(num, den float64) float64 {
-		if num == 0 || den == 0 {
-			return 0
-		}
-		return num / den
+		return x / y
 	}
 	ring := func(backend string) map[string]string {
 		return map[string]string{"backend": backend, "level": "ring", "cap": "20"}
 	}
 
-	// 1. Append-only against the peers, both terms from the peers' run.
+	// 1. Append-only against the peers, both terms from the peers' run
+	// (the only one that has the peers).
 	vsPeer := func(peer, b string, p int) float64 {
-		f := set.FileOf(Query{"Append", ring(peer)}, p)
-		if f < 0 {
-			return 0
-		}
-		theirs, n := set.MedianIn(f, Query{"Append", ring(peer)}, p, "sec/op")
-		mine, m := set.MedianIn(f, Query{"Append", ring(b)}, p, "sec/op")
-		if n == 0 || m == 0 {
-			return 0
-		}
-		return ratio(theirs, mine)
+		return over(Query{"Append", ring(peer)}, Query{"Append", ring(b)}, p)
 	}
 	for _, p := range procs {
 		at := fmt.Sprintf("append, cap 20, -cpu %d", p)
@@ -66,7 +56,7 @@ func Targets(w io.Writer, set *Set, pythonNs float64, stress []StressRun) {
 			r = vsPeer("langchaingo", b, p)
 			row(1, b+" vs langchaingo window buffer", at, r, r >= 3, "≥ 3×")
 		}
-		r := ratio(1, vsPeer("slicering", "mutex", p))
+		r := over(Query{"Append", ring("mutex")}, Query{"Append", ring("slicering")}, p)
 		row(1, "mutex ÷ hand-written slice ring (ns/op)", at, r, r <= 1.1, "≤ 1.1×")
 	}
 	// 2. Read-heavy: lockfree over mutex.
@@ -74,7 +64,7 @@ func Targets(w io.Writer, set *Set, pythonNs float64, stress []StressRun) {
 		if p < 2 {
 			continue
 		}
-		r := ratio(ns("ReadHeavy", ring("mutex"), p), ns("ReadHeavy", ring("lockfree"), p))
+		r := over(Query{"ReadHeavy", ring("mutex")}, Query{"ReadHeavy", ring("lockfree")}, p)
 		row(2, "lockfree faster than mutex (mutex ns/op ÷ lockfree)", fmt.Sprintf("read-heavy, cap 20, -cpu %d", p), r, r >= 1.5, "≥ 1.5×")
 	}
 	// 3. Write-heavy with goroutines outnumbering cores: sharded over mutex.
@@ -82,7 +72,7 @@ func Targets(w io.Writer, set *Set, pythonNs float64, stress []StressRun) {
 		if p < 4 {
 			continue
 		}
-		r := ratio(ns("WriteHeavy", ring("mutex"), p), ns("WriteHeavy", ring("sharded"), p))
+		r := over(Query{"WriteHeavy", ring("mutex")}, Query{"WriteHeavy", ring("sharded")}, p)
 		row(3, "sharded faster than mutex (mutex ns/op ÷ sharded)", fmt.Sprintf("write-heavy, cap 20, -cpu %d", p), r, r >= 1.3, "≥ 1.3×")
 	}
 	// 4. Tail latency, from the stress CLI's reports.
@@ -110,18 +100,19 @@ func Targets(w io.Writer, set *Set, pythonNs float64, stress []StressRun) {
 	// 6. History.Append over the bare Push.
 	for _, p := range procs {
 		for _, b := range ours {
-			h := ns("Append", map[string]string{"backend": b, "level": "history", "cap": "20"}, p)
-			r := ratio(h, ns("Append", ring(b), p))
+			r := over(Query{"Append", map[string]string{"backend": b, "level": "history", "cap": "20"}}, Query{"Append", ring(b)}, p)
 			row(6, b+" History.Append ÷ bare Push (ns/op)", fmt.Sprintf("append, cap 20, -cpu %d", p), r, r <= 2, "≤ 2×")
 		}
 	}
-	// 7. The seed's workload against the seed's Python.
+	// 7. The seed's workload against the seed's Python: one benchmark term,
+	// from the first file that has it (bench.txt: only it runs Seed at
+	// level history); the Python figure is measured separately.
 	for _, p := range procs {
 		for _, b := range ours {
-			g := ns("Seed", map[string]string{"backend": b, "level": "history", "cap": "20", "goroutines": "10"}, p)
+			g, n := set.Median(Query{"Seed", map[string]string{"backend": b, "level": "history", "cap": "20", "goroutines": "10"}}, p, "sec/op")
 			r := 0.0
-			if pythonNs > 0 {
-				r = ratio(pythonNs*1e-9, g)
+			if pythonNs > 0 && n > 0 && g > 0 {
+				r = pythonNs * 1e-9 / g
 			}
 			row(7, b+" History.Append vs the seed's Python manager (Python ns ÷ ours)", fmt.Sprintf("seed, 10 goroutines, -cpu %d", p), r, r >= 100, "≥ 100×")
 		}
@@ -133,4 +124,14 @@ func yes(ok bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// fmtRatio formats a ratio with two decimals, or with two significant
+// digits when that needs more (0.0016, not 0.00).
+func fmtRatio(x float64) string {
+	decimals := 2
+	if x > 0 && x < 0.1 {
+		decimals = 1 - int(math.Floor(math.Log10(x)))
+	}
+	return strconv.FormatFloat(x, 'f', decimals, 64)
 }
