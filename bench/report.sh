@@ -104,10 +104,14 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 	echo '```'
 	echo
 	echo "Workloads (bench/internal/workload): 64-byte messages (chatring.Message with a"
-	echo "role and a content), ring full before timing; one goroutine per P through"
-	echo "b.RunParallel, so the -N suffix of a name (GOMAXPROCS, from -cpu) is the number"
-	echo "of goroutines, except Seed, which runs 10 goroutines at any GOMAXPROCS. ns/op is"
-	echo "wall time over the operations of all goroutines: the inverse of throughput."
+	echo "role and a content); the window is full before timing (capacity messages pushed"
+	echo "from the benchmark's goroutine, so every timed push evicts). On the sharded ring"
+	echo "those pushes all land in that goroutine's shard: the timed pushes spread the"
+	echo "window over the shards, but Snapshot, which pushes nothing, reads a window held"
+	echo "in one shard. One goroutine per P through b.RunParallel, so the -N suffix of a"
+	echo "name (GOMAXPROCS, from -cpu) is the number of goroutines, except Seed, which runs"
+	echo "10 goroutines at any GOMAXPROCS. ns/op is wall time over the operations of all"
+	echo "goroutines: the inverse of throughput."
 	echo "Append: 100% pushes; WriteHeavy: 1% snapshots; ChatMix: 10%; ReadHeavy: 90%;"
 	echo "Snapshot: 100% snapshots into a dst with room; Seed: 10 goroutines appending"
 	echo "user/assistant pairs at capacity 20 (max_turns 10); Window: History.Window with"
