@@ -13,14 +13,19 @@ import (
 // for when to pick each.
 const (
 	// BackendMutex is the mutex ring (package ringbuf): simplest, no
-	// allocations, fastest with little contention. The default.
+	// allocations, and in our benchmarks the fastest or close to it in
+	// most workloads. The default.
 	BackendMutex = "mutex"
 	// BackendLockFree is the lock-free ring (package lockfree): no lock
 	// anywhere on the Messages, Window or Clear path, nor on Append's for a
-	// message without an ID.
+	// message without an ID, so a preempted goroutine delays nobody there.
+	// It allocates per Append and, in our benchmarks, is slower than the
+	// mutex ring in most workloads with appends.
 	BackendLockFree = "lockfree"
 	// BackendSharded is the sharded ring (package sharded): writers spread
-	// over several mutex rings, for write-heavy loads with many goroutines.
+	// over several mutex rings. In our benchmarks it appends faster than
+	// the mutex ring with many goroutines appending through History, and
+	// its snapshots are the slowest.
 	BackendSharded = "sharded"
 )
 

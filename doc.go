@@ -17,19 +17,41 @@
 //
 // The three backends implement [ringbuf.Buffer] and behave identically:
 // every read sees a contiguous run of sequence numbers. They differ in
-// cost; the benchmarks in bench/ compare them.
+// progress guarantee, memory and cost:
 //
-//	backend    pick it when                         progress                      memory
-//	---------  -----------------------------------  ----------------------------  ------------------------------
-//	mutex      the default; few goroutines per       blocking: one mutex for       capacity messages,
-//	           history, or you are unsure            Push and Snapshot             no allocation per Append
-//	lockfree   read-heavy loads, goroutines          lock-free Push and Snapshot   capacity messages + one small
-//	           outnumbering cores, tail latency      (a reader retries when a      allocation per Append; no lock
-//	           matters; no lock in History but       push overwrites a slot it     in History but for Appends
-//	           for Appends with an ID                has not copied yet)           with an ID
-//	sharded    write-heavy loads with many           blocking: one shard mutex     shards × capacity messages
-//	           concurrent writers                    per Push, all for Snapshot    (evicted ones stay reachable
-//	                                                                               until their shard overwrites)
+//	backend    progress                                memory
+//	---------  --------------------------------------  ------------------------------------------
+//	mutex      blocking: one mutex for Push and        capacity messages, no allocation per Append
+//	           Snapshot
+//	lockfree   lock-free Push and Snapshot (a reader   capacity messages + one small allocation
+//	           retries when a push overwrites a slot   per Append
+//	           it has not copied yet); no lock in
+//	           History but for Appends with an ID
+//	sharded    blocking: one shard mutex per Push,     shards × capacity messages (evicted ones
+//	           all of them for Snapshot                stay reachable until their shard overwrites)
+//
+// Which is fastest depends on the load and the machine: measure on yours
+// (make bench, go run ./cmd/stress). On the 2-core machine of
+// bench/RESULTS.md, as ratios of speed to the mutex ring's:
+//
+//   - mutex is the default, and the fastest or close to it in most
+//     workloads. Pick it unless your case is one of the two below.
+//   - lockfree is slower, or at best level, in every append-only,
+//     write-heavy and chat-mix benchmark, and in the read-heavy one (90%
+//     snapshots) at capacity 20: 0.43–0.69×. It is faster for snapshots
+//     alone at 4 and 8 goroutines (about 2×), read-heavy at capacity 1024
+//     from 2 goroutines on (1.1–1.3×) and the seed's workload through
+//     History at 2 goroutines (1.3×), and its p99.9 latencies in the
+//     stress CLI are worse (median over 5 runs: 1.4× the mutex ring's for
+//     appends, 2.9× for snapshots). Pick it for its progress guarantee: a
+//     goroutine preempted in the middle of an operation delays nobody.
+//   - sharded appends faster when many goroutines append through History
+//     (up to 1.5× at 4 and 8 goroutines) and in the stress CLI's 8 writers
+//     and 8 readers (2.5–13×). As a bare ring under pushes alone it mostly
+//     does not: 0.47–0.88× in the write-heavy benchmark, 0.39–2.18× in the
+//     append-only one (faster only at capacity 1024 and 8 goroutines). Its
+//     snapshots are the slowest of the three (0.23–0.42×; 0.06–0.22× in
+//     the stress CLI).
 //
 // Capacity is 2 × MaxTurns. Content is bounded by MaxMessageBytes, so the
 // memory a History can ever hold is about capacity × (MaxMessageBytes +

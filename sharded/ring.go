@@ -87,10 +87,11 @@ type shard[T any] struct {
 }
 
 // Ring is the sharded ring: several mutex rings written in parallel, merged
-// by sequence number on read. Use it for write-heavy workloads with many
-// concurrent writers, where one mutex or one CAS target would be the
-// bottleneck; reads cost more than on the other backends (every shard is
-// locked and scanned).
+// by sequence number on read. It is built for many concurrent writers,
+// where one mutex or one CAS target would be the bottleneck (the package
+// documentation says where that shows in measurements and where it does
+// not); reads cost more than on the other backends (every shard is locked
+// and scanned).
 //
 // Progress: every operation but Len and Cap is blocking. Push takes one
 // shard's mutex (preferring a free one, see WithShards); Snapshot takes all
