@@ -3,8 +3,11 @@ package chatring
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -221,7 +224,7 @@ func configError(field, reason string) error {
 // An empty object {} is valid and means all defaults.
 func ParseConfig(data []byte) (Config, error) {
 	if b := bytes.TrimLeft(data, " \t\r\n"); len(b) == 0 || b[0] != '{' {
-		return Config{}, fmt.Errorf("%w: want a JSON object", ErrInvalidConfig)
+		return Config{}, configError("", "want a JSON object")
 	}
 	if err := checkDuplicateKeys(data); err != nil {
 		return Config{}, err
@@ -230,10 +233,10 @@ func ParseConfig(data []byte) (Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return Config{}, decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Config{}, fmt.Errorf("%w: unexpected data after the JSON object", ErrInvalidConfig)
+		return Config{}, configError("", "unexpected data after the JSON object")
 	}
 	var c Config
 	if err := f.Backend.get("backend", &c.Backend); err != nil {
@@ -272,6 +275,36 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	return c.withDefaults(), nil
+}
+
+// decodeError turns an error of ParseConfig's strict decode into a
+// *ValidationError for the key it is about: an unknown key, or a value of
+// the wrong JSON type; Field is "" for broken JSON.
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		want := "a " + typeErr.Type.String()
+		switch typeErr.Type.Kind() {
+		case reflect.Int:
+			want = "an integer"
+		case reflect.String:
+			want = "a string"
+		}
+		return configError(typeErr.Field, fmt.Sprintf("JSON %s, want %s", typeErr.Value, want))
+	case errors.As(err, &syntaxErr):
+		return configError("", fmt.Sprintf("broken JSON at byte %d: %v", syntaxErr.Offset, syntaxErr))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return configError("", "unexpected end of the JSON input")
+	}
+	// encoding/json reports an unknown key as `json: unknown field "k"`.
+	if q, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if key, uerr := strconv.Unquote(q); uerr == nil {
+			return configError(key, "unknown field; the fields are "+strings.Join(configKeys[:], ", "))
+		}
+	}
+	return configError("", err.Error())
 }
 
 // configKeys are the JSON names of the configFile fields, for

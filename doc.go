@@ -63,11 +63,12 @@
 // Append accepts only the roles [System], [User], [Assistant] and [Tool],
 // and content that is valid UTF-8, not empty or white space only, at most
 // MaxMessageBytes long and free of control characters other than tab,
-// newline and carriage return. Every rejection wraps a sentinel error
-// ([ErrInvalidRole], [ErrEmptyContent], [ErrMessageTooLarge],
-// [ErrInvalidContent], [ErrClosed]) matched with errors.Is, carries a
-// [*ValidationError] for errors.As, and changes nothing but the rejection
-// counters. A validation error is permanent: the Python tutorial this
+// newline and carriage return. Every rejection but a canceled context
+// wraps a sentinel error ([ErrInvalidRole], [ErrEmptyContent],
+// [ErrMessageTooLarge], [ErrInvalidContent], [ErrClosed]) matched with
+// errors.Is, is a [*ValidationError] for errors.As (with no Field for
+// ErrClosed), and changes nothing but the rejection counters. ParseConfig
+// and New reject a configuration the same way, with ErrInvalidConfig. A validation error is permanent: the Python tutorial this
 // package replaces retries a ValueError three times with exponential
 // sleeps, which only delays the same failure by three seconds (1 s + 2 s of
 // sleep) while the caller waits. Never retry these errors.

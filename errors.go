@@ -49,17 +49,21 @@ var (
 	ErrUnavailable = errors.New("chatring: store unavailable")
 )
 
-// ValidationError describes why a message, a system prompt or a Config was
-// rejected. It unwraps to one of the sentinel errors above, so
-// errors.Is(err, ErrInvalidContent) and errors.As(err, &ve) both work on the
-// same error.
+// ValidationError describes why a message, a system prompt, a conversation
+// ID, a Config or a write after Close was rejected. It unwraps to one of
+// the sentinel errors above, so errors.Is(err, ErrInvalidContent) and
+// errors.As(err, &ve) both work on the same error.
 //
 // Reason never quotes the rejected content: it gives sizes, byte offsets
 // and rune values, so it is safe to log.
 type ValidationError struct {
-	// Field is the rejected field: "role", "content" or "name" for a
-	// message, "system_prompt" for SetSystemPrompt, or a Config field's
-	// JSON name ("backend", "max_turns", ...) for a Config.
+	// Field is the rejected field: "role", "content", "name" or "id" for a
+	// message, "system_prompt" for SetSystemPrompt, "conversation" for a
+	// conversation ID, or a Config field's JSON name ("backend",
+	// "max_turns", ...) for a Config, including an unknown key of a config
+	// file. It is "" when the rejection is not about one field: a write
+	// after Close (ErrClosed), or a config file that is not one valid JSON
+	// object.
 	Field string
 	// Reason says what is wrong, e.g. "40000 bytes, limit 32768".
 	Reason string
@@ -67,9 +71,19 @@ type ValidationError struct {
 	Err error
 }
 
-// Error returns "<sentinel>: <field>: <reason>".
+// Error returns "<sentinel>: <field>: <reason>", or "<sentinel>: <reason>"
+// when Field is "".
 func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return e.Err.Error() + ": " + e.Reason
+	}
 	return e.Err.Error() + ": " + e.Field + ": " + e.Reason
+}
+
+// closedError is the rejection of op, a write, after Close: ErrClosed as a
+// *ValidationError with no Field.
+func closedError(op string) error {
+	return &ValidationError{Reason: op + " after Close", Err: ErrClosed}
 }
 
 // Unwrap returns the sentinel error.

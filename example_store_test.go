@@ -28,8 +28,9 @@ func chat(ctx context.Context, store chatring.Store, conv, requestID, text strin
 	q := chatring.Message{Role: chatring.User, Content: text, ID: requestID + "/q"}
 	if _, err := store.Append(ctx, conv, q); err != nil {
 		// Validation errors (errors.As(err, new(*chatring.ValidationError)))
-		// are the client's: answer 400 and do not retry. ErrUnavailable
-		// (a Store backed by another service) may be retried as is.
+		// are the client's, answer 400 and do not retry, except ErrClosed:
+		// the service is shutting down (503). ErrUnavailable (a Store
+		// backed by another service) may be retried as is.
 		return "", err
 	}
 	window, err := store.Window(ctx, conv, 0) // the prompt and what fits max_tokens

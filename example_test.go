@@ -70,7 +70,7 @@ func ExampleHistory_Append() {
 	// 1 6 <nil>
 	// true
 	// content control character U+0007 at byte 4
-	// chatring: history closed: append
+	// chatring: history closed: append after Close
 }
 
 func ExampleHistory_Window() {
@@ -111,7 +111,7 @@ func ExampleParseConfig() {
 	fmt.Println(errors.Is(err, chatring.ErrInvalidConfig), err)
 	// Output:
 	// {Backend:sharded MaxTurns:5 MaxTokens:4096 MaxMessageBytes:32768 Shards:4 IdleTTL:24h0m0s MaxConversations:100000} <nil>
-	// chatring: invalid config: json: unknown field "enable_logging"
+	// chatring: invalid config: enable_logging: unknown field; the fields are backend, max_turns, max_tokens, max_message_bytes, shards, idle_ttl, max_conversations
 	// true chatring: invalid config: max_turns: explicit 0; leave the field out for the default
 }
 

@@ -318,7 +318,7 @@ func (h *History) Append(ctx context.Context, m Message) (Message, error) {
 	}
 	if h.closed.Load() {
 		return Message{}, h.reject(ctx, "append", m.Role, len(m.Content),
-			fmt.Errorf("%w: append", ErrClosed))
+			closedError("append"))
 	}
 	m, err := h.prepare(ctx, m)
 	if err != nil {
@@ -512,7 +512,7 @@ func (h *History) SetSystemPrompt(prompt string) error {
 	ctx := context.Background()
 	if h.closed.Load() {
 		return h.reject(ctx, "set_system_prompt", System, len(prompt),
-			fmt.Errorf("%w: set system prompt", ErrClosed))
+			closedError("set system prompt"))
 	}
 	if prompt == "" {
 		h.system.Store(nil)
@@ -639,7 +639,7 @@ func (h *History) Clear(ctx context.Context) error {
 		return err
 	}
 	if h.closed.Load() {
-		return fmt.Errorf("%w: clear", ErrClosed)
+		return closedError("clear")
 	}
 	_, last := h.buf.Snapshot(nil)
 	capacity := uint64(h.buf.Cap())

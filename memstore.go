@@ -154,7 +154,7 @@ func (s *MemoryStore) enter(ctx context.Context, op string, conv string) error {
 		return s.env.reject(ctx, op, "", 0, err)
 	}
 	if !s.gate.enter() {
-		return s.env.reject(ctx, op, "", 0, fmt.Errorf("%w: %s", ErrClosed, op))
+		return s.env.reject(ctx, op, "", 0, closedError(op))
 	}
 	return nil
 }

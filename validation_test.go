@@ -163,9 +163,11 @@ func TestRejectedInputChangesNothing(t *testing.T) {
 				if !errors.Is(err, tt.want) {
 					t.Fatalf("error = %v, want errors.Is %v", err, tt.want)
 				}
+				// ErrClosed is a *ValidationError too, with no Field.
+				wantV := tt.wantVErr != "" || tt.want == chatring.ErrClosed
 				var ve *chatring.ValidationError
-				if errors.As(err, &ve) != (tt.wantVErr != "") {
-					t.Errorf("errors.As(%v, *ValidationError) = %v, want %v", err, ve != nil, tt.wantVErr != "")
+				if errors.As(err, &ve) != wantV {
+					t.Errorf("errors.As(%v, *ValidationError) = %v, want %v", err, ve != nil, wantV)
 				} else if ve != nil && (ve.Field != tt.wantVErr || ve.Err != tt.want) {
 					t.Errorf("ValidationError{Field: %q, Err: %v}, want {%q, %v}", ve.Field, ve.Err, tt.wantVErr, tt.want)
 				}
