@@ -124,12 +124,14 @@ type Stats struct {
 
 // Stats returns the current metrics. Counters are maintained with one
 // atomic add each per call (O(1) per Append); the Window* fields are
-// computed here from one snapshot of the ring, so Stats costs O(window)
-// and allocates a window-sized slice and the two maps. Stats records the
-// evictions it sees in the History's clear state (one small allocation
-// when there are new ones) and takes its snapshot again when a Clear or
-// another Stats changed that state meanwhile; it takes no lock with the
-// lockfree backend.
+// computed here from one snapshot of the ring, so Stats costs O(window).
+// It allocates the window-sized slice it reads the ring into and the two
+// maps it returns: 4 allocations (Go 1.26, testing.AllocsPerRun) when
+// nothing changed since the last call, 1 more when it records new
+// evictions in the History's clear state and 1 or 2 more when
+// RejectedByReason is not empty. It takes its snapshot again when a Clear
+// or another Stats changed the clear state meanwhile; it takes no lock
+// with the lockfree backend.
 func (h *History) Stats() Stats {
 	msgs, last, cs := h.countedSnapshot(nil)
 	s := Stats{

@@ -39,7 +39,8 @@
 //
 // The first interrupt (SIGINT or SIGTERM) stops the run and prints the
 // report of what ran; a second exits at once. Exit status: 0 success, 1
-// invariant violation or failure, 2 bad flags.
+// invariant violation or failure, 2 bad flags (go run reports the status
+// and exits 1 for any failure; build the binary to tell them apart).
 //
 // docs/stress.md documents every flag, examples and the JSON schema; run
 // "stress -h" for the flags.
