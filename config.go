@@ -40,10 +40,18 @@ func Backends() []string {
 
 // Defaults used by New and ParseConfig for zero or absent Config fields.
 const (
-	DefaultBackend         = BackendMutex
-	DefaultMaxTurns        = 10
-	DefaultMaxTokens       = 4096
-	DefaultMaxMessageBytes = 32 << 10 // 32 KiB
+	// DefaultBackend is the ring of a Config without Backend: the mutex
+	// ring.
+	DefaultBackend = BackendMutex
+	// DefaultMaxTurns is the window size of a Config without MaxTurns, in
+	// turns: 20 messages, the seed's max_turns.
+	DefaultMaxTurns = 10
+	// DefaultMaxTokens is the token budget of Window(ctx, 0) for a Config
+	// without MaxTokens.
+	DefaultMaxTokens = 4096
+	// DefaultMaxMessageBytes is the longest content accepted by a History
+	// whose Config has no MaxMessageBytes: 32 KiB of UTF-8.
+	DefaultMaxMessageBytes = 32 << 10
 	// DefaultIdleTTL is how long a Store keeps a conversation that is
 	// neither written nor read.
 	DefaultIdleTTL = 24 * time.Hour
@@ -57,15 +65,23 @@ const (
 // 2 × MaxTurns × MaxMessageBytes bytes of content (times Shards for the
 // sharded backend, see the package documentation).
 const (
-	MaxMaxTurns        = 10_000
-	MaxMaxTokens       = 10_000_000
-	MaxMaxMessageBytes = 1 << 20 // 1 MiB
-	MaxShards          = 64
-	// MinIdleTTL and MaxIdleTTL bound Config.IdleTTL: a millisecond is the
-	// resolution of Redis expiry, ten years the longest any service keeps
-	// an idle session.
-	MinIdleTTL          = time.Millisecond
-	MaxIdleTTL          = 10 * 365 * 24 * time.Hour
+	// MaxMaxTurns is the largest Config.MaxTurns: a window of 20 000
+	// messages.
+	MaxMaxTurns = 10_000
+	// MaxMaxTokens is the largest Config.MaxTokens.
+	MaxMaxTokens = 10_000_000
+	// MaxMaxMessageBytes is the largest Config.MaxMessageBytes: 1 MiB.
+	MaxMaxMessageBytes = 1 << 20
+	// MaxShards is the largest Config.Shards; the sharded backend's
+	// default, GOMAXPROCS, is capped at the same 64.
+	MaxShards = 64
+	// MinIdleTTL is the shortest Config.IdleTTL: a millisecond, the
+	// resolution of Redis expiry.
+	MinIdleTTL = time.Millisecond
+	// MaxIdleTTL is the longest Config.IdleTTL: ten years, longer than any
+	// service keeps an idle session.
+	MaxIdleTTL = 10 * 365 * 24 * time.Hour
+	// MaxMaxConversations is the largest Config.MaxConversations.
 	MaxMaxConversations = 100_000_000
 )
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -166,4 +168,105 @@ func ExampleWithClock() {
 	// 09:00:02 user
 	// 09:00:03 assistant
 	// uptime 3s
+}
+
+// Clear empties the window but keeps the pinned system prompt, and
+// sequence numbers continue after it.
+func ExampleHistory_Clear() {
+	h, _ := chatring.New(chatring.Config{})
+	ctx := context.Background()
+	h.SetSystemPrompt("You are terse.")
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: "hello"})
+	h.Append(ctx, chatring.Message{Role: chatring.Assistant, Content: "hi"})
+
+	if err := h.Clear(ctx); err != nil {
+		log.Fatal(err)
+	}
+	msgs, _ := h.Messages(ctx, nil)
+	fmt.Println(len(msgs), h.Stats().Cleared)
+
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: "new topic"})
+	window, _ := h.Window(ctx, 0)
+	for _, m := range window {
+		fmt.Println(m.Seq, m.Role, m.Content)
+	}
+	// Output:
+	// 0 2
+	// 0 system You are terse.
+	// 3 user new topic
+}
+
+// WithLogger sends the History's structured logs to a log/slog logger:
+// appends at Debug, rejections at Warn. Sizes, token counts, sequence
+// numbers and reasons are logged; message content and names never are.
+func ExampleWithLogger() {
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // reproducible output
+			}
+			return a
+		},
+	}))
+	h, _ := chatring.New(chatring.Config{}, chatring.WithLogger(logger))
+	ctx := context.Background()
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: "my card number is 4111 1111 1111 1111"})
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: "secret\x00"})
+	// Output:
+	// level=DEBUG msg="chatring: append" role=user bytes=37 tokens=16 seq=1
+	// level=WARN msg="chatring: rejected" op=append reason=invalid_content role=user bytes=7 field=content detail="control character U+0000 at byte 6"
+}
+
+// SystemPrompt returns the pinned prompt, with Seq 0 and its token count;
+// the empty string removes it.
+func ExampleHistory_SystemPrompt() {
+	h, _ := chatring.New(chatring.Config{})
+	if err := h.SetSystemPrompt("You are a helpful assistant."); err != nil {
+		log.Fatal(err)
+	}
+	p, ok := h.SystemPrompt()
+	fmt.Println(ok, p.Seq, p.Role, p.Content, p.Tokens)
+
+	h.SetSystemPrompt("")
+	_, ok = h.SystemPrompt()
+	fmt.Println(ok)
+	// Output:
+	// true 0 system You are a helpful assistant. 8
+	// false
+}
+
+// Backends lists the names Config.Backend accepts, the default first;
+// every backend behaves the same and differs only in cost.
+func ExampleBackends() {
+	for _, b := range chatring.Backends() {
+		h, err := chatring.New(chatring.Config{Backend: b, MaxTurns: 3})
+		if err != nil {
+			log.Fatal(err)
+		}
+		s := h.Stats()
+		fmt.Println(s.Backend, s.Capacity)
+	}
+	// Output:
+	// mutex 6
+	// lockfree 6
+	// sharded 6
+}
+
+// Validate checks a Config built in Go before New does: the zero value is
+// valid (every field takes its default), and a bad field is reported as a
+// *ValidationError that names it.
+func ExampleConfig_Validate() {
+	fmt.Println(chatring.Config{}.Validate())
+
+	err := chatring.Config{Backend: chatring.BackendLockFree, Shards: 4}.Validate()
+	var ve *chatring.ValidationError
+	if errors.As(err, &ve) {
+		fmt.Println(errors.Is(err, chatring.ErrInvalidConfig), ve.Field)
+	}
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// true shards
+	// chatring: invalid config: shards: only applies to backend "sharded", not "lockfree"
 }

@@ -81,6 +81,8 @@ func MakeItem(writer, n int) Item {
 // valid reports whether it is an Item that MakeItem could have returned.
 func (it Item) valid() bool { return it == MakeItem(it.Writer, it.N) }
 
+// String returns the item's Tag, "w<writer>#<n>", so that failures print
+// items compactly.
 func (it Item) String() string { return it.Tag }
 
 // NewBuffer returns a new, empty buffer of the given capacity. For

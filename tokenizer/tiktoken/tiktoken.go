@@ -20,11 +20,18 @@ import (
 
 // Encoding names accepted by New.
 const (
-	O200kBase  = "o200k_base"  // GPT-4o, GPT-4.1, GPT-5, o1, o3, o4-mini
-	Cl100kBase = "cl100k_base" // GPT-4, GPT-3.5-turbo, text-embedding-ada-002
-	P50kBase   = "p50k_base"   // Codex, text-davinci-002/003
-	P50kEdit   = "p50k_edit"   // text-davinci-edit-001
-	R50kBase   = "r50k_base"   // GPT-3 (davinci, curie, babbage, ada)
+	// O200kBase is the encoding of GPT-4o, GPT-4.1, GPT-5, o1, o3 and
+	// o4-mini.
+	O200kBase = "o200k_base"
+	// Cl100kBase is the encoding of GPT-4, GPT-3.5-turbo and
+	// text-embedding-ada-002.
+	Cl100kBase = "cl100k_base"
+	// P50kBase is the encoding of Codex and text-davinci-002/003.
+	P50kBase = "p50k_base"
+	// P50kEdit is the encoding of text-davinci-edit-001.
+	P50kEdit = "p50k_edit"
+	// R50kBase is the encoding of GPT-3 (davinci, curie, babbage, ada).
+	R50kBase = "r50k_base"
 )
 
 // Tokenizer counts tokens with one BPE encoding. It implements
