@@ -37,11 +37,12 @@ func BenchmarkStoreWindow(b *testing.B) {
 }
 
 // BenchmarkStoreMemory measures the heap of 100 000 conversations with
-// full windows (10 000 with -short); run it with -benchtime 1x.
+// full windows (2 000 with -short, as in make bench-smoke); run it with
+// -benchtime 1x.
 func BenchmarkStoreMemory(b *testing.B) {
 	convs := 100_000
 	if testing.Short() {
-		convs = 10_000
+		convs = 2_000
 	}
 	workload.StoreMemory(b, chatring.Backends(), convs)
 }
