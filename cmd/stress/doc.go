@@ -1,17 +1,18 @@
 // Command stress load-tests chatring's history backends.
 //
 // Writers append messages and readers take snapshots of the window, all at
-// once, on the mutex, lock-free and sharded rings (-level ring) or on a
-// chatring.History built on them (-level history). Every snapshot is checked
+// once, on the mutex, lock-free and sharded rings (-level ring), on a
+// chatring.History built on them (-level history), or on a chatring.Store
+// of many conversations (-level store, checked per conversation). Every
+// snapshot is checked
 // online for the guarantees every backend makes: a contiguous run of
 // sequence numbers, oldest first, each writer's messages in its own order,
 // and each writer's newest append that returned before the read began at
 // the position its sequence number gives, with its own message number (or
 // evicted), every other message of that writer on the right side of it.
 // docs/stress.md says exactly what each check does and does not prove.
-// After the
-// run, the final window must equal the last appends and the totals must
-// equal what the writers sent. Any violation is described and makes the exit
+// After the run, the final window must equal the last appends and the
+// totals must equal what the writers sent. Any violation is described and makes the exit
 // status 1.
 //
 // With no flags it runs each backend for two seconds on a mixed workload (4

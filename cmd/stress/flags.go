@@ -33,6 +33,10 @@ const (
 	maxFootprint = 1 << 30
 	// maxRate bounds -rate: one operation per nanosecond.
 	maxRate = 1e9
+	// defaultConversations and maxConversations are -conversations'
+	// default and bound (-level store).
+	defaultConversations = 1000
+	maxConversations     = 10_000_000
 )
 
 // The seed preset: the seed's section 1, 10 threads × 100 × (user,
@@ -70,6 +74,11 @@ type options struct {
 	cpuprofile string
 	preset     string
 	check      bool
+	// Store level: the conversations, how operations pick them, and the
+	// store ("memory").
+	conversations int
+	dist          string
+	store         string
 }
 
 const usageHeader = `Usage: stress [flags]
@@ -102,7 +111,10 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		maxTurns = fs.Int("max-turns", defaultMaxTurns, "window size in turns: the window holds 2 × max-turns messages, as in the seed (exclusive with -capacity)")
 		capacity = fs.Int("capacity", 0, "window size in messages (exclusive with -max-turns)")
 		payload  = fs.Int("payload", defaultPayload, "content bytes per message")
-		level    = fs.String("level", "ring", "what to load: ring (the raw backends) or history (chatring.History with validation and metrics)")
+		level    = fs.String("level", "ring", "what to load: ring (the raw backends), history (chatring.History with validation and metrics) or store (a chatring.Store of many conversations)")
+		convs    = fs.Int("conversations", defaultConversations, "-level store: the number of conversations the operations spread over")
+		dist     = fs.String("dist", "zipf", "-level store: how each operation picks its conversation: uniform, or zipf (a few busy conversations, many quiet ones)")
+		store    = fs.String("store", "memory", "-level store: the store to load: memory (chatring.MemoryStore, one per backend)")
 		format   = fs.String("format", "text", "report format: text or json")
 		seed     = fs.Uint64("seed", 1, "seed of the pseudo-random message content")
 		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -128,6 +140,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		level: *level, writers: *writers, readers: *readers, duration: *duration,
 		payload: *payload, format: *format, seed: *seed, cpuprofile: *cpuprof,
 		preset: *preset, check: *check, rate: *rate,
+		conversations: *convs, dist: *dist, store: *store,
 	}
 	switch {
 	case *backend == "all":
@@ -151,8 +164,29 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	default:
 		return nil, usagef("unknown preset %q: want seed", o.preset)
 	}
-	if o.level != "ring" && o.level != "history" {
-		return nil, usagef("unknown level %q: want ring or history", o.level)
+	if o.level != "ring" && o.level != "history" && o.level != "store" {
+		return nil, usagef("unknown level %q: want ring, history or store", o.level)
+	}
+	if o.level != "store" {
+		for _, name := range []string{"conversations", "dist", "store"} {
+			if set[name] {
+				return nil, usagef("-%s applies to -level store only", name)
+			}
+		}
+		o.conversations, o.dist, o.store = 0, "", ""
+	} else {
+		if o.conversations < 1 || o.conversations > maxConversations {
+			return nil, usagef("-conversations must be between 1 and %d, got %d", maxConversations, o.conversations)
+		}
+		if o.dist != "uniform" && o.dist != "zipf" {
+			return nil, usagef("unknown distribution %q: want uniform or zipf", o.dist)
+		}
+		if o.store != "memory" {
+			return nil, usagef("unknown store %q: want memory", o.store)
+		}
+		if o.rate > 0 {
+			return nil, usagef("-rate is not supported at -level store yet")
+		}
 	}
 	if o.format != "text" && o.format != "json" {
 		return nil, usagef("unknown format %q: want text or json", o.format)
@@ -201,14 +235,14 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if o.capacity < 1 || o.capacity > maxCapacity {
 		return nil, usagef("window capacity must be between 1 and %d messages, got %d", maxCapacity, o.capacity)
 	}
-	if o.level == "history" && o.capacity%2 != 0 {
-		return nil, usagef("-level history keeps 2 × max-turns messages: -capacity must be even, got %d", o.capacity)
+	if o.level != "ring" && o.capacity%2 != 0 {
+		return nil, usagef("-level %s keeps 2 × max-turns messages: -capacity must be even, got %d", o.level, o.capacity)
 	}
-	if o.level == "history" && o.maxTurns == 0 {
+	if o.level != "ring" && o.maxTurns == 0 {
 		o.maxTurns = o.capacity / 2
 	}
-	if o.level == "history" && o.maxTurns > chatring.MaxMaxTurns {
-		return nil, usagef("-level history keeps at most %d turns, got %d", chatring.MaxMaxTurns, o.maxTurns)
+	if o.level != "ring" && o.maxTurns > chatring.MaxMaxTurns {
+		return nil, usagef("-level %s keeps at most %d turns, got %d", o.level, chatring.MaxMaxTurns, o.maxTurns)
 	}
 	if o.payload < 0 || o.payload > maxPayload {
 		return nil, usagef("-payload must be between 0 and %d bytes, got %d", maxPayload, o.payload)
@@ -234,7 +268,7 @@ var histogramBytes = sync.OnceValue(func() uint64 { return uint64(newHistogram()
 func footprint(o *options) uint64 {
 	capacity := uint64(o.capacity)
 	elem := uint64(unsafe.Sizeof(item{}))
-	if o.level == "history" {
+	if o.level != "ring" {
 		elem = uint64(unsafe.Sizeof(chatring.Message{}))
 	}
 	rec := uint64(unsafe.Sizeof(rec{}))
@@ -246,8 +280,14 @@ func footprint(o *options) uint64 {
 	n += uint64(o.writers) * capacity * rec
 	n += uint64(o.readers) * capacity * (elem + rec)
 	ring := capacity * (elem + 16) // a slot, and the lock-free ring's entry header
-	if o.level == "history" {
+	if o.level != "ring" {
 		ring += capacity * uint64(o.payload)
+	}
+	if o.level == "store" {
+		// Every conversation holds a ring, and the writers remember the
+		// last capacity appends of each.
+		convs := uint64(o.conversations)
+		return n + convs*(shards*ring+capacity*uint64(unsafe.Sizeof(storeRecord{}))+256)
 	}
 	return n + shards*ring
 }

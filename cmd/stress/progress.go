@@ -10,6 +10,15 @@ import (
 // rewritten in place with \r, giving the backend, the time left (or the
 // share of -ops done) and the current appends/s and snapshots/s. A nil
 // *progress shows nothing, so callers need not check.
+// counted is a running workload whose progress can be shown.
+type counted interface {
+	// progressCounts returns the appends begun and the reads done so far;
+	// it is safe to call while the workload runs.
+	progressCounts() (appends, snapshots uint64)
+	// opsBound is the -ops bound, or 0 with a time bound.
+	opsBound() uint64
+}
+
 type progress struct {
 	w     io.Writer
 	every time.Duration
@@ -28,7 +37,7 @@ func (p *progress) label(name string) *progress {
 
 // start shows the progress of wl, bounded by d when wl has no ops bound,
 // until the returned function is called; that function clears the line.
-func (p *progress) start(wl *workload, d time.Duration) (stop func()) {
+func (p *progress) start(wl counted, d time.Duration) (stop func()) {
 	if p == nil {
 		return func() {}
 	}
@@ -50,8 +59,8 @@ func (p *progress) start(wl *workload, d time.Duration) (stop func()) {
 				a, s := wl.progressCounts()
 				dt := now.Sub(prevT).Seconds()
 				var bound string
-				if wl.ops > 0 {
-					bound = fmt.Sprintf("%3.0f%% of %d ops", 100*float64(a+s)/float64(wl.ops), wl.ops)
+				if ops := wl.opsBound(); ops > 0 {
+					bound = fmt.Sprintf("%3.0f%% of %d ops", 100*float64(a+s)/float64(ops), ops)
 				} else {
 					bound = fmt.Sprintf("%4.1fs left", max(d-now.Sub(began), 0).Seconds())
 				}

@@ -57,6 +57,11 @@ type ReportConfig struct {
 	Seed            uint64   `json:"seed"`
 	Preset          string   `json:"preset"`
 	Check           bool     `json:"check"`
+	// Conversations, Distribution and Store describe a store-level run
+	// (0, "" and "" at the other levels).
+	Conversations int    `json:"conversations"`
+	Distribution  string `json:"distribution"`
+	Store         string `json:"store"`
 }
 
 // Result is one backend's run.
@@ -73,6 +78,7 @@ type Result struct {
 	Invariants         Invariants     `json:"invariants"`
 	VsMutex            *Ratios        `json:"vs_mutex"`
 	History            *HistoryReport `json:"history"`
+	Store              *StoreReport   `json:"store"`
 }
 
 // Latencies holds one latency summary per operation.
@@ -233,6 +239,12 @@ func writeText(w io.Writer, rep *Report) error {
 	if rep.Config.Level == "history" {
 		fmt.Fprintln(w)
 		if err := writeHistoryTable(w, rep); err != nil {
+			return err
+		}
+	}
+	if rep.Config.Level == "store" {
+		fmt.Fprintln(w)
+		if err := writeStoreTable(w, rep); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/ringbuf"
 )
 
@@ -30,6 +31,9 @@ func (e *violationsError) Error() string {
 type env struct {
 	// newRing returns the ring backend a ring-level run loads.
 	newRing func(backend string, capacity int) ringbuf.Buffer[item]
+	// newStore returns the store a store-level run of backend loads, and
+	// its statistics (nil when it has none).
+	newStore func(o *options, backend string) (chatring.Store, func() chatring.StoreStats, error)
 	// isTerminal reports whether w is a terminal (progress is shown only
 	// then).
 	isTerminal func(w io.Writer) bool
@@ -38,7 +42,7 @@ type env struct {
 }
 
 func defaultEnv() env {
-	return env{newRing: newRing, isTerminal: isTerminal, progressEvery: 200 * time.Millisecond}
+	return env{newRing: newRing, newStore: newStore, isTerminal: isTerminal, progressEvery: 200 * time.Millisecond}
 }
 
 // isTerminal reports whether w is an *os.File open on a terminal.
@@ -142,11 +146,17 @@ func newReport(o *options) *Report {
 	if o.ops == 0 {
 		rep.Config.DurationSeconds = o.duration.Seconds()
 	}
+	if o.level == "store" {
+		rep.Config.Conversations, rep.Config.Distribution, rep.Config.Store = o.conversations, o.dist, o.store
+	}
 	return rep
 }
 
 // runBackend loads one backend and returns its result.
 func runBackend(ctx context.Context, o *options, e env, backend string, prog *progress) (Result, error) {
+	if o.level == "store" {
+		return runStoreBackend(ctx, o, e, backend, prog)
+	}
 	subj, err := newSubject(o, e, backend)
 	if err != nil {
 		return Result{}, err

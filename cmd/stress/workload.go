@@ -412,6 +412,8 @@ func (wl *workload) finalCheck(ctx context.Context) uint64 {
 	return n + wl.subj.finalChecks(&wl.viol, wl.logs)
 }
 
+func (wl *workload) opsBound() uint64 { return wl.ops }
+
 // progressCounts sums the workers' published counters: appends begun and
 // snapshots done so far. Safe to call while the workload runs.
 func (wl *workload) progressCounts() (appends, snapshots uint64) {
