@@ -7,6 +7,10 @@
 #   make bench-peers      the same workloads on the backends beside the
 #                         peers, to bench/out/peers.txt
 #   make benchstat        backends side by side (benchstat -col /backend)
+#   make bench-store      the store workloads (StoreAppend, StoreChatMix,
+#                         StoreWindow: -count 10 -cpu 1,2 -benchtime 100ms)
+#                         to bench/out/store.txt, and StoreMemory
+#                         (-benchtime 1x) to bench/out/storemem.txt
 #   make bench-report     bench/RESULTS.md and bench/throughput.svg from
 #                         bench/out (runs bench and bench-peers if missing)
 #   make bench-smoke      every benchmark of both modules once (-benchtime 1x),
@@ -37,10 +41,21 @@
 BENCHSTAT = $(GO) tool -modfile=bench/tools/go.mod benchstat
 BENCH_UNITS ?= -.unit:ops/s AND -.name:Floor
 
-.PHONY: bench bench-peers benchstat bench-report bench-smoke bench-regress bench-regress-ci
+.PHONY: bench bench-peers bench-store benchstat bench-report bench-smoke bench-regress bench-regress-ci
+
+# The workloads of make bench: every benchmark function of package ./bench
+# but the store's, which have their own target (their million-conversation
+# stores take seconds each to build).
+BENCH_RING = ^Benchmark(Append|WriteHeavy|ChatMix|ReadHeavy|Snapshot|Seed|Window|Floor)$$
 
 bench:
-	bash bench/run.sh root bench/out/bench.txt
+	BENCH=$${BENCH:-'$(BENCH_RING)'} bash bench/run.sh root bench/out/bench.txt
+
+bench-store:
+	BENCH='^BenchmarkStore(Append|ChatMix|Window)$$' COUNT=$${COUNT:-10} CPU=$${CPU:-1,2} \
+		BENCHTIME=$${BENCHTIME:-100ms} bash bench/run.sh root bench/out/store.txt
+	BENCH='^BenchmarkStoreMemory$$' COUNT=1 CPU=$${CPU_MEM:-2} BENCHTIME=1x \
+		bash bench/run.sh root bench/out/storemem.txt
 
 bench-peers:
 	bash bench/run.sh peers bench/out/peers.txt

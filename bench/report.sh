@@ -2,7 +2,9 @@
 # bench/report.sh — regenerates bench/RESULTS.md and bench/throughput.svg
 # from bench/out/bench.txt (make bench) and bench/out/peers.txt (make
 # bench-peers), running whichever is missing first with the same settings
-# as those targets (BENCH, COUNT, CPU, BENCHTIME). `make bench-report` runs it.
+# as those targets (BENCH, COUNT, CPU, BENCHTIME), then adds the store's
+# section with bench/report-store.sh (make bench-store's files, run when
+# missing). `make bench-report` runs it.
 #
 # Settings (environment):
 #   REPORT_NOTE  a paragraph put at the top of RESULTS.md (e.g. why a run
@@ -226,3 +228,5 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 } >"$results.tmp"
 mv "$results.tmp" "$results"
 echo "report.sh: wrote $results and $chart"
+# The store's section, from make bench-store's files (run when missing).
+bash bench/report-store.sh
