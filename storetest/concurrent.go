@@ -97,8 +97,15 @@ func testCloseRacesWrites(t *testing.T, newStore NewStore) {
 	started.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.Close(ctx); err != nil {
-		t.Errorf("Close with writes in flight: %v", err)
+	closeErr := s.Close(ctx)
+	if closeErr != nil {
+		t.Errorf("Close with writes in flight: %v", closeErr)
+	}
+	// Close waited for the writes in flight, and later ones fail: what
+	// reads return now is final.
+	atClose := make([][]chatring.Message, 2)
+	for c := range 2 {
+		atClose[c], _ = s.Messages(context.Background(), fmt.Sprint("racing-", c), nil)
 	}
 	wg.Wait()
 	inWindow := map[string]bool{}
@@ -113,6 +120,9 @@ func testCloseRacesWrites(t *testing.T, newStore NewStore) {
 		for _, m := range msgs {
 			inWindow[m.Content] = true
 		}
+		if diff := cmp.Diff(brief(atClose[c]), brief(msgs)); closeErr == nil && diff != "" {
+			t.Errorf("racing-%d changed after Close returned: a write in flight landed after it (-at Close +later):\n%s", c, diff)
+		}
 	}
 	acked.Range(func(k, _ any) bool {
 		if !inWindow[k.(string)] {
@@ -123,7 +133,8 @@ func testCloseRacesWrites(t *testing.T, newStore NewStore) {
 }
 
 // testIdleTTL: a conversation neither written nor read for the idle TTL is
-// deleted; one that is read keeps living.
+// deleted; one that is accessed keeps living, whichever method accesses it
+// (Append, Messages, Window, SetSystemPrompt and Clear all count).
 func testIdleTTL(t *testing.T, newStore NewStore) {
 	const ttl = time.Second
 	s := open(t, newStore, chatring.Config{IdleTTL: ttl})
@@ -132,12 +143,35 @@ func testIdleTTL(t *testing.T, newStore NewStore) {
 	if err := s.SetSystemPrompt(ctx, "idle", "prompt"); err != nil {
 		t.Fatal(err)
 	}
-	mustAppend(t, s, "kept", chatring.User, "remembered")
+	// One conversation kept alive by each method.
+	keep := map[string]func() error{
+		"kept-messages": func() error { _, err := s.Messages(ctx, "kept-messages", nil); return err },
+		"kept-window":   func() error { _, err := s.Window(ctx, "kept-window", 0); return err },
+		"kept-prompt":   func() error { return s.SetSystemPrompt(ctx, "kept-prompt", "kept prompt") },
+		"kept-clear":    func() error { return s.Clear(ctx, "kept-clear") },
+	}
+	for conv := range keep {
+		mustAppend(t, s, conv, chatring.User, "remembered")
+	}
+	if err := s.SetSystemPrompt(ctx, "kept-clear", "kept prompt"); err != nil {
+		t.Fatal(err)
+	}
+	appended := mustAppend(t, s, "kept-append", chatring.User, "remembered").Seq
+	var restarted []string // Appends to kept-append that did not continue its Seq
 	var maxGap time.Duration
 	last := time.Now()
 	for end := last.Add(5 * ttl / 2); time.Now().Before(end); {
 		time.Sleep(ttl / 10)
-		messages(t, s, "kept") // a read is an access
+		for conv, access := range keep {
+			if err := access(); err != nil {
+				t.Fatalf("%s: %v", conv, err)
+			}
+		}
+		m := mustAppend(t, s, "kept-append", chatring.User, "tick")
+		if m.Seq != appended+1 {
+			restarted = append(restarted, fmt.Sprintf("Seq %d after %d", m.Seq, appended))
+		}
+		appended = m.Seq
 		now := time.Now()
 		maxGap = max(maxGap, now.Sub(last))
 		last = now
@@ -149,13 +183,28 @@ func testIdleTTL(t *testing.T, newStore NewStore) {
 		t.Errorf("Append after the idle TTL got Seq %d, want 1: the conversation was not deleted", m.Seq)
 	}
 	if maxGap >= ttl {
-		// The machine stalled the keep-alive reads for a whole TTL: the
-		// conversation may rightly have expired, so nothing can be said.
-		t.Logf("keep-alive reads were %v apart (TTL %v); not checking that the read conversation lived", maxGap, ttl)
+		// The machine stalled the keep-alive calls for a whole TTL: the
+		// conversations may rightly have expired, so nothing can be said.
+		t.Logf("keep-alive calls were %v apart (TTL %v); not checking that the accessed conversations lived", maxGap, ttl)
 		return
 	}
-	if diff := cmp.Diff([]string{"1:user:remembered"}, brief(messages(t, s, "kept"))); diff != "" {
-		t.Errorf("a conversation read every %v expired with TTL %v (-want +got):\n%s", ttl/10, ttl, diff)
+	if len(restarted) > 0 {
+		t.Errorf("a conversation appended to every %v expired with TTL %v: %v", ttl/10, ttl, restarted)
+	}
+	want := map[string][]string{
+		"kept-messages": {"1:user:remembered"},
+		"kept-window":   {"1:user:remembered"},
+		"kept-prompt":   {"0:system:kept prompt", "1:user:remembered"},
+		"kept-clear":    {"0:system:kept prompt"}, // expired, it would have no prompt
+	}
+	for conv, w := range want {
+		got, err := s.Window(ctx, conv, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(w, brief(got)); diff != "" {
+			t.Errorf("a conversation accessed every %v (%s) expired with TTL %v (-want +got):\n%s", ttl/10, conv, ttl, diff)
+		}
 	}
 }
 

@@ -491,8 +491,40 @@ func testIdempotency(t *testing.T, newStore NewStore) {
 		t.Errorf("window after retries (-want +got):\n%s", diff)
 	}
 	got := messages(t, s, "idem")
-	if got[0].ID != "req-1" || got[2].ID != "req-2" || got[1].ID != "" {
-		t.Errorf("stored IDs %q %q %q, want req-1, empty, req-2", got[0].ID, got[1].ID, got[2].ID)
+	if len(got) != 3 || got[0].ID != "req-1" || got[2].ID != "req-2" || got[1].ID != "" {
+		t.Fatalf("stored messages %v, want IDs req-1, empty, req-2", got)
+	}
+	// An ID stops deduplicating once its message has left the window:
+	// cleared, then evicted by newer messages (a window of 6).
+	if err := s.Clear(ctx, "idem"); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Append(ctx, "idem", chatring.Message{Role: chatring.User, Content: "after clear", ID: "req-2"}); err != nil || m.Seq != 4 || m.Content != "after clear" {
+		t.Errorf("Append of a cleared ID = %d:%q, %v; want a new message, seq 4", m.Seq, m.Content, err)
+	}
+	for i := range 6 {
+		mustAppend(t, s, "idem", chatring.Assistant, fmt.Sprint("filler ", i))
+	}
+	if m, err := s.Append(ctx, "idem", chatring.Message{Role: chatring.User, Content: "after eviction", ID: "req-2"}); err != nil || m.Seq != 11 || m.Content != "after eviction" {
+		t.Errorf("Append of an evicted ID = %d:%q, %v; want a new message, seq 11", m.Seq, m.Content, err)
+	}
+	// IDs are keyed by conversation and ID together, never by a string
+	// built from both: each pair below would share a key conv+sep+id.
+	for i, p := range [][2]string{
+		{"idk|a", "b:c"}, {"idk|a:b", "c"},
+		{"idk|x", "yz"}, {"idk|xy", "z"},
+		{"idk|p", "q/r"}, {"idk|p/q", "r"},
+		{"idk|s", "t u"}, {"idk|s t", "u"},
+		{"idk|{k}", "}:v"}, {"idk|{k}}", ":v"},
+	} {
+		content := fmt.Sprint("pair ", i)
+		m, err := s.Append(ctx, p[0], chatring.Message{Role: chatring.User, Content: content, ID: p[1]})
+		if err != nil || m.Seq != 1 || m.Content != content {
+			t.Errorf("Append(%q, ID %q) = %d:%q, %v; want its own message, seq 1", p[0], p[1], m.Seq, m.Content, err)
+		}
+		if diff := cmp.Diff([]string{"1:user:" + content}, brief(messages(t, s, p[0]))); diff != "" {
+			t.Errorf("conversation %q (-want +got):\n%s", p[0], diff)
+		}
 	}
 }
 
@@ -514,6 +546,15 @@ func testDelete(t *testing.T, newStore NewStore) {
 	}
 	if m := mustAppend(t, s, "del", chatring.User, "again"); m.Seq != 1 {
 		t.Errorf("Append after Delete got Seq %d, want 1", m.Seq)
+	}
+	// Nothing of the deleted conversation comes back with the new one:
+	// neither its messages nor its prompt.
+	w, err := s.Window(ctx, "del", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"1:user:again"}, brief(w)); diff != "" {
+		t.Errorf("Window of a conversation recreated after Delete (-want +got):\n%s", diff)
 	}
 	// An ID of a deleted message no longer matches.
 	if _, err := s.Append(ctx, "del2", chatring.Message{Role: chatring.User, Content: "x", ID: "d"}); err != nil {

@@ -37,13 +37,19 @@
 //     characters) are ErrInvalidConversation for every method; hostile
 //     valid IDs (braces, colons, '*', spaces, non-ASCII, prefixes of each
 //     other, key-like strings, 256 bytes) are isolated from each other.
-//   - Idempotency: a retried ID returns the stored message; concurrent
-//     Appends with one ID store it once and all return the same Seq.
-//   - Delete: the conversation is gone, a later Append starts at Seq 1.
+//   - Idempotency: a retried ID returns the stored message; an ID whose
+//     message was cleared or evicted is stored anew; IDs belong to their
+//     conversation (no key built from conversation and ID collides);
+//     concurrent Appends with one ID store it once and all return the same
+//     Seq.
+//   - Delete: the conversation is gone, a later Append starts at Seq 1 and
+//     nothing of the old conversation (messages, prompt) comes back.
 //   - Close: writes fail with ErrClosed after Close; writes racing with
-//     Close either succeed (and are stored) or fail with ErrClosed.
-//   - IdleTTL: a conversation neither written nor read for the TTL is gone,
-//     one that is read keeps living.
+//     Close either succeed (and are stored) or fail with ErrClosed, and
+//     what reads return when Close has returned is final.
+//   - IdleTTL: a conversation neither written nor read for the TTL is gone;
+//     one accessed by any of Append, Messages, Window, SetSystemPrompt and
+//     Clear keeps living.
 //   - Hammer: writers and readers over many conversations at once; every
 //     window contiguous, holding what Append returned for each Seq, never
 //     another conversation's message, and no acknowledged append missing.
