@@ -510,23 +510,36 @@ func visible(dst []Message, base int, last, through uint64) []Message {
 // with ErrClosed.
 func (h *History) SetSystemPrompt(prompt string) error {
 	ctx := context.Background()
-	if h.closed.Load() {
+	if prompt != "" && !h.closed.Load() {
+		if err := validateText("system_prompt", prompt, h.cfg.MaxMessageBytes); err != nil {
+			return h.reject(ctx, "set_system_prompt", System, len(prompt), err)
+		}
+	}
+	if !h.pin(ctx, prompt) {
 		return h.reject(ctx, "set_system_prompt", System, len(prompt),
 			closedError("set system prompt"))
+	}
+	return nil
+}
+
+// pin pins prompt, already validated ("" removes the pinned prompt),
+// unless h is closed; it reports whether it did. A MemoryStore calls it
+// directly, so that a History retired under it costs a retry, not a
+// rejection.
+func (h *History) pin(ctx context.Context, prompt string) bool {
+	if h.closed.Load() {
+		return false
 	}
 	if prompt == "" {
 		h.system.Store(nil)
 		h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: system prompt removed")
-		return nil
-	}
-	if err := validateText("system_prompt", prompt, h.cfg.MaxMessageBytes); err != nil {
-		return h.reject(ctx, "set_system_prompt", System, len(prompt), err)
+		return true
 	}
 	m := &Message{Role: System, Content: prompt, Time: h.now().Round(0), Tokens: h.count(prompt)}
 	h.system.Store(m)
 	h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: system prompt set",
 		slog.Int("bytes", len(prompt)), slog.Int("tokens", m.Tokens))
-	return nil
+	return true
 }
 
 // SystemPrompt returns the pinned system prompt (Role System, Seq 0) and

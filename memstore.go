@@ -229,12 +229,9 @@ func (s *MemoryStore) SetSystemPrompt(ctx context.Context, conv, prompt string) 
 		}
 	}
 	for {
-		h := s.lookup(conv, prompt != "")
-		if h == nil {
+		// pin fails only on a History retired since the lookup.
+		if h := s.lookup(conv, prompt != ""); h == nil || h.pin(ctx, prompt) {
 			return nil
-		}
-		if err := h.SetSystemPrompt(prompt); err == nil || !h.retired.Load() {
-			return err
 		}
 	}
 }
