@@ -212,8 +212,8 @@ func TestMemoryStoreCloseWaitsForWrites(t *testing.T) {
 
 // TestMemoryStoreHeldBytes checks StoreStats.HeldBytes against the heap
 // the store holds, measured with runtime.ReadMemStats after a collection,
-// on every backend: the estimate must be within 25% of it, the bound its
-// doc comment promises.
+// on every backend and for conversations of several shapes: the estimate
+// must be within 25% of it, the bound its doc comment promises.
 func TestMemoryStoreHeldBytes(t *testing.T) {
 	const convs = 5000
 	heap := func() uint64 {
@@ -223,35 +223,78 @@ func TestMemoryStoreHeldBytes(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapAlloc
 	}
-	forEachBackend(t, func(t *testing.T, backend string) {
-		base := heap()
-		s, err := chatring.NewMemoryStore(chatring.Config{Backend: backend, MaxConversations: convs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close(t.Context())
-		for i := range convs {
-			conv := fmt.Sprint("conv-", i)
-			if i%10 == 0 {
-				if err := s.SetSystemPrompt(t.Context(), conv, strings.Repeat("p", 200)); err != nil {
+	shapes := []struct {
+		name     string
+		maxTurns int
+		conv     func(i int) string
+		messages func(i int) []chatring.Message
+	}{
+		{
+			// Default windows, some wrapped around, some with a prompt.
+			"default", 0,
+			func(i int) string { return fmt.Sprint("conv-", i) },
+			func(i int) []chatring.Message {
+				var ms []chatring.Message
+				for j := range 20 + i%7 {
+					ms = append(ms, chatring.Message{Role: chatring.User, Content: strings.Repeat("x", 20+(i+j)%100)})
+				}
+				return ms
+			},
+		},
+		{
+			// Windows of two short messages: the conversation ID (250
+			// bytes) is a large part of what a conversation holds.
+			"long conversation IDs", 1,
+			func(i int) string { return fmt.Sprintf("%0250d", i) },
+			func(i int) []chatring.Message {
+				return []chatring.Message{{Role: chatring.User, Content: "hello"}, {Role: chatring.Assistant, Content: "hi"}}
+			},
+		},
+		{
+			"IDs and names", 0,
+			func(i int) string { return fmt.Sprint("conv-", i) },
+			func(i int) []chatring.Message {
+				var ms []chatring.Message
+				for j := range 20 {
+					ms = append(ms, chatring.Message{Role: chatring.User, Content: strings.Repeat("x", 40),
+						ID: fmt.Sprintf("%036d", i*100+j), Name: fmt.Sprint("user-", j)})
+				}
+				return ms
+			},
+		},
+	}
+	for _, sh := range shapes {
+		t.Run(sh.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, backend string) {
+				base := heap()
+				s, err := chatring.NewMemoryStore(chatring.Config{Backend: backend, MaxTurns: sh.maxTurns, MaxConversations: convs})
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			for j := range 20 + i%7 { // some windows wrap around
-				content := strings.Repeat("x", 20+(i+j)%100) // a new string each
-				if _, err := s.Append(t.Context(), conv, chatring.Message{Role: chatring.User, Content: content}); err != nil {
-					t.Fatal(err)
+				defer s.Close(t.Context())
+				for i := range convs {
+					conv := sh.conv(i)
+					if i%10 == 0 {
+						if err := s.SetSystemPrompt(t.Context(), conv, strings.Repeat("p", 200)); err != nil {
+							t.Fatal(err)
+						}
+					}
+					for _, m := range sh.messages(i) { // a new string each
+						if _, err := s.Append(t.Context(), conv, m); err != nil {
+							t.Fatal(err)
+						}
+					}
 				}
-			}
-		}
-		held := float64(heap() - base)
-		est := float64(s.Stats().HeldBytes)
-		t.Logf("%s: %d conversations, heap %.0f B/conv, estimate %.0f B/conv (%.2f×)", backend, convs, held/convs, est/convs, est/held)
-		if est < 0.75*held || est > 1.25*held {
-			t.Errorf("HeldBytes = %.0f, measured heap %.0f: off by more than 25%%", est, held)
-		}
-		runtime.KeepAlive(s)
-	})
+				held := float64(heap() - base)
+				est := float64(s.Stats().HeldBytes)
+				t.Logf("%s: %d conversations, heap %.0f B/conv, estimate %.0f B/conv (%.2f×)", backend, convs, held/convs, est/convs, est/held)
+				if est < 0.75*held || est > 1.25*held {
+					t.Errorf("HeldBytes = %.0f, measured heap %.0f: off by more than 25%%", est, held)
+				}
+				runtime.KeepAlive(s)
+			})
+		})
+	}
 }
 
 // TestMemoryStoreSetSystemPromptRacingDelete: a SetSystemPrompt that finds
