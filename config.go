@@ -126,8 +126,10 @@ type Config struct {
 }
 
 // MarshalJSON encodes c with the keys ParseConfig reads, idle_ttl as a
-// duration string. Zero fields are left out, so the result parses back to
-// the same Config.
+// duration string. Zero fields are left out, as ParseConfig rejects an
+// explicit zero, so the result parses back to c with its zero fields set
+// to their defaults (Shards stays 0): to c itself when c has no zero
+// fields, such as a Config that ParseConfig returned.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config // without this method
 	v := struct {

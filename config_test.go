@@ -275,3 +275,35 @@ func TestBackendsIsACopy(t *testing.T) {
 		t.Error("Backends() returns shared storage")
 	}
 }
+
+// TestConfigJSONRoundTripFillsDefaults: the zero fields MarshalJSON
+// leaves out come back as their defaults, as its doc says, and a Config
+// that ParseConfig returned round-trips exactly.
+func TestConfigJSONRoundTripFillsDefaults(t *testing.T) {
+	b, err := json.Marshal(chatring.Config{MaxTurns: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out chatring.Config
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("json.Unmarshal(%s): %v", b, err)
+	}
+	want, err := chatring.ParseConfig([]byte(`{"max_turns": 3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("Config{MaxTurns: 3} through JSON (-want +got):\n%s", diff)
+	}
+	if want.IdleTTL != chatring.DefaultIdleTTL || want.MaxConversations != chatring.DefaultMaxConversations {
+		t.Errorf("defaults not filled in: %+v", want)
+	}
+	b, err = json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again chatring.Config
+	if err := json.Unmarshal(b, &again); err != nil || again != want {
+		t.Errorf("a parsed Config through JSON = %+v, %v; want %+v", again, err, want)
+	}
+}
