@@ -25,7 +25,8 @@ var (
 	ErrMessageTooLarge = errors.New("chatring: message too large")
 	// ErrInvalidContent reports content that is not valid UTF-8 or holds a
 	// control character other than tab, newline and carriage return (or a
-	// Name that is not valid UTF-8 or holds any control character).
+	// Name that is not valid UTF-8 or holds any control character, or a
+	// Message.ID that is longer than MaxIDBytes or not printable ASCII).
 	ErrInvalidContent = errors.New("chatring: invalid content")
 	// ErrClosed reports a write to a History or a Store after its Close.
 	ErrClosed = errors.New("chatring: history closed")
@@ -58,12 +59,12 @@ var (
 // and rune values, so it is safe to log.
 type ValidationError struct {
 	// Field is the rejected field: "role", "content", "name" or "id" for a
-	// message, "system_prompt" for SetSystemPrompt, "conversation" for a
-	// conversation ID, or a Config field's JSON name ("backend",
-	// "max_turns", ...) for a Config, including an unknown key of a config
-	// file. It is "" when the rejection is not about one field: a write
-	// after Close (ErrClosed), or a config file that is not one valid JSON
-	// object.
+	// message, "system_prompt" for SetSystemPrompt, "max_tokens" for a
+	// Window budget, "conversation" for a conversation ID, or a Config
+	// field's JSON name ("backend", "max_turns", ...) for a Config,
+	// including an unknown key of a config file. It is "" when the
+	// rejection is not about one field: a write after Close (ErrClosed), or
+	// a config file that is not one valid JSON object.
 	Field string
 	// Reason says what is wrong, e.g. "40000 bytes, limit 32768".
 	Reason string

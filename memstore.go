@@ -38,22 +38,29 @@ import (
 // on the store's calls and on two background goroutines (expiry and the
 // TTL's clock) that Close stops.
 // The idle TTL is measured with the real clock, read by a goroutine once
-// per hundredth of the TTL (between 1ms and 1s), so a conversation expires
-// up to 1% of its TTL early or late; WithClock does not change it (it only
-// stamps Message.Time).
+// per hundredth of the TTL, but at least every second and at most every
+// millisecond, so a conversation expires up to that resolution early or
+// late (1% of a TTL of 100ms or more; up to the whole TTL at the 1ms
+// minimum), and later still when that goroutine cannot run in time.
+// WithClock does not change it (it only stamps Message.Time).
 //
 // Each conversation behaves exactly as a History made by New with the same
-// Config and options, and the store's operations add one hash-table lookup
-// to History's: Append is lock-free with the lockfree backend up to that
-// lookup (which takes a bucket lock only to create a conversation). An
-// Append or SetSystemPrompt that races with the removal of its
+// Config and options. A write adds to History's work a hash-table lookup
+// (which takes a bucket lock only to create a conversation), an atomic add
+// on entry and exit of the store's one in-flight counter (for Close), and
+// the size tracking of HeldBytes on Append; the histories share one set of
+// counters. With the lockfree backend an Append without an ID takes no
+// lock when its conversation exists, but one that finds its conversation
+// being removed spins until the removal is done, and then creates it anew.
+// An Append or SetSystemPrompt that races with the removal of its
 // conversation (Delete, idle expiry, eviction) either lands before the
 // removal, and is removed with the conversation, or lands in the new
 // conversation that a later write creates.
 //
-// Messages and Window keep working after Close, on the state Close left;
-// every write fails with ErrClosed. Close releases no memory: drop the
-// store for that.
+// Messages and Window keep working after Close; every write fails with
+// ErrClosed. Conversations still expire by the idle TTL after Close (reads
+// find them gone), but nothing cleans them up any more, so Len keeps
+// counting them. Close releases no memory: drop the store for that.
 type MemoryStore struct {
 	// These fields are set by NewMemoryStore and never written again.
 	env   *env // shared by every History of the store, counters included
@@ -266,8 +273,8 @@ func (s *MemoryStore) Delete(ctx context.Context, conv string) error {
 
 // Close implements Store: writes fail with ErrClosed from the moment it is
 // called, and it returns when the writes in flight have returned, or with
-// ctx.Err() when ctx is done first. It stops the store's background
-// goroutine. A MemoryStore holds nothing that needs flushing. Close is
+// ctx.Err() when ctx is done first. It stops the store's two background
+// goroutines. A MemoryStore holds nothing that needs flushing. Close is
 // idempotent.
 func (s *MemoryStore) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
@@ -281,8 +288,8 @@ func (s *MemoryStore) Close(ctx context.Context) error {
 }
 
 // Len returns the number of conversations the store holds. Conversations
-// that expired but were not yet cleaned up (within about a second) are
-// counted.
+// that expired but were not yet cleaned up (within about a second, or
+// never after Close) are counted.
 func (s *MemoryStore) Len() int { return int(s.live.Load()) }
 
 // Config returns the configuration the store was created with, defaults
@@ -297,8 +304,9 @@ type StoreStats struct {
 	// Backend and Capacity describe every conversation's ring.
 	Backend  string `json:"backend"`
 	Capacity int    `json:"capacity"`
-	// Conversations is the number of conversations held (see Len), and
-	// MaxConversations the bound.
+	// Conversations is the number of conversations held and not expired,
+	// counted by Stats's walk of them (Len also counts those expired but
+	// not yet cleaned up), and MaxConversations the bound.
 	Conversations    int `json:"conversations"`
 	MaxConversations int `json:"max_conversations"`
 	// Created counts conversations created by a first write.
@@ -343,8 +351,10 @@ type StoreStats struct {
 
 // Stats returns the store's metrics. The counters cost one atomic add per
 // event on the call paths; Stats itself reads them and walks the
-// conversations once for HeldBytes (one atomic load each, no lock), so it
-// costs O(conversations) and allocates three small maps.
+// conversations once for HeldBytes and Conversations, locking each bucket
+// of the cache's hash table in turn while it copies the bucket's entries
+// (a write that creates a conversation in that bucket waits for it), so it
+// costs O(conversations) and allocates three small maps and a buffer.
 func (s *MemoryStore) Stats() StoreStats {
 	c := s.env.ctr
 	st := StoreStats{

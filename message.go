@@ -59,10 +59,10 @@ const MaxIDBytes = 128
 
 // Message is one message of a conversation.
 //
-// A caller fills in Role, Content and optionally Name; Append validates
-// them and fills in Seq, Time and Tokens, ignoring whatever the caller put
-// there. Messages read back from a History are copies: changing them does
-// not change the History.
+// A caller fills in Role, Content and optionally Name and ID; Append
+// validates them and fills in Seq, Time and Tokens, ignoring whatever the
+// caller put there. Messages read back from a History are copies: changing
+// them does not change the History.
 type Message struct {
 	// Role says who wrote the message.
 	Role Role `json:"role"`

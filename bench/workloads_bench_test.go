@@ -25,7 +25,8 @@ func BenchmarkWindow(b *testing.B)     { workload.Window(b, chatring.Backends())
 
 // Store-level workloads: chatring.MemoryStore over 1, 1 000 and 1 000 000
 // conversations (the million is left out with -short), uniform and
-// Zipf-skewed, with one History as the baseline.
+// Zipf-skewed, with as many Histories in a slice as the baseline (up to
+// 1 000 conversations).
 func BenchmarkStoreAppend(b *testing.B) {
 	workload.Store(b, chatring.Backends(), workload.StoreAppendOnly)
 }
