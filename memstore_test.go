@@ -334,3 +334,34 @@ func TestMemoryStoreSetSystemPromptRacingDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestMemoryStoreAllocatesAsHistory: on an existing conversation, a
+// MemoryStore's Append (without an ID) and Messages (into a dst with room)
+// allocate no more than History's, on every backend: the target
+// is at most one allocation more, and the lookup, the gate and the size
+// tracking allocate nothing.
+func TestMemoryStoreAllocatesAsHistory(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		cfg := chatring.Config{Backend: backend}
+		s := newStore(t, cfg)
+		h := newHistory(t, cfg)
+		ctx := t.Context()
+		m := chatring.Message{Role: chatring.User, Content: "hello"}
+		if _, err := s.Append(ctx, "c", m); err != nil {
+			t.Fatal(err)
+		}
+		dst := make([]chatring.Message, 0, 2*chatring.DefaultMaxTurns)
+		for _, op := range []struct {
+			name           string
+			store, history func()
+		}{
+			{"Append", func() { s.Append(ctx, "c", m) }, func() { h.Append(ctx, m) }},
+			{"Messages", func() { s.Messages(ctx, "c", dst[:0]) }, func() { h.Messages(ctx, dst[:0]) }},
+		} {
+			st, hi := testing.AllocsPerRun(200, op.store), testing.AllocsPerRun(200, op.history)
+			if st > hi {
+				t.Errorf("%s allocates %.1f times per call in a MemoryStore, %.1f in a History", op.name, st, hi)
+			}
+		}
+	})
+}
