@@ -78,24 +78,21 @@ func (s readsLag) Messages(ctx context.Context, conv string, dst []chatring.Mess
 	return out, err
 }
 
-// windowNotAccess refreshes a conversation's idle TTL on every call but
-// Window, and expires it on its own clock: a store that forgot one read
-// path in its TTL refresh.
-type windowNotAccess struct {
+// ttlSkips refreshes a conversation's idle TTL on every access but one,
+// and expires conversations on its own clock: a store that forgot one path
+// in its TTL refresh. skip is "Window" (Window does not refresh) or
+// "Retry" (an Append whose ID is already in the window returns early,
+// before the refresh, as a script might).
+type ttlSkips struct {
 	*chatring.MemoryStore
+	skip string
 	mu   sync.Mutex
 	last map[string]time.Time
 }
 
-func (s *windowNotAccess) touch(conv string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.last[conv] = time.Now()
-}
-
-// expire deletes conv if it was idle (by this wrapper's reckoning) for
-// the TTL.
-func (s *windowNotAccess) expire(ctx context.Context, conv string) {
+// access expires conv if it was idle (by this wrapper's reckoning) for
+// the TTL, then refreshes it unless refresh is false.
+func (s *ttlSkips) access(ctx context.Context, conv string, refresh bool) {
 	s.mu.Lock()
 	last, ok := s.last[conv]
 	s.mu.Unlock()
@@ -105,35 +102,87 @@ func (s *windowNotAccess) expire(ctx context.Context, conv string) {
 		delete(s.last, conv)
 		s.mu.Unlock()
 	}
+	if refresh {
+		s.mu.Lock()
+		s.last[conv] = time.Now()
+		s.mu.Unlock()
+	}
 }
 
-func (s *windowNotAccess) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
-	s.expire(ctx, conv)
-	s.touch(conv)
+func (s *ttlSkips) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	retry := false
+	if m.ID != "" && chatring.ValidateConversation(conv) == nil {
+		w, _ := s.MemoryStore.Messages(ctx, conv, nil)
+		for _, old := range w {
+			retry = retry || old.ID == m.ID
+		}
+	}
+	s.access(ctx, conv, !(retry && s.skip == "Retry"))
 	return s.MemoryStore.Append(ctx, conv, m)
 }
 
-func (s *windowNotAccess) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
-	s.expire(ctx, conv)
-	s.touch(conv)
+func (s *ttlSkips) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
+	s.access(ctx, conv, true)
 	return s.MemoryStore.Messages(ctx, conv, dst)
 }
 
-func (s *windowNotAccess) Window(ctx context.Context, conv string, maxTokens int) ([]chatring.Message, error) {
-	s.expire(ctx, conv)
+func (s *ttlSkips) Window(ctx context.Context, conv string, maxTokens int) ([]chatring.Message, error) {
+	s.access(ctx, conv, s.skip != "Window")
 	return s.MemoryStore.Window(ctx, conv, maxTokens)
 }
 
-func (s *windowNotAccess) SetSystemPrompt(ctx context.Context, conv, prompt string) error {
-	s.expire(ctx, conv)
-	s.touch(conv)
+func (s *ttlSkips) SetSystemPrompt(ctx context.Context, conv, prompt string) error {
+	s.access(ctx, conv, true)
 	return s.MemoryStore.SetSystemPrompt(ctx, conv, prompt)
 }
 
-func (s *windowNotAccess) Clear(ctx context.Context, conv string) error {
-	s.expire(ctx, conv)
-	s.touch(conv)
+func (s *ttlSkips) Clear(ctx context.Context, conv string) error {
+	s.access(ctx, conv, true)
 	return s.MemoryStore.Clear(ctx, conv)
+}
+
+// deleteKeepsSeq continues a deleted conversation's sequence numbers when
+// its ID is used again, as a store whose counter key outlives Delete would.
+type deleteKeepsSeq struct {
+	*chatring.MemoryStore
+	mu     sync.Mutex
+	offset map[string]uint64
+}
+
+func (s *deleteKeepsSeq) shift(conv string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.offset[conv]
+}
+
+func (s *deleteKeepsSeq) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	stored, err := s.MemoryStore.Append(ctx, conv, m)
+	if err == nil {
+		stored.Seq += s.shift(conv)
+	}
+	return stored, err
+}
+
+func (s *deleteKeepsSeq) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
+	n := len(dst)
+	out, err := s.MemoryStore.Messages(ctx, conv, dst)
+	for i := n; i < len(out); i++ {
+		out[i].Seq += s.shift(conv)
+	}
+	return out, err
+}
+
+func (s *deleteKeepsSeq) Delete(ctx context.Context, conv string) error {
+	w, err := s.Messages(ctx, conv, nil)
+	if err != nil {
+		return err
+	}
+	if len(w) > 0 {
+		s.mu.Lock()
+		s.offset[conv] = w[len(w)-1].Seq
+		s.mu.Unlock()
+	}
+	return s.MemoryStore.Delete(ctx, conv)
 }
 
 // differentOnRetry returns, for a retried ID, the stored message's Seq
@@ -295,9 +344,14 @@ func init() {
 		return &deleteKeepsPrompt{MemoryStore: s, prompts: map[string]string{}}
 	}, "Delete")
 	add("readsLag", func(s *chatring.MemoryStore) chatring.Store { return readsLag{s} }, "Sequence")
-	add("windowNotAccess", func(s *chatring.MemoryStore) chatring.Store {
-		return &windowNotAccess{MemoryStore: s, last: map[string]time.Time{}}
-	}, "IdleTTL")
+	for _, skip := range []string{"Window", "Retry"} {
+		add("ttlSkips"+skip, func(s *chatring.MemoryStore) chatring.Store {
+			return &ttlSkips{MemoryStore: s, skip: skip, last: map[string]time.Time{}}
+		}, "IdleTTL")
+	}
+	add("deleteKeepsSeq", func(s *chatring.MemoryStore) chatring.Store {
+		return &deleteKeepsSeq{MemoryStore: s, offset: map[string]uint64{}}
+	}, "Delete")
 	add("differentOnRetry", func(s *chatring.MemoryStore) chatring.Store { return differentOnRetry{s} }, "Idempotency")
 	add("idIndex", func(s *chatring.MemoryStore) chatring.Store {
 		return &idIndex{MemoryStore: s, ids: map[string]map[string]chatring.Message{}}

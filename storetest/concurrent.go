@@ -134,7 +134,8 @@ func testCloseRacesWrites(t *testing.T, newStore NewStore) {
 
 // testIdleTTL: a conversation neither written nor read for the idle TTL is
 // deleted; one that is accessed keeps living, whichever method accesses it
-// (Append, Messages, Window, SetSystemPrompt and Clear all count).
+// (Append, a retried Append whose ID is stored already, Messages, Window,
+// SetSystemPrompt and Clear all count).
 func testIdleTTL(t *testing.T, newStore NewStore) {
 	const ttl = time.Second
 	s := open(t, newStore, chatring.Config{IdleTTL: ttl})
@@ -149,9 +150,22 @@ func testIdleTTL(t *testing.T, newStore NewStore) {
 		"kept-window":   func() error { _, err := s.Window(ctx, "kept-window", 0); return err },
 		"kept-prompt":   func() error { return s.SetSystemPrompt(ctx, "kept-prompt", "kept prompt") },
 		"kept-clear":    func() error { return s.Clear(ctx, "kept-clear") },
+		"kept-retry": func() error { // an Append of an ID already stored
+			_, err := s.Append(ctx, "kept-retry", chatring.Message{Role: chatring.User, Content: "remembered", ID: "once"})
+			return err
+		},
 	}
 	for conv := range keep {
-		mustAppend(t, s, conv, chatring.User, "remembered")
+		m := chatring.Message{Role: chatring.User, Content: "remembered"}
+		if conv == "kept-retry" {
+			// A message before the ID's shows whether the retries
+			// recreated an expired conversation.
+			mustAppend(t, s, conv, chatring.User, "before")
+			m.ID = "once"
+		}
+		if _, err := s.Append(ctx, conv, m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.SetSystemPrompt(ctx, "kept-clear", "kept prompt"); err != nil {
 		t.Fatal(err)
@@ -194,6 +208,7 @@ func testIdleTTL(t *testing.T, newStore NewStore) {
 	want := map[string][]string{
 		"kept-messages": {"1:user:remembered"},
 		"kept-window":   {"1:user:remembered"},
+		"kept-retry":    {"1:user:before", "2:user:remembered"},
 		"kept-prompt":   {"0:system:kept prompt", "1:user:remembered"},
 		"kept-clear":    {"0:system:kept prompt"}, // expired, it would have no prompt
 	}

@@ -48,8 +48,8 @@
 //     Close either succeed (and are stored) or fail with ErrClosed, and
 //     what reads return when Close has returned is final.
 //   - IdleTTL: a conversation neither written nor read for the TTL is gone;
-//     one accessed by any of Append, Messages, Window, SetSystemPrompt and
-//     Clear keeps living.
+//     one accessed by any of Append (a retry of a stored ID too),
+//     Messages, Window, SetSystemPrompt and Clear keeps living.
 //   - Hammer: writers and readers over many conversations at once; every
 //     window contiguous, holding what Append returned for each Seq, never
 //     another conversation's message, and no acknowledged append missing.
