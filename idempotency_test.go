@@ -2,6 +2,7 @@ package chatring_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -117,6 +118,57 @@ func TestAppendRejectsBadID(t *testing.T) {
 			if _, err := h.Append(t.Context(), chatring.Message{Role: chatring.User, Content: "x", ID: id}); err != nil {
 				t.Errorf("Append with ID %q: %v", id, err)
 			}
+		}
+	})
+}
+
+// TestConcurrentAppendsWithAndWithoutID mixes Appends that carry an ID
+// (the same IDs in every goroutine) with Appends that carry none: every
+// ID is stored once, every Append without an ID is stored, and the
+// window holds exactly those messages with contiguous Seq values.
+func TestConcurrentAppendsWithAndWithoutID(t *testing.T) {
+	const goroutines, rounds = 6, 40
+	forEachBackend(t, func(t *testing.T, backend string) {
+		// Room for every message: rounds IDs plus goroutines×rounds others.
+		h := newHistory(t, chatring.Config{Backend: backend, MaxTurns: (rounds + goroutines*rounds) / 2})
+		byID := make([][]chatring.Message, goroutines)
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				for i := range rounds {
+					id := fmt.Sprint("id-", i)
+					m, err := h.Append(t.Context(), chatring.Message{Role: chatring.User, Content: id, ID: id})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					byID[g] = append(byID[g], m)
+					if _, err := h.Append(t.Context(), chatring.Message{Role: chatring.Assistant, Content: fmt.Sprintf("g%d-%d", g, i)}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for g := 1; g < goroutines; g++ {
+			if diff := cmp.Diff(byID[0], byID[g]); diff != "" {
+				t.Fatalf("goroutines 0 and %d got different messages for the same IDs (-0 +%d):\n%s", g, g, diff)
+			}
+		}
+		msgs, _ := h.Messages(t.Context(), nil)
+		if len(msgs) != rounds+goroutines*rounds {
+			t.Fatalf("window holds %d messages, want %d IDs and %d without", len(msgs), rounds, goroutines*rounds)
+		}
+		seen := map[string]bool{}
+		for i, m := range msgs {
+			if m.Seq != uint64(i+1) {
+				t.Fatalf("window[%d].Seq = %d, want %d", i, m.Seq, i+1)
+			}
+			if seen[m.Content] {
+				t.Errorf("%q stored twice", m.Content)
+			}
+			seen[m.Content] = true
 		}
 	})
 }
