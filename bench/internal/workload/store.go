@@ -311,6 +311,7 @@ func measureMemory(b *testing.B, backend string, convs int) memoryFigures {
 	base = heapNow()
 	s = newStore(chatring.Config{MaxConversations: max(convs/10, 1)})
 	fillStore(b, s, names)
+	deadline = time.Now().Add(30 * time.Second)
 	for s.Len() > max(convs/10, 1) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
