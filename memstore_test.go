@@ -365,3 +365,75 @@ func TestMemoryStoreAllocatesAsHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestMemoryStoreCountsUnderChurn runs every write and read over 200
+// conversations in a store bounded at 50 with a 20ms idle TTL, so that
+// Delete, expiry and eviction race with Append (with and without IDs),
+// SetSystemPrompt and Clear. No call fails, Len never goes negative, and
+// once everything has expired the counters add up: created = deleted +
+// evicted for capacity + idle, with nothing left.
+func TestMemoryStoreCountsUnderChurn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		s := newStore(t, chatring.Config{Backend: backend, MaxConversations: 50, IdleTTL: 20 * time.Millisecond, MaxTurns: 1})
+		ctx := t.Context()
+		var done atomic.Bool
+		var negative atomic.Int64
+		var watch sync.WaitGroup
+		watch.Go(func() {
+			for !done.Load() {
+				if n := s.Len(); n < 0 {
+					negative.Store(int64(n))
+				}
+				runtime.Gosched()
+			}
+		})
+		var workers sync.WaitGroup
+		for g := range 4 {
+			workers.Go(func() {
+				for i := range 5000 {
+					conv := fmt.Sprint("c", (i*7+g*13)%200)
+					var err error
+					switch i % 6 {
+					case 0:
+						err = s.Delete(ctx, conv)
+					case 1:
+						err = s.SetSystemPrompt(ctx, conv, "prompt")
+					case 2:
+						err = s.Clear(ctx, conv)
+					case 3:
+						_, err = s.Messages(ctx, conv, nil)
+					default:
+						m := chatring.Message{Role: chatring.User, Content: "x"}
+						if i%2 == 0 {
+							m.ID = fmt.Sprint(i % 7)
+						}
+						_, err = s.Append(ctx, conv, m)
+					}
+					if err != nil {
+						t.Errorf("call %d on %s: %v", i, conv, err)
+						return
+					}
+					if i%500 == 0 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+			})
+		}
+		workers.Wait()
+		deadline := time.Now().Add(20 * time.Second)
+		for s.Len() != 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // otter cleans up expired entries every second
+		}
+		done.Store(true)
+		watch.Wait()
+		st := s.Stats()
+		removed := st.Deleted + st.EvictedByReason["capacity"] + st.EvictedByReason["idle"]
+		if s.Len() != 0 || st.Created != removed || negative.Load() != 0 {
+			t.Errorf("Len %d (lowest negative seen %d); created %d, removed %d (deleted %d, evicted %v)",
+				s.Len(), negative.Load(), st.Created, removed, st.Deleted, st.EvictedByReason)
+		}
+		if st.Rejected != 0 {
+			t.Errorf("no call was rejected, but Stats.Rejected = %d (%v)", st.Rejected, st.RejectedByReason)
+		}
+	})
+}
