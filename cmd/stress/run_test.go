@@ -358,7 +358,9 @@ func TestCancel(t *testing.T) {
 			if !rep.Interrupted || len(rep.Results) != 1 || !rep.Results[0].Interrupted || !rep.OK {
 				t.Fatalf("want one interrupted, passing result; got %+v", rep)
 			}
-			if r := rep.Results[0]; r.Appends == 0 || r.Invariants.Checks == 0 {
+			// On a loaded machine the writers may not have run at all in
+			// the 100ms; some operation must have.
+			if r := rep.Results[0]; r.Appends+r.Snapshots == 0 || r.Invariants.Checks == 0 {
 				t.Errorf("interrupted result measured nothing: %+v", r)
 			}
 		})
