@@ -1,0 +1,68 @@
+package promexport
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// memoryStoreCollector exports a MemoryStore's StoreStats.
+type memoryStoreCollector struct {
+	collector
+	src MemoryStoreSource
+
+	conversations, maxConversations metric
+	created, deleted, evicted       metric
+	clears, heldBytes               metric
+}
+
+// evictionReasons are the values of the reason label of
+// chatring_conversations_evicted_total, always exported.
+var evictionReasons = []string{"capacity", "idle"}
+
+// NewMemoryStoreCollector returns a prometheus.Collector that exports s's
+// StoreStats as the metrics listed in the package documentation. Each
+// scrape calls s.Stats once, which walks the conversations (O(conversations),
+// one atomic load each, no lock; see chatring.MemoryStore.Stats); the
+// collector adds nothing to Append or any other call. The number of series
+// does not depend on the number of conversations. It is safe for concurrent
+// use.
+func NewMemoryStoreCollector(s MemoryStoreSource, opts ...Option) prometheus.Collector {
+	c := &memoryStoreCollector{collector: newCollector(opts), src: s}
+	d := &c.d
+	c.conversations = d.gauge("conversations",
+		"Conversations the store holds.")
+	c.maxConversations = d.gauge("max_conversations",
+		"The store's bound on conversations (max_conversations); beyond it the store evicts one.")
+	c.created = d.counter("conversations_created_total",
+		"Conversations created by a first write.")
+	c.deleted = d.counter("conversations_deleted_total",
+		"Conversations removed by Delete.")
+	c.evicted = d.counter("conversations_evicted_total",
+		"Conversations removed by the store itself: reason capacity (max_conversations) or idle (idle_ttl).", "reason")
+	c.clears = d.counter("clears_total",
+		"Clear calls on existing conversations.")
+	c.heldBytes = d.gauge("held_bytes",
+		"Estimated heap bytes the conversations hold (rings, message strings, bookkeeping).")
+	return c
+}
+
+// Collect implements prometheus.Collector.
+func (c *memoryStoreCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src.Stats()
+	c.msg.collect(ch, messageCounts{
+		backend:          s.Backend,
+		capacity:         s.Capacity,
+		byRole:           s.ByRole,
+		deduplicated:     s.Deduplicated,
+		rejectedByReason: s.RejectedByReason,
+		appendedBytes:    s.AppendedBytes,
+		appendedTokens:   s.AppendedTokens,
+		closed:           s.Closed,
+	})
+	emit(ch, c.conversations, float64(s.Conversations))
+	emit(ch, c.maxConversations, float64(s.MaxConversations))
+	emit(ch, c.created, float64(s.Created))
+	emit(ch, c.deleted, float64(s.Deleted))
+	emitMap(ch, c.evicted, s.EvictedByReason, evictionReasons)
+	emit(ch, c.clears, float64(s.Clears))
+	emit(ch, c.heldBytes, float64(s.HeldBytes))
+}
