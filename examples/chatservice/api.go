@@ -1,0 +1,363 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatring/chatring"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// api is the service's HTTP handler: the conversation routes on a
+// chatring.Store, /metrics, /healthz and /readyz.
+type api struct {
+	store   chatring.Store
+	log     *slog.Logger
+	mux     *http.ServeMux
+	maxBody int64 // request body limit, bytes
+
+	// draining is set when shutdown begins; /readyz fails from then on.
+	draining atomic.Bool
+
+	requests *prometheus.CounterVec   // by route and code
+	duration *prometheus.HistogramVec // by route
+}
+
+// readiness is implemented by stores that can tell whether they can serve
+// now (a store wrapping a remote service, whose circuit breaker is open,
+// say). A store that does not implement it is ready until shutdown.
+type readiness interface {
+	Ready() error
+}
+
+// bodyLimit is the request body limit for messages of at most
+// maxMessageBytes bytes: room for a maximal message whose every byte a
+// client escaped as \u00XX (6 bytes), plus 64 KiB for the other fields.
+// Content over maxMessageBytes that fits in the limit reaches the store,
+// which rejects it with ErrMessageTooLarge; both are 413.
+func bodyLimit(maxMessageBytes int) int64 {
+	return 6*int64(maxMessageBytes) + 64<<10
+}
+
+// newAPI returns the handler for store, whose messages are at most
+// maxMessageBytes long. It registers its metrics with reg, which /metrics
+// serves.
+func newAPI(store chatring.Store, maxMessageBytes int, log *slog.Logger, reg *prometheus.Registry) *api {
+	a := &api{
+		store:   store,
+		log:     log,
+		mux:     http.NewServeMux(),
+		maxBody: bodyLimit(maxMessageBytes),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatservice_http_requests_total",
+			Help: "HTTP requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chatservice_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route pattern.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"route"}),
+	}
+	reg.MustRegister(a.requests, a.duration)
+	a.mux.HandleFunc("POST /conversations/{id}/messages", a.appendMessage)
+	a.mux.HandleFunc("GET /conversations/{id}/messages", a.messages)
+	a.mux.HandleFunc("DELETE /conversations/{id}/messages", a.clear)
+	a.mux.HandleFunc("GET /conversations/{id}/window", a.window)
+	a.mux.HandleFunc("PUT /conversations/{id}/system-prompt", a.setSystemPrompt)
+	a.mux.HandleFunc("DELETE /conversations/{id}/system-prompt", a.removeSystemPrompt)
+	a.mux.HandleFunc("DELETE /conversations/{id}", a.deleteConversation)
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, status{"ok"})
+	})
+	a.mux.HandleFunc("GET /readyz", a.ready)
+	return a
+}
+
+// ServeHTTP routes r, counts and times it, and turns the router's own 404
+// and 405 answers into JSON errors.
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, r: r}
+	a.mux.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	route := r.Pattern // set by the mux; one of the patterns above, or ""
+	if route == "" {
+		route = "unmatched"
+	}
+	a.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+	a.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+}
+
+// recorder records the status code written through it. When the mux
+// answers a request that matched no route (r.Pattern is empty) with 404
+// or 405, it writes a JSON error instead of the mux's text.
+type recorder struct {
+	http.ResponseWriter
+	r       *http.Request
+	status  int
+	swallow bool // the mux's text body is dropped
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	if w.r.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		w.swallow = true
+		w.Header().Del("X-Content-Type-Options")
+		if code == http.StatusNotFound {
+			writeError(w.ResponseWriter, code, "not_found", "no such route: "+w.r.URL.Path)
+		} else {
+			writeError(w.ResponseWriter, code, "method_not_allowed",
+				w.r.Method+" is not allowed here; allowed: "+w.Header().Get("Allow"))
+		}
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// messageRequest is the body of POST /conversations/{id}/messages.
+type messageRequest struct {
+	Role    chatring.Role `json:"role"`
+	Content string        `json:"content"`
+	Name    string        `json:"name,omitempty"`
+	// ID is the message's idempotency key; the Idempotency-Key header
+	// sets it too.
+	ID string `json:"id,omitempty"`
+}
+
+// promptRequest is the body of PUT /conversations/{id}/system-prompt.
+type promptRequest struct {
+	Content string `json:"content"`
+}
+
+// messagesResponse is the body of the GET routes.
+type messagesResponse struct {
+	Messages []chatring.Message `json:"messages"`
+}
+
+type status struct {
+	Status string `json:"status"`
+}
+
+// errorResponse is the body of every error answer.
+type errorResponse struct {
+	Error errorBody `json:"error"`
+}
+
+type errorBody struct {
+	// Code is a stable, machine-readable name, e.g. "invalid_content".
+	Code string `json:"code"`
+	// Message says what was wrong; it never quotes message content.
+	Message string `json:"message"`
+}
+
+func (a *api) appendMessage(w http.ResponseWriter, r *http.Request) {
+	var req messageRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if req.ID == "" {
+		req.ID = r.Header.Get("Idempotency-Key")
+	}
+	m, err := a.store.Append(r.Context(), r.PathValue("id"),
+		chatring.Message{Role: req.Role, Content: req.Content, Name: req.Name, ID: req.ID})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, m)
+}
+
+func (a *api) messages(w http.ResponseWriter, r *http.Request) {
+	msgs, err := a.store.Messages(r.Context(), r.PathValue("id"), nil)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, messagesResponse{nonNil(msgs)})
+}
+
+// window answers with what to send to a model: the pinned system prompt
+// and the newest messages within ?max_tokens (default: the config's
+// max_tokens).
+func (a *api) window(w http.ResponseWriter, r *http.Request) {
+	budget := 0
+	if s := r.URL.Query().Get("max_tokens"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", "max_tokens: not an integer")
+			return
+		}
+		budget = n
+	}
+	msgs, err := a.store.Window(r.Context(), r.PathValue("id"), budget)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, messagesResponse{nonNil(msgs)})
+}
+
+func (a *api) setSystemPrompt(w http.ResponseWriter, r *http.Request) {
+	var req promptRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if req.Content == "" {
+		// SetSystemPrompt would remove the prompt; that is DELETE's job.
+		writeError(w, http.StatusBadRequest, "empty_content", "content: empty; DELETE the system prompt to remove it")
+		return
+	}
+	a.noContent(w, r, a.store.SetSystemPrompt(r.Context(), r.PathValue("id"), req.Content))
+}
+
+func (a *api) removeSystemPrompt(w http.ResponseWriter, r *http.Request) {
+	a.noContent(w, r, a.store.SetSystemPrompt(r.Context(), r.PathValue("id"), ""))
+}
+
+func (a *api) clear(w http.ResponseWriter, r *http.Request) {
+	a.noContent(w, r, a.store.Clear(r.Context(), r.PathValue("id")))
+}
+
+func (a *api) deleteConversation(w http.ResponseWriter, r *http.Request) {
+	a.noContent(w, r, a.store.Delete(r.Context(), r.PathValue("id")))
+}
+
+// ready answers 200 while the service can serve: not shutting down, and
+// the store ready if it can tell.
+func (a *api) ready(w http.ResponseWriter, r *http.Request) {
+	if a.draining.Load() {
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the service is shutting down")
+		return
+	}
+	if rs, ok := a.store.(readiness); ok {
+		if err := rs.Ready(); err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, status{"ready"})
+}
+
+// decode reads r's JSON body into v, strictly: at most a.maxBody bytes,
+// no unknown fields, nothing after the object. It answers the request
+// itself and returns false when the body is not acceptable.
+func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
+	}
+	if err == nil {
+		return true
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		writeError(w, http.StatusRequestEntityTooLarge, "request_too_large",
+			fmt.Sprintf("request body over %d bytes", a.maxBody))
+		return false
+	}
+	writeError(w, http.StatusBadRequest, "invalid_request", "body: "+err.Error())
+	return false
+}
+
+func (a *api) noContent(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// fail answers with the status and code err maps to (see errorStatus),
+// and logs the errors that are the service's, not the client's.
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, name := errorStatus(err)
+	switch code {
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	case http.StatusInternalServerError:
+		// chatring's errors never quote message content.
+		a.log.LogAttrs(r.Context(), slog.LevelError, "chatservice: request failed",
+			slog.String("route", r.Pattern), slog.Any("error", err))
+		writeError(w, code, name, "internal error")
+		return
+	}
+	writeError(w, code, name, err.Error())
+}
+
+// errorStatus maps an error of a Store to an HTTP status and an error
+// code. Validation errors are the client's (400, or 413 for size) and are
+// permanent: the same request fails the same way. ErrUnavailable is 503,
+// with Retry-After: the same request, with the same message ID, may be
+// sent again. ErrClosed is 503 too: the service is shutting down and
+// another replica can take the request.
+func errorStatus(err error) (int, string) {
+	for _, e := range []struct {
+		err  error
+		code int
+		name string
+	}{
+		{chatring.ErrMessageTooLarge, http.StatusRequestEntityTooLarge, "message_too_large"},
+		{chatring.ErrInvalidRole, http.StatusBadRequest, "invalid_role"},
+		{chatring.ErrEmptyContent, http.StatusBadRequest, "empty_content"},
+		{chatring.ErrInvalidContent, http.StatusBadRequest, "invalid_content"},
+		{chatring.ErrInvalidConversation, http.StatusBadRequest, "invalid_conversation"},
+		{chatring.ErrBudgetTooSmall, http.StatusBadRequest, "budget_too_small"},
+		{chatring.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+		{chatring.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
+		// The client went away; nobody reads this answer.
+		{context.Canceled, http.StatusServiceUnavailable, "canceled"},
+	} {
+		if errors.Is(err, e.err) {
+			return e.code, e.name
+		}
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v) // an error here is the connection's: nothing to answer
+}
+
+func writeError(w http.ResponseWriter, code int, name, msg string) {
+	writeJSON(w, code, errorResponse{errorBody{Code: name, Message: msg}})
+}
+
+// nonNil returns msgs, or an empty slice for nil, so that JSON has [].
+func nonNil(msgs []chatring.Message) []chatring.Message {
+	if msgs == nil {
+		return []chatring.Message{}
+	}
+	return msgs
+}

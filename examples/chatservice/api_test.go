@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/chatring/chatring"
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// testServer serves a newAPI on store (a MemoryStore with cfg if nil).
+func testServer(t *testing.T, cfg chatring.Config, store chatring.Store) (*httptest.Server, *api) {
+	t.Helper()
+	if store == nil {
+		s, err := chatring.NewMemoryStore(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(context.Background()) })
+		store = s
+	}
+	maxBytes := cfg.MaxMessageBytes
+	if maxBytes == 0 {
+		maxBytes = chatring.DefaultMaxMessageBytes
+	}
+	a := newAPI(store, maxBytes, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+	return srv, a
+}
+
+// answer is a response read whole.
+type answer struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request with a body (none if "") and reads the answer.
+func do(t *testing.T, srv *httptest.Server, method, path, body string, header ...string) answer {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer{resp.StatusCode, resp.Header, b}
+}
+
+// errorCode returns the code of a JSON error answer, failing the test if
+// the answer is not one.
+func (a answer) errorCode(t *testing.T) string {
+	t.Helper()
+	var e errorResponse
+	if err := json.Unmarshal(a.body, &e); err != nil || e.Error.Code == "" {
+		t.Fatalf("answer %d %q is not a JSON error: %v", a.code, a.body, err)
+	}
+	if ct := a.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("error answer has Content-Type %q", ct)
+	}
+	return e.Error.Code
+}
+
+func (a answer) messages(t *testing.T) []chatring.Message {
+	t.Helper()
+	var r messagesResponse
+	if err := json.Unmarshal(a.body, &r); err != nil {
+		t.Fatalf("answer %d %q: %v", a.code, a.body, err)
+	}
+	return r.Messages
+}
+
+func (a answer) message(t *testing.T) chatring.Message {
+	t.Helper()
+	var m chatring.Message
+	if err := json.Unmarshal(a.body, &m); err != nil {
+		t.Fatalf("answer %d %q: %v", a.code, a.body, err)
+	}
+	return m
+}
+
+func TestConversationRoutes(t *testing.T) {
+	srv, _ := testServer(t, chatring.Config{MaxTurns: 2}, nil)
+	post := func(conv, body string, header ...string) answer {
+		return do(t, srv, "POST", "/conversations/"+conv+"/messages", body, header...)
+	}
+	for i, body := range []string{
+		`{"role":"user","content":"What is 6 x 7?"}`,
+		`{"role":"assistant","content":"42","name":"calc"}`,
+		`{"role":"user","content":"And 6 x 8?","id":"q2"}`,
+	} {
+		a := post("a%2Fb", body) // the ID "a/b", escaped
+		if a.code != http.StatusCreated || a.message(t).Seq != uint64(i+1) {
+			t.Fatalf("append %d: %d %s", i, a.code, a.body)
+		}
+	}
+	// A retry, by body ID or by header, answers with the stored message.
+	if a := post("a%2Fb", `{"role":"user","content":"And 6 x 8?","id":"q2"}`); a.code != http.StatusCreated || a.message(t).Seq != 3 {
+		t.Errorf("retried append: %d %s, want 201 and seq 3", a.code, a.body)
+	}
+	if a := post("a%2Fb", `{"role":"assistant","content":"48"}`, "Idempotency-Key", "r4"); a.message(t).Seq != 4 || a.message(t).ID != "r4" {
+		t.Errorf("append with Idempotency-Key: %s", a.body)
+	}
+	if a := post("a%2Fb", `{"role":"assistant","content":"48"}`, "Idempotency-Key", "r4"); a.message(t).Seq != 4 {
+		t.Errorf("retried append with Idempotency-Key: %s, want seq 4", a.body)
+	}
+
+	got := do(t, srv, "GET", "/conversations/a%2Fb/messages", "").messages(t)
+	var seqs []uint64
+	for _, m := range got {
+		seqs = append(seqs, m.Seq)
+	}
+	if diff := cmp.Diff([]uint64{1, 2, 3, 4}, seqs); diff != "" {
+		t.Errorf("window seqs (-want +got):\n%s", diff)
+	}
+	if other := do(t, srv, "GET", "/conversations/a/messages", "").messages(t); len(other) != 0 {
+		t.Errorf("conversation \"a\" sees %d messages of \"a/b\"", len(other))
+	}
+
+	if a := do(t, srv, "PUT", "/conversations/a%2Fb/system-prompt", `{"content":"Be brief."}`); a.code != http.StatusNoContent {
+		t.Fatalf("PUT system-prompt: %d %s", a.code, a.body)
+	}
+	w := do(t, srv, "GET", "/conversations/a%2Fb/window?max_tokens=100", "").messages(t)
+	if len(w) != 5 || w[0].Role != chatring.System || w[0].Content != "Be brief." {
+		t.Errorf("window with prompt: %+v", w)
+	}
+	if a := do(t, srv, "DELETE", "/conversations/a%2Fb/system-prompt", ""); a.code != http.StatusNoContent {
+		t.Fatalf("DELETE system-prompt: %d %s", a.code, a.body)
+	}
+	if w := do(t, srv, "GET", "/conversations/a%2Fb/window", "").messages(t); len(w) != 4 || w[0].Role == chatring.System {
+		t.Errorf("window after removing the prompt: %+v", w)
+	}
+
+	if a := do(t, srv, "DELETE", "/conversations/a%2Fb/messages", ""); a.code != http.StatusNoContent {
+		t.Fatalf("clear: %d %s", a.code, a.body)
+	}
+	if a := post("a%2Fb", `{"role":"user","content":"again"}`); a.message(t).Seq != 5 {
+		t.Errorf("append after Clear: %s, want seq 5", a.body)
+	}
+	if a := do(t, srv, "DELETE", "/conversations/a%2Fb", ""); a.code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", a.code, a.body)
+	}
+	if a := do(t, srv, "GET", "/conversations/a%2Fb/messages", ""); a.code != http.StatusOK || string(a.body) != "{\"messages\":[]}\n" {
+		t.Errorf("GET after Delete: %d %q, want 200 and []", a.code, a.body)
+	}
+	if a := post("a%2Fb", `{"role":"user","content":"anew"}`); a.message(t).Seq != 1 {
+		t.Errorf("append after Delete: %s, want seq 1", a.body)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	const maxBytes = 100
+	srv, a := testServer(t, chatring.Config{MaxMessageBytes: maxBytes}, nil)
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+		errCode                  string
+	}{
+		{"invalid role", "POST", "/conversations/c/messages", `{"role":"robot","content":"x"}`, 400, "invalid_role"},
+		{"empty content", "POST", "/conversations/c/messages", `{"role":"user","content":" \n"}`, 400, "empty_content"},
+		{"control character", "POST", "/conversations/c/messages", `{"role":"user","content":"a\u0000b"}`, 400, "invalid_content"},
+		{"invalid conversation", "POST", "/conversations/%01/messages", `{"role":"user","content":"x"}`, 400, "invalid_conversation"},
+		{"conversation too long", "GET", "/conversations/" + strings.Repeat("x", chatring.MaxConversationBytes+1) + "/messages", "", 400, "invalid_conversation"},
+		{"broken JSON", "POST", "/conversations/c/messages", `{"role":"user",`, 400, "invalid_request"},
+		{"unknown field", "POST", "/conversations/c/messages", `{"role":"user","content":"x","seq":9}`, 400, "invalid_request"},
+		{"two objects", "POST", "/conversations/c/messages", `{"role":"user","content":"x"}{}`, 400, "invalid_request"},
+		{"invalid id", "POST", "/conversations/c/messages", `{"role":"user","content":"x","id":"\u00e9"}`, 400, "invalid_content"},
+		{"negative budget", "GET", "/conversations/c/window?max_tokens=-1", "", 400, "budget_too_small"},
+		{"budget not a number", "GET", "/conversations/c/window?max_tokens=ten", "", 400, "invalid_request"},
+		{"empty system prompt", "PUT", "/conversations/c/system-prompt", `{"content":""}`, 400, "empty_content"},
+		{"content too large", "POST", "/conversations/c/messages",
+			`{"role":"user","content":"` + strings.Repeat("x", maxBytes+1) + `"}`, 413, "message_too_large"},
+		{"body too large", "POST", "/conversations/c/messages",
+			`{"role":"user","content":"` + strings.Repeat("x", int(bodyLimit(maxBytes))) + `"}`, 413, "request_too_large"},
+		{"unknown route", "GET", "/conversation/c", "", 404, "not_found"},
+		{"wrong method", "PATCH", "/conversations/c/messages", "", 405, "method_not_allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := do(t, srv, tc.method, tc.path, tc.body)
+			if got.code != tc.code {
+				t.Errorf("status %d %s, want %d", got.code, got.body, tc.code)
+			}
+			if code := got.errorCode(t); code != tc.errCode {
+				t.Errorf("error code %q, want %q", code, tc.errCode)
+			}
+		})
+	}
+	// None of them stored anything.
+	if got := do(t, srv, "GET", "/conversations/c/messages", "").messages(t); len(got) != 0 {
+		t.Errorf("rejected requests stored %d messages", len(got))
+	}
+	if got := a.store.(*chatring.MemoryStore).Len(); got != 0 {
+		t.Errorf("rejected requests created %d conversations", got)
+	}
+	if got := do(t, srv, "PATCH", "/conversations/c/messages", ""); got.header.Get("Allow") == "" {
+		t.Error("405 without an Allow header")
+	}
+}
+
+// unavailableStore is a Store whose service is down: every call fails
+// with ErrUnavailable, and it says it is not ready.
+type unavailableStore struct{ chatring.Store }
+
+var errDown = fmt.Errorf("%w: connection refused", chatring.ErrUnavailable)
+
+func (unavailableStore) Append(context.Context, string, chatring.Message) (chatring.Message, error) {
+	return chatring.Message{}, errDown
+}
+
+func (unavailableStore) Messages(_ context.Context, _ string, dst []chatring.Message) ([]chatring.Message, error) {
+	return dst, errDown
+}
+
+func (unavailableStore) Ready() error { return errDown }
+
+func TestUnavailable(t *testing.T) {
+	srv, _ := testServer(t, chatring.Config{}, unavailableStore{})
+	for _, a := range []answer{
+		do(t, srv, "POST", "/conversations/c/messages", `{"role":"user","content":"x"}`),
+		do(t, srv, "GET", "/conversations/c/messages", ""),
+		do(t, srv, "GET", "/readyz", ""),
+	} {
+		if a.code != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
+			t.Errorf("answer %d, Retry-After %q; want 503 with Retry-After", a.code, a.header.Get("Retry-After"))
+		}
+		if code := a.errorCode(t); code != "unavailable" {
+			t.Errorf("error code %q, want unavailable", code)
+		}
+	}
+	if a := do(t, srv, "GET", "/healthz", ""); a.code != http.StatusOK {
+		t.Errorf("/healthz: %d, want 200: the process is alive", a.code)
+	}
+}
+
+func TestClosedStore(t *testing.T) {
+	s, err := chatring.NewMemoryStore(chatring.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := testServer(t, chatring.Config{}, s)
+	s.Close(t.Context())
+	a := do(t, srv, "POST", "/conversations/c/messages", `{"role":"user","content":"x"}`)
+	if a.code != http.StatusServiceUnavailable || a.errorCode(t) != "shutting_down" {
+		t.Errorf("append to a closed store: %d %s, want 503 shutting_down", a.code, a.body)
+	}
+}
+
+func TestErrorStatusInternal(t *testing.T) {
+	if code, name := errorStatus(errors.New("disk on fire")); code != http.StatusInternalServerError || name != "internal" {
+		t.Errorf("errorStatus(unknown) = %d %q, want 500 internal", code, name)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	srv, a := testServer(t, chatring.Config{}, nil)
+	if got := do(t, srv, "GET", "/readyz", ""); got.code != http.StatusOK {
+		t.Errorf("/readyz: %d %s, want 200", got.code, got.body)
+	}
+	a.draining.Store(true)
+	if got := do(t, srv, "GET", "/readyz", ""); got.code != http.StatusServiceUnavailable || got.errorCode(t) != "shutting_down" {
+		t.Errorf("/readyz while draining: %d %s, want 503", got.code, got.body)
+	}
+	if got := do(t, srv, "GET", "/healthz", ""); got.code != http.StatusOK {
+		t.Errorf("/healthz while draining: %d, want 200", got.code)
+	}
+	// Requests are still served while draining.
+	if got := do(t, srv, "POST", "/conversations/c/messages", `{"role":"user","content":"x"}`); got.code != http.StatusCreated {
+		t.Errorf("append while draining: %d %s", got.code, got.body)
+	}
+}
+
+func TestMetricsRoute(t *testing.T) {
+	srv, _ := testServer(t, chatring.Config{}, nil)
+	do(t, srv, "POST", "/conversations/c/messages", `{"role":"user","content":"x"}`)
+	do(t, srv, "POST", "/conversations/c/messages", `{"role":"robot","content":"x"}`)
+	got := do(t, srv, "GET", "/metrics", "")
+	for _, want := range []string{
+		`chatservice_http_requests_total{code="201",route="POST /conversations/{id}/messages"} 1`,
+		`chatservice_http_requests_total{code="400",route="POST /conversations/{id}/messages"} 1`,
+		`chatservice_http_request_duration_seconds_count{route="POST /conversations/{id}/messages"} 2`,
+	} {
+		if !bytes.Contains(got.body, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

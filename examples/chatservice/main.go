@@ -1,0 +1,192 @@
+// Command chatservice is chatring's reference service: a conversation
+// history over HTTP, on a chatring.Store, with Prometheus metrics, health
+// endpoints and a graceful shutdown. It shows how the pieces fit; copy what
+// you need.
+//
+// Usage:
+//
+//	chatservice [-addr 127.0.0.1:8080] [-config chatring.json]
+//	            [-shutdown-timeout 10s] [-drain-delay 0s]
+//
+// The config file is chatring's (see chatring.ParseConfig), e.g.
+// {"max_turns": 10, "idle_ttl": "1h", "max_conversations": 100000}; without
+// -config every default applies. The store is a chatring.MemoryStore.
+//
+// Routes, for a conversation ID in the path (any valid chatring
+// conversation ID, path-escaped):
+//
+//	POST   /conversations/{id}/messages       append {"role", "content", "name"?, "id"?} -> 201 and the stored message
+//	GET    /conversations/{id}/messages       the window, oldest first -> {"messages": [...]}
+//	GET    /conversations/{id}/window         the pinned prompt and what fits ?max_tokens=N -> {"messages": [...]}
+//	DELETE /conversations/{id}/messages       Clear -> 204
+//	PUT    /conversations/{id}/system-prompt  pin {"content"} -> 204
+//	DELETE /conversations/{id}/system-prompt  unpin -> 204
+//	DELETE /conversations/{id}                Delete -> 204
+//	GET    /metrics                           Prometheus exposition
+//	GET    /healthz                           200 while the process serves (liveness)
+//	GET    /readyz                            200 while it can serve, 503 once shutdown begins (readiness)
+//
+// A message's "id", or the Idempotency-Key header, makes the append
+// idempotent: a retry stores nothing twice and answers with the message
+// stored first. An unknown conversation reads as an empty window (the
+// Store contract does not tell it from a cleared one), so the GET routes
+// answer 200 with [] rather than 404; 404 is for unknown routes.
+//
+// Errors are JSON, {"error": {"code": "...", "message": "..."}}: 400 for
+// invalid input (invalid_role, empty_content, invalid_content,
+// invalid_conversation, budget_too_small, invalid_request), 413 for content
+// over max_message_bytes or a body over the limit, 503 with Retry-After for
+// chatring.ErrUnavailable and during shutdown, 404 and 405 for routes.
+//
+// On SIGTERM or SIGINT the service fails /readyz, waits -drain-delay (for
+// load balancers to stop sending), then stops accepting connections and
+// waits for the requests in flight (http.Server.Shutdown), then closes the
+// store, all within -shutdown-timeout; it exits 0 when both finished in
+// time, 1 otherwise. It logs (JSON, to stderr) when it listens and when it
+// stopped, with the store's final counters; it never logs message content.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/promexport"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "chatservice:", err)
+		os.Exit(1)
+	}
+}
+
+// run runs the service until ctx is done or a SIGTERM or SIGINT arrives,
+// then shuts it down. It logs to stderr.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chatservice", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "`host:port` to listen on (port 0: any free port, logged)")
+	configPath := fs.String("config", "", "chatring config `file` (JSON, see chatring.ParseConfig); default: every default")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second,
+		"how long shutdown may take: draining the requests in flight, then closing the store")
+	drainDelay := fs.Duration("drain-delay", 0,
+		"on SIGTERM, how long to fail /readyz while still serving, before shutdown")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	store, err := chatring.NewMemoryStore(cfg, chatring.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		promexport.NewMemoryStoreCollector(store),
+	)
+	a := newAPI(store, cfg.MaxMessageBytes, log, reg)
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		store.Close(context.Background())
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("chatservice: listening", slog.String("addr", ln.Addr().String()),
+		slog.String("backend", cfg.Backend), slog.Int("max_turns", cfg.MaxTurns),
+		slog.Int("max_conversations", cfg.MaxConversations), slog.String("idle_ttl", cfg.IdleTTL.String()))
+
+	select {
+	case err := <-served: // the listener failed
+		store.Close(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	stop() // a second signal kills the process
+	return shutdown(srv, store, a, log, *drainDelay, *shutdownTimeout)
+}
+
+// shutdown stops the service: /readyz fails at once; after drainDelay
+// the server stops accepting and waits for the requests in flight; then
+// the store closes. Both share one deadline, timeout.
+func shutdown(srv *http.Server, store chatring.Store, a *api, log *slog.Logger, drainDelay, timeout time.Duration) error {
+	a.draining.Store(true)
+	log.Info("chatservice: shutting down", slog.String("drain_delay", drainDelay.String()), slog.String("timeout", timeout.String()))
+	time.Sleep(drainDelay)
+
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	errShutdown := srv.Shutdown(ctx)
+	if errShutdown != nil {
+		errShutdown = fmt.Errorf("draining requests: %w", errShutdown)
+		srv.Close() // cut the connections still open
+	}
+	errClose := store.Close(ctx)
+	if errClose != nil {
+		errClose = fmt.Errorf("closing the store: %w", errClose)
+	}
+	attrs := []slog.Attr{slog.String("took", time.Since(start).String()),
+		slog.Bool("clean", errShutdown == nil && errClose == nil)}
+	if s, ok := store.(interface{ Stats() chatring.StoreStats }); ok {
+		st := s.Stats()
+		attrs = append(attrs, slog.Uint64("appended", st.Appended), slog.Uint64("deduplicated", st.Deduplicated),
+			slog.Uint64("rejected", st.Rejected), slog.Int("conversations", st.Conversations))
+	}
+	log.LogAttrs(context.Background(), slog.LevelInfo, "chatservice: stopped", attrs...)
+	return errors.Join(errShutdown, errClose)
+}
+
+// loadConfig reads the chatring config file at path, or returns the
+// defaults for "".
+func loadConfig(path string) (chatring.Config, error) {
+	if path == "" {
+		return chatring.ParseConfig([]byte("{}"))
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return chatring.Config{}, err
+	}
+	cfg, err := chatring.ParseConfig(data)
+	if err != nil {
+		return chatring.Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
