@@ -104,12 +104,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		promexport.NewMemoryStoreCollector(store),
-	)
+	reg := newRegistry(store)
 	a := newAPI(store, cfg.MaxMessageBytes, log, reg)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
@@ -172,6 +167,19 @@ func shutdown(srv *http.Server, store chatring.Store, a *api, log *slog.Logger, 
 	}
 	log.LogAttrs(context.Background(), slog.LevelInfo, "chatservice: stopped", attrs...)
 	return errors.Join(errShutdown, errClose)
+}
+
+// newRegistry returns the registry /metrics serves: the Go runtime's
+// metrics (go_gc_gomemlimit_bytes among them, which an alert uses), the
+// process's, and the store's. newAPI adds the HTTP metrics.
+func newRegistry(store *chatring.MemoryStore) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		promexport.NewMemoryStoreCollector(store),
+	)
+	return reg
 }
 
 // loadConfig reads the chatring config file at path, or returns the
