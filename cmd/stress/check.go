@@ -226,7 +226,8 @@ func (l *writerLog) add(v *violations, w int, n, seq uint64) {
 
 // checkFinal checks the window read after every worker stopped against what
 // the writers sent: the totals, the sequence checksum, and the window equal
-// to the last min(total, capacity) appends. It returns the number of checks
+// to the last min(total, capacity) appends (writer, message number and
+// sequence number). It returns the number of checks
 // it made.
 func checkFinal(v *violations, capacity int, logs []*writerLog, window []rec, last uint64) uint64 {
 	var total, sum, sumSquares uint64
@@ -266,6 +267,12 @@ func checkFinal(v *violations, capacity int, logs []*writerLog, window []rec, la
 		e, g := expect[i], window[i]
 		if e.writer != g.writer || e.n != g.n {
 			v.addf("final window: position %d holds writer %d's message #%d, but sequence %d was writer %d's message #%d", i, g.writer, g.n, e.seq, e.writer, e.n)
+			return checks
+		}
+		// At ring level g.seq comes from the position; at history level
+		// it is the message's own Seq, part of what the History returns.
+		if e.seq != g.seq {
+			v.addf("final window: position %d holds writer %d's message #%d labelled sequence %d, but it got sequence %d", i, g.writer, g.n, g.seq, e.seq)
 			return checks
 		}
 	}

@@ -156,6 +156,8 @@ func TestCheckFinal(t *testing.T) {
 		{"stale", win(6, [2]int{1, 1}, [2]int{0, 1}, [2]int{1, 2}, [2]int{0, 2}), 6, "newest sequence is 6"},
 		{"short", win(7, [2]int{1, 2}, [2]int{0, 2}, [2]int{1, 3}), 7, "final window holds 3"},
 		{"wrong value", win(7, [2]int{0, 1}, [2]int{1, 2}, [2]int{0, 9}, [2]int{1, 3}), 7, "position 2 holds writer 0's message #9"},
+		// At history level each message carries its own Seq.
+		{"relabelled", []rec{{0, 1, 5}, {1, 2, 4}, {0, 2, 6}, {1, 3, 7}}, 7, "position 0 holds writer 0's message #1 labelled sequence 5, but it got sequence 4"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var v violations
