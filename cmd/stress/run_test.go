@@ -621,6 +621,14 @@ func TestDueTimes(t *testing.T) {
 			}
 		}
 	}
+	// A tiny -rate puts the second operation more than 2^63 ns away: it
+	// is due in the far future, not (by a float overflow) in the past.
+	for _, rate := range []float64{1e-10, 1e-300, 5e-324} {
+		wl := &workload{writers: 1, readers: 1, rate: rate, start: time.Unix(100, 0)}
+		if got := wl.due(1, 0); got.Before(time.Unix(100, 0).Add(100 * 365 * 24 * time.Hour)) {
+			t.Errorf("-rate %g: the second operation is due at %v, want centuries after the start", rate, got)
+		}
+	}
 }
 
 // TestRateStopsPromptly: a paced worker waiting for a far-off due time

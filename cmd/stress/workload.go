@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -212,10 +213,17 @@ func (wl *workload) halt() {
 // (writers first) does its operation k at start + (k·W + i)/rate, so the
 // due times of all workers together are 1/rate apart.
 
-// due returns when worker i's operation k is due in open-loop mode.
+// due returns when worker i's operation k is due in open-loop mode. A due
+// time more than 2^63 ns (292 years) away, which a tiny rate gives, is
+// clamped there: converted as is, the float would overflow to a negative
+// Duration and make the operation due long ago.
 func (wl *workload) due(i int, k uint64) time.Time {
 	workers := uint64(wl.writers + wl.readers)
-	return wl.start.Add(time.Duration(float64(k*workers+uint64(i)) * 1e9 / wl.rate))
+	ns := float64(k*workers+uint64(i)) * 1e9 / wl.rate
+	if ns >= math.MaxInt64 {
+		return wl.start.Add(math.MaxInt64)
+	}
+	return wl.start.Add(time.Duration(ns))
 }
 
 // spinBelow is how close to a due time a paced worker stops sleeping and
