@@ -91,15 +91,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if compared == 0 {
-		fmt.Fprintf(stderr, "benchgate: no benchmark in units %s was compared\n", *units)
-		return 2
-	}
 	if unmatched > 0 && !*allowUnmatched {
 		if len(worse) > 0 {
 			printWorse(stdout, worse, compared, limit)
 		}
-		return 1
+		return 1 // even when nothing else was compared: that is why
+	}
+	if compared == 0 {
+		fmt.Fprintf(stderr, "benchgate: no benchmark in units %s was compared\n", *units)
+		return 2
 	}
 	if len(worse) == 0 {
 		fmt.Fprintf(stdout, "benchgate: PASS: %d comparisons in %s, none significantly worse by more than %g%%\n",

@@ -158,3 +158,42 @@ func TestRunUnmatched(t *testing.T) {
 		}
 	}
 }
+
+// allUnmatched is benchstat -format csv output (from a real run of
+// bench/regress.sh with BENCH=Same) where every sub-benchmark was renamed:
+// nothing is compared at all.
+const allUnmatched = `goos: linux
+goarch: amd64
+pkg: example.com/fixture/bench
+,base,,head,,,
+,sec/op,CI,sec/op,CI,vs base,P
+Same/k=0-2,8.05e-07,56%
+Same/k=1-2,9.455000000000001e-07,35%
+Same/k=5-2,,,7.94e-07,30%
+geomean,8.724262146451136e-07,,7.939999999999995e-07,,?,
+`
+
+// TestRunAllUnmatched: when every benchmark ran on one side only, the
+// strict gate fails for that reason (status 1, as for any unmatched
+// benchmark, with the names), not with the usage-error status 2 of "no
+// benchmark compared"; allowed, there is nothing left to decide on, which
+// is an error.
+func TestRunAllUnmatched(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(nil, strings.NewReader(allUnmatched), &out, &errb); code != 1 {
+		t.Errorf("strict: exit %d, want 1\n%s%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"FAIL", "only in base: Same/k=0-2, Same/k=1-2", "only in head: Same/k=5-2"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("strict output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-allow-unmatched"}, strings.NewReader(allUnmatched), &out, &errb); code != 2 {
+		t.Errorf("-allow-unmatched: exit %d, want 2 (nothing compared)\n%s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "only in head: Same/k=5-2") || !strings.Contains(errb.String(), "no benchmark") {
+		t.Errorf("-allow-unmatched: stdout %q, stderr %q", out.String(), errb.String())
+	}
+}
