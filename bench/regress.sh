@@ -37,10 +37,11 @@
 # lists every one of them ("only in base: ...", "only in head: ..."); the
 # strict gate fails on them (exit 1, before running anything when whole
 # functions differ) unless ALLOW_UNMATCHED=1, and ci mode lists them and
-# decides on the rest.
+# decides on the rest (an error, exit 2, when no benchmark is left).
 #
 # Exit status: 0 no regression (or skipped in CI mode), 1 regression or
-# unmatched benchmarks in strict mode, 2 error.
+# unmatched benchmarks in strict mode, 2 error (bad settings, a build or
+# run failure, no benchmark compared).
 set -euo pipefail
 
 die() { echo "regress: $*" >&2; exit 2; }
@@ -106,18 +107,22 @@ list() { (cd "$tmp" && "./$1" -test.list '^Benchmark' | grep -E '^Benchmark' | s
 list base.test >"$tmp/base.funcs"
 list head.test >"$tmp/head.funcs"
 funcs=$(comm -12 "$tmp/base.funcs" "$tmp/head.funcs")
-only_base=$(comm -23 "$tmp/base.funcs" "$tmp/head.funcs" | paste -sd, - | sed 's/,/, /g')
-only_head=$(comm -13 "$tmp/base.funcs" "$tmp/head.funcs" | paste -sd, - | sed 's/,/, /g')
-if [ -n "$only_base$only_head" ]; then
+# unmatched WHAT ONLY_BASE ONLY_HEAD lists benchmarks that ran on one side
+# only, and exits 1 unless that is allowed.
+unmatched() {
+	[ -n "$2$3" ] || return 0
 	if [ "$ALLOW_UNMATCHED" = 1 ]; then
-		echo "regress: benchmark functions on one side only, not compared:"
+		echo "regress: $1 on one side only, not compared:"
 	else
-		echo "regress: FAIL: benchmark functions on one side only, so nothing compares them (renamed, added or removed?); ALLOW_UNMATCHED=1 lets that pass:"
+		echo "regress: FAIL: $1 on one side only, so nothing compares them (renamed, added or removed?); ALLOW_UNMATCHED=1 lets that pass:"
 	fi
-	[ -z "$only_base" ] || echo "  only in base: $only_base"
-	[ -z "$only_head" ] || echo "  only in head: $only_head"
+	[ -z "$2" ] || echo "  only in base: $2"
+	[ -z "$3" ] || echo "  only in head: $3"
 	[ "$ALLOW_UNMATCHED" = 1 ] || exit 1
-fi
+}
+unmatched "benchmark functions" \
+	"$(comm -23 "$tmp/base.funcs" "$tmp/head.funcs" | paste -sd, - | sed 's/,/, /g')" \
+	"$(comm -13 "$tmp/base.funcs" "$tmp/head.funcs" | paste -sd, - | sed 's/,/, /g')"
 [ -n "$funcs" ] || die "no benchmark function matches BENCH=$BENCH on both sides"
 
 # -test.short: the store benchmarks leave out their million-conversation
@@ -137,6 +142,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		if ((r % 2)); then runone base "$f"; runone head "$f"; else runone head "$f"; runone base "$f"; fi
 	done
 done
+
+# When BENCH's sub-pattern selects sub-benchmarks of one side only, the
+# other side has no result at all; benchstat then drops its column and
+# benchgate would see no comparison, so list them here.
+names() { (grep -E '^Benchmark' "$OUT/$1.txt" || true) | awk '{print $1}' | sed 's/^Benchmark//' | sort -u | paste -sd, - | sed 's/,/, /g'; }
+base_names=$(names base)
+head_names=$(names head)
+[ -n "$base_names$head_names" ] || die "no benchmark matches BENCH=$BENCH on either side"
+if [ -z "$base_names" ] || [ -z "$head_names" ]; then
+	unmatched "benchmarks" "$base_names" "$head_names"
+	die "no benchmark matches BENCH=$BENCH on both sides: nothing to compare"
+fi
 
 echo
 echo "regress: ${BASE} (base) against the work tree (head): ${ROUNDS} interleaved rounds," \

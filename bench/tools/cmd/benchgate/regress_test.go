@@ -13,9 +13,10 @@ import (
 // the decision step of, on a throwaway repository whose work tree renamed a
 // benchmark function (Old became New) and a sub-benchmark (Same/k=1 became
 // Same/k=2) of its BASE commit. Nothing compares them, so the strict gate
-// must fail and name them, unless ALLOW_UNMATCHED=1; CI mode must list
-// them and pass. It builds the fixture's benchmarks, benchgate and
-// benchstat, so it takes some seconds.
+// must fail and name them, unless ALLOW_UNMATCHED=1, also when BENCH
+// selects a sub-benchmark that only one side has (then the other side has
+// no result at all); CI mode must list them and pass. It builds the
+// fixture's benchmarks, benchgate and benchstat, so it takes some seconds.
 func TestRegressScriptUnmatched(t *testing.T) {
 	for _, tool := range []string{"git", "bash", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -56,6 +57,13 @@ func TestRegressScriptUnmatched(t *testing.T) {
 			"only in base: Same/k=1", "only in head: Same/k=2", "PASS"}},
 		{"ci", []string{"MODE=ci"}, 0, []string{"only in base: Old", "only in head: New",
 			"only in base: Same/k=1", "only in head: Same/k=2", "PASS"}},
+		// The functions match; only benchstat's rows show the renamed
+		// sub-benchmark.
+		{"strict, sub-benchmarks", []string{"BENCH=Same"}, 1, []string{"FAIL", "only in base: Same/k=1", "only in head: Same/k=2"}},
+		// The sub-pattern selects a sub-benchmark of one side only: the
+		// other side has no result at all, and benchstat drops its
+		// column.
+		{"strict, one side empty", []string{"BENCH=Same/k=1"}, 1, []string{"FAIL", "only in base: Same/k=1"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command("bash", "bench/regress.sh")
