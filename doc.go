@@ -39,7 +39,8 @@
 //   - lockfree is slower, or at best level, in every append-only,
 //     write-heavy and chat-mix benchmark, and in the read-heavy one (90%
 //     snapshots) at capacity 20: 0.43–0.69×. It is faster for snapshots
-//     alone at 4 and 8 goroutines (about 2×), read-heavy at capacity 1024
+//     alone at capacity 20 (2.0–2.4× through History from 2 goroutines
+//     on, 1.8–2.1× as a bare ring at 4 and 8), read-heavy at capacity 1024
 //     from 2 goroutines on (1.1–1.3×) and the seed's workload through
 //     History at 2 goroutines (1.3×), and its p99.9 latencies in the
 //     stress CLI are worse (median over 5 runs: 1.4× the mutex ring's for
@@ -49,8 +50,11 @@
 //     (up to 1.5× at 4 and 8 goroutines) and in the stress CLI's 8 writers
 //     and 8 readers (2.5–13×). As a bare ring under pushes alone it mostly
 //     does not: 0.47–0.88× in the write-heavy benchmark, 0.39–2.18× in the
-//     append-only one (faster only at capacity 1024 and 8 goroutines). Its
-//     snapshots are the slowest of the three (0.23–0.42×; 0.06–0.22× in
+//     append-only one (faster only at capacity 1024 and 8 goroutines). In
+//     the chat-mix benchmark (10% snapshots) it is slower: 0.38–0.77×
+//     through History (but 1.2× at capacity 20 and 2 goroutines), 0.33–0.86×
+//     as a bare ring. Its snapshots are the slowest of the three
+//     (0.33–0.51× through History, 0.23–0.42× as a bare ring, 0.06–0.22× in
 //     the stress CLI).
 //
 // Capacity is 2 × MaxTurns. Content is bounded by MaxMessageBytes, so the

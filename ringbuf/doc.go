@@ -21,8 +21,9 @@
 //     for many concurrent writers: it appends faster than the mutex ring
 //     through chatring.History at 4 and 8 goroutines and in the stress
 //     CLI's 8 writers and 8 readers, but not as a bare ring under pushes
-//     alone (0.47–0.88× in the write-heavy benchmark). Its snapshots cost
-//     the most, and it holds shards × capacity values.
+//     alone (0.47–0.88× in the write-heavy benchmark) nor with 10%
+//     snapshots (0.33–0.86× in the chat-mix one). Its snapshots cost the
+//     most, and it holds shards × capacity values.
 //
 // All three are linearizable, memory-safe under the race detector and
 // bounded; package [github.com/chatring/chatring/ringbuf/ringtest] is the
