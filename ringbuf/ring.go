@@ -1,6 +1,9 @@
 package ringbuf
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // Ring is the mutex ring: a fixed array of capacity values guarded by one
 // sync.Mutex. It is the reference implementation of [Buffer] and the
@@ -60,7 +63,9 @@ func (r *Ring[T]) Snapshot(dst []T) ([]T, uint64) {
 		// Not yet wrapped: the window is buf[:seq], already in order.
 		return append(dst, r.buf[:r.seq]...), r.seq
 	}
-	// Full: the oldest value sits where the next push will write.
+	// Full: the oldest value sits where the next push will write. Grow
+	// dst once for both halves, not once per append.
+	dst = slices.Grow(dst, len(r.buf))
 	dst = append(dst, r.buf[r.next:]...)
 	dst = append(dst, r.buf[:r.next]...)
 	return dst, r.seq
