@@ -72,10 +72,11 @@
 // [ErrMessageTooLarge], [ErrInvalidContent], [ErrClosed]) matched with
 // errors.Is, is a [*ValidationError] for errors.As (with no Field for
 // ErrClosed), and changes nothing but the rejection counters. ParseConfig
-// and New reject a configuration the same way, with ErrInvalidConfig. A validation error is permanent: the Python tutorial this
-// package replaces retries a ValueError three times with exponential
-// sleeps, which only delays the same failure by three seconds (1 s + 2 s of
-// sleep) while the caller waits. Never retry these errors.
+// and New reject a configuration the same way, with ErrInvalidConfig. A
+// validation error is permanent: the Python tutorial this package
+// replaces retries a ValueError three times with exponential sleeps, which
+// only delays the same failure by three seconds (1 s + 2 s of sleep) while
+// the caller waits. Never retry these errors.
 //
 // # Sequence numbers, time and Clear
 //

@@ -38,8 +38,9 @@ func (f TokenizerFunc) Count(text string) int { return f(text) }
 // 1.
 //
 // How approximate: on the test samples of the tiktoken module (English and
-// French prose, Go code, JSON, Chinese, single letters and digits) it is
-// within ±30% of o200k_base and cl100k_base (GPT-4o, GPT-4):
+// French prose, Go code, JSON, single letters and digits) it is within
+// ±30% of o200k_base and cl100k_base (GPT-4o, GPT-4), and so is Chinese
+// with cl100k_base (see below for o200k_base):
 // TestApproxAgainstBPE in that module measures it and fails outside that
 // range. There it counts 1.04–1.14× the real tokens of prose and code,
 // 1.00× the short sample, and 0.87× those of the JSON sample, so it can
