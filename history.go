@@ -620,12 +620,17 @@ func cutWindow(msgs []Message, sys *Message, maxTokens int) []Message {
 
 // CutWindow returns what Window returns for a conversation whose window,
 // oldest first with consecutive Seq values, is window and whose pinned
-// prompt is prompt (nil if none), with a budget of maxTokens (which must be
-// positive: resolve 0 to Config.MaxTokens first). It returns a new slice,
-// and the same errors as Window for a negative budget or one smaller than
-// the prompt. Store implementations outside this package use it, so that
-// their windows follow History's rules exactly.
+// prompt is prompt (nil if none), with a budget of maxTokens. It returns a
+// new slice, and the same errors as Window for a negative budget or one
+// smaller than the prompt. Unlike Window it has no configured default: a
+// budget of 0 is an error wrapping ErrBudgetTooSmall (resolve 0 to
+// Config.MaxTokens first). Store implementations outside this package use
+// it, so that their windows follow History's rules exactly.
 func CutWindow(window []Message, prompt *Message, maxTokens int) ([]Message, error) {
+	if maxTokens == 0 {
+		return nil, &ValidationError{Field: "max_tokens", Err: ErrBudgetTooSmall,
+			Reason: "budget 0: CutWindow has no default, resolve 0 to Config.MaxTokens first"}
+	}
 	if err := checkBudget(prompt, maxTokens); err != nil {
 		return nil, err
 	}
