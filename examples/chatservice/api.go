@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chatring/chatring"
 	"github.com/prometheus/client_golang/prometheus"
@@ -267,17 +270,30 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // decode reads r's JSON body into v, strictly: at most a.maxBody bytes,
-// no unknown fields, nothing after the object. It answers the request
-// itself and returns false when the body is not acceptable.
+// valid UTF-8, no unknown fields, nothing but white space after the
+// object. It answers the request itself and returns false when the body
+// is not acceptable.
 func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err == nil && !utf8.Valid(body) {
+		// encoding/json would replace each invalid byte with U+FFFD and
+		// store content the client never sent.
+		err = errors.New("not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("data after the JSON object")
+	if err == nil {
+		err = dec.Decode(v)
 	}
 	if err == nil {
-		return true
+		// Only white space may follow (dec.More would accept a stray
+		// '}' or ']').
+		switch err = dec.Decode(new(json.RawMessage)); {
+		case err == io.EOF:
+			return true
+		case err == nil:
+			err = errors.New("data after the JSON object")
+		}
 	}
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		writeError(w, http.StatusRequestEntityTooLarge, "request_too_large",

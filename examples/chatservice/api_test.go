@@ -189,6 +189,10 @@ func TestErrors(t *testing.T) {
 		{"broken JSON", "POST", "/conversations/c/messages", `{"role":"user",`, 400, "invalid_request"},
 		{"unknown field", "POST", "/conversations/c/messages", `{"role":"user","content":"x","seq":9}`, 400, "invalid_request"},
 		{"two objects", "POST", "/conversations/c/messages", `{"role":"user","content":"x"}{}`, 400, "invalid_request"},
+		{"stray brace after the object", "POST", "/conversations/c/messages", `{"role":"user","content":"x"}}`, 400, "invalid_request"},
+		{"stray bracket after the object", "POST", "/conversations/c/messages", `{"role":"user","content":"x"}]`, 400, "invalid_request"},
+		{"invalid UTF-8", "POST", "/conversations/c/messages", "{\"role\":\"user\",\"content\":\"a\xffb\"}", 400, "invalid_request"},
+		{"invalid UTF-8 in the prompt", "PUT", "/conversations/c/system-prompt", "{\"content\":\"\xc3\"}", 400, "invalid_request"},
 		{"invalid id", "POST", "/conversations/c/messages", `{"role":"user","content":"x","id":"\u00e9"}`, 400, "invalid_content"},
 		{"negative budget", "GET", "/conversations/c/window?max_tokens=-1", "", 400, "budget_too_small"},
 		{"budget not a number", "GET", "/conversations/c/window?max_tokens=ten", "", 400, "invalid_request"},
@@ -197,6 +201,8 @@ func TestErrors(t *testing.T) {
 			`{"role":"user","content":"` + strings.Repeat("x", maxBytes+1) + `"}`, 413, "message_too_large"},
 		{"body too large", "POST", "/conversations/c/messages",
 			`{"role":"user","content":"` + strings.Repeat("x", int(bodyLimit(maxBytes))) + `"}`, 413, "request_too_large"},
+		{"white space over the body limit", "POST", "/conversations/c/messages",
+			`{"role":"user","content":"x"}` + strings.Repeat(" ", int(bodyLimit(maxBytes))), 413, "request_too_large"},
 		{"unknown route", "GET", "/conversation/c", "", 404, "not_found"},
 		{"wrong method", "PATCH", "/conversations/c/messages", "", 405, "method_not_allowed"},
 	} {
@@ -216,6 +222,10 @@ func TestErrors(t *testing.T) {
 	}
 	if got := a.store.(*chatring.MemoryStore).Len(); got != 0 {
 		t.Errorf("rejected requests created %d conversations", got)
+	}
+	// White space after the object, within the limit, is fine.
+	if got := do(t, srv, "POST", "/conversations/c/messages", "{\"role\":\"user\",\"content\":\"x\"}\n\t "); got.code != http.StatusCreated {
+		t.Errorf("append followed by white space: %d %s, want 201", got.code, got.body)
 	}
 	if got := do(t, srv, "PATCH", "/conversations/c/messages", ""); got.header.Get("Allow") == "" {
 		t.Error("405 without an Allow header")
