@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,28 +21,7 @@ import (
 // opened before; then run returns nil.
 func TestDrain(t *testing.T) {
 	const drain = 2 * time.Second
-	ctx, stop := context.WithCancel(t.Context())
-	defer stop()
-	logR, logW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-drain-delay", drain.String()}, logW)
-		logW.Close()
-		done <- err
-	}()
-	logs := bufio.NewScanner(logR)
-	next := func(msg string) map[string]any {
-		for logs.Scan() {
-			var rec map[string]any
-			if json.Unmarshal(logs.Bytes(), &rec) == nil && rec["msg"] == msg {
-				return rec
-			}
-		}
-		t.Fatalf("no log record %q", msg)
-		return nil
-	}
-	url := "http://" + next("chatservice: listening")["addr"].(string)
-	go io.Copy(io.Discard, logR)                                           // keep the service's logging unblocked after this
+	url, done, stop := runInProcess(t, "-drain-delay", drain.String())
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}} // one kept-alive connection
 
 	get := func(path string) int {
@@ -81,5 +64,72 @@ func TestDrain(t *testing.T) {
 		}
 	case <-time.After(drain + 10*time.Second):
 		t.Fatal("run did not return after the drain delay and shutdown")
+	}
+}
+
+// runInProcess runs the service in process on a free loopback port with
+// args, and returns its URL, the channel run's error arrives on, and the
+// function that stops it as a signal would.
+func runInProcess(t *testing.T, args ...string) (url string, done <-chan error, stop func()) {
+	t.Helper()
+	ctx, stop := context.WithCancel(t.Context())
+	t.Cleanup(stop)
+	logR, logW := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), logW)
+		logW.Close()
+		errc <- err
+	}()
+	logs := bufio.NewScanner(logR)
+	for logs.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(logs.Bytes(), &rec) == nil && rec["msg"] == "chatservice: listening" {
+			go io.Copy(io.Discard, logR) // keep the service's logging unblocked
+			return "http://" + rec["addr"].(string), errc, stop
+		}
+	}
+	t.Fatal("no log record \"chatservice: listening\"")
+	return "", nil, nil
+}
+
+// TestShutdownTimeout stops the service while a request's body is still
+// being sent and never finishes: Shutdown cannot drain it within
+// -shutdown-timeout, so run cuts the connection and returns an error
+// (main exits 1) soon after the deadline instead of waiting for it.
+func TestShutdownTimeout(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	url, done, stop := runInProcess(t, "-shutdown-timeout", timeout.String())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /conversations/c/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"role\":")
+	// Give the server a moment to read the headers and start the
+	// handler, which then waits for the rest of the body. (Had it not,
+	// Shutdown would still wait: it treats a new connection as busy.)
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	start := time.Now()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "draining requests") {
+			t.Errorf("run = %v, want the error of a drain that timed out", err)
+		}
+		if took := time.Since(start); took < timeout {
+			t.Errorf("run returned %v after the stop, before its %v deadline", took, timeout)
+		}
+	case <-time.After(timeout + 10*time.Second):
+		t.Fatal("run did not return after its shutdown deadline")
+	}
+	// The unfinished request got no answer: its connection was cut.
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(conn)
+	if len(b) != 0 {
+		t.Errorf("the cut request was answered: %q", b)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Error("the connection of the unfinished request is still open after run returned")
 	}
 }
