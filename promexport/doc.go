@@ -26,7 +26,8 @@
 // # Metrics
 //
 // Both collectors export (with the same names and help texts, so that one
-// registry can hold both, given distinct WithConstLabels):
+// registry can hold both, given WithConstLabels with the same label names
+// and distinct values):
 //
 //	chatring_backend_info{backend}              gauge    always 1; backend is "mutex", "lockfree" or "sharded"
 //	chatring_window_capacity_messages           gauge    messages a window keeps: 2 x max_turns

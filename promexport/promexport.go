@@ -33,7 +33,9 @@ type options struct {
 // WithConstLabels adds labels with fixed values to every metric of the
 // collector, e.g. {"store": "sessions"} to register the collectors of two
 // stores in one registry (their metric names are the same, so without
-// distinct labels the registry rejects the second). Keep the values
+// distinct labels the registry rejects the second; it also rejects
+// collectors whose label names differ, so give each the same names with
+// different values). Keep the values
 // low-cardinality: never a conversation or user ID.
 func WithConstLabels(l prometheus.Labels) Option {
 	return func(o *options) { o.constLabels = maps.Clone(l) }

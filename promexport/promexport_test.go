@@ -425,6 +425,13 @@ func TestOneRegistry(t *testing.T) {
 	if err := reg.Register(promexport.NewMemoryStoreCollector(s)); err == nil {
 		t.Error("Register accepted a second collector with the same metrics and no distinguishing labels")
 	}
+	// Distinct label names are refused too: the shared metric names must
+	// have the same label names in one registry.
+	reg = prometheus.NewPedanticRegistry()
+	reg.MustRegister(promexport.NewHistoryCollector(h, promexport.WithConstLabels(prometheus.Labels{"history": "cli"})))
+	if err := reg.Register(promexport.NewMemoryStoreCollector(s, promexport.WithConstLabels(prometheus.Labels{"store": "sessions"}))); err == nil {
+		t.Error("Register accepted collectors whose constant labels have different names")
+	}
 }
 
 // TestCardinality checks that the number of series does not grow with the
