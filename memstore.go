@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/chatring/chatring/internal/gate"
 	"github.com/maypok86/otter/v2"
 )
 
@@ -69,7 +70,7 @@ type MemoryStore struct {
 	start time.Time
 	fixed int64 // estimated bytes per conversation beyond its messages
 
-	gate gate // writes in flight, and Close
+	gate gate.Gate // writes in flight, and Close
 
 	// Conversation counters, one atomic add per event.
 	live      atomic.Int64
@@ -95,7 +96,7 @@ func NewMemoryStore(cfg Config, opts ...Option) (*MemoryStore, error) {
 	}
 	s := &MemoryStore{env: e, start: e.now(), fixed: conversationBytes(e.cfg),
 		clock: otter.NewCoarseClock(ttlResolution(e.cfg.IdleTTL))}
-	s.gate.init()
+	s.gate.Init()
 	s.convs, err = otter.New(&otter.Options[string, *History]{
 		MaximumSize:      e.cfg.MaxConversations,
 		ExpiryCalculator: otter.ExpiryAccessing[string, *History](e.cfg.IdleTTL),
@@ -152,7 +153,7 @@ func (s *MemoryStore) lookup(conv string, create bool) *History {
 }
 
 // enter validates conv and registers a write with the gate; the caller
-// must call s.gate.exit() when it returns nil.
+// must call s.gate.Exit() when it returns nil.
 func (s *MemoryStore) enter(ctx context.Context, op string, conv string) error {
 	if err := ctx.Err(); err != nil {
 		return s.env.reject(ctx, op, "", 0, err)
@@ -160,7 +161,7 @@ func (s *MemoryStore) enter(ctx context.Context, op string, conv string) error {
 	if err := ValidateConversation(conv); err != nil {
 		return s.env.reject(ctx, op, "", 0, err)
 	}
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return s.env.reject(ctx, op, "", 0, closedError(op))
 	}
 	return nil
@@ -173,7 +174,7 @@ func (s *MemoryStore) Append(ctx context.Context, conv string, m Message) (Messa
 	if err := s.enter(ctx, "append", conv); err != nil {
 		return Message{}, err
 	}
-	defer s.gate.exit()
+	defer s.gate.Exit()
 	m, err := s.env.prepare(ctx, m)
 	if err != nil {
 		return Message{}, err
@@ -229,7 +230,7 @@ func (s *MemoryStore) SetSystemPrompt(ctx context.Context, conv, prompt string) 
 	if err := s.enter(ctx, "set_system_prompt", conv); err != nil {
 		return err
 	}
-	defer s.gate.exit()
+	defer s.gate.Exit()
 	if prompt != "" {
 		if err := validateText("system_prompt", prompt, s.env.cfg.MaxMessageBytes); err != nil {
 			return s.env.reject(ctx, "set_system_prompt", System, len(prompt), err)
@@ -248,7 +249,7 @@ func (s *MemoryStore) Clear(ctx context.Context, conv string) error {
 	if err := s.enter(ctx, "clear", conv); err != nil {
 		return err
 	}
-	defer s.gate.exit()
+	defer s.gate.Exit()
 	h := s.lookup(conv, false)
 	if h == nil {
 		return nil
@@ -266,7 +267,7 @@ func (s *MemoryStore) Delete(ctx context.Context, conv string) error {
 	if err := s.enter(ctx, "delete", conv); err != nil {
 		return err
 	}
-	defer s.gate.exit()
+	defer s.gate.Exit()
 	s.convs.Invalidate(conv)
 	return nil
 }
@@ -278,13 +279,16 @@ func (s *MemoryStore) Delete(ctx context.Context, conv string) error {
 // idempotent.
 func (s *MemoryStore) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		s.gate.close()
+		s.gate.Close()
 		s.convs.StopAllGoroutines()
 		s.clock.Stop()
 		s.env.log.LogAttrs(ctx, slog.LevelDebug, "chatring: memory store closed",
 			slog.Int64("conversations", s.live.Load()))
 	})
-	return s.gate.wait(ctx)
+	if err := s.gate.Wait(ctx); err != nil {
+		return fmt.Errorf("chatring: close: %w", err)
+	}
+	return nil
 }
 
 // Len returns the number of conversations the store holds. Conversations
@@ -369,7 +373,7 @@ func (s *MemoryStore) Stats() StoreStats {
 		AppendedTokens:   c.tokens.Load(),
 		Clears:           s.clears.Load(),
 		Uptime:           s.env.now().Sub(s.start),
-		Closed:           s.gate.closed(),
+		Closed:           s.gate.Closed(),
 	}
 	st.ByRole, st.Appended, st.RejectedByReason, st.Rejected = c.read()
 	n := 0
@@ -437,56 +441,4 @@ func (o otterLogger) Warn(ctx context.Context, msg string, err error) {
 
 func (o otterLogger) Error(ctx context.Context, msg string, err error) {
 	o.l.LogAttrs(ctx, slog.LevelError, "chatring: memory store: "+msg, slog.Any("error", err))
-}
-
-// gate counts the writes in flight and lets Close wait for them. state is
-// the number of calls in flight, plus closedBit once Close was called; the
-// last call to leave a closed gate (or Close, if none is in flight) closes
-// done.
-type gate struct {
-	state    atomic.Int64
-	done     chan struct{}
-	doneOnce sync.Once
-}
-
-const closedBit = 1 << 62
-
-func (g *gate) init() { g.done = make(chan struct{}) }
-
-// enter registers a call; it reports false, registering nothing, once the
-// gate is closed.
-func (g *gate) enter() bool {
-	if g.state.Add(1)&closedBit != 0 {
-		g.exit()
-		return false
-	}
-	return true
-}
-
-// exit unregisters a call.
-func (g *gate) exit() {
-	if g.state.Add(-1) == closedBit {
-		g.doneOnce.Do(func() { close(g.done) })
-	}
-}
-
-// close closes the gate to new calls.
-func (g *gate) close() {
-	if old := g.state.Or(closedBit); old == 0 {
-		g.doneOnce.Do(func() { close(g.done) })
-	}
-}
-
-// closed reports whether close was called.
-func (g *gate) closed() bool { return g.state.Load()&closedBit != 0 }
-
-// wait waits for the calls in flight after close, or for ctx.
-func (g *gate) wait(ctx context.Context) error {
-	select {
-	case <-g.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("chatring: close: %d calls still in flight: %w",
-			g.state.Load()&^closedBit, ctx.Err())
-	}
 }
