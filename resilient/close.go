@@ -1,0 +1,154 @@
+package resilient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// replay sends conv's buffered appends to the primary, oldest first, each
+// with the retries and the breaker of any call. A message leaves the
+// queue when the primary stored it (or found its ID: an earlier replay
+// whose reply was lost) or rejected it as invalid, which only happens if
+// the primary's Config is not the one the Store was given; then it is
+// discarded, counted and logged. replay returns nil when the queue is
+// empty, else the error that stopped it. The caller holds q.replay.
+func (s *Store) replay(ctx context.Context, conv string, q *queue) error {
+	for {
+		m, ok := s.outbox.head(q)
+		if !ok {
+			return nil
+		}
+		v, st := s.mirror.view(conv)
+		got, err := s.appendPrimary(ctx, conv, m)
+		switch {
+		case err == nil:
+			s.outbox.pop(conv, q)
+			s.ctr.replayed.Add(1)
+			s.mirror.appended(v, st, got)
+			if s.log.Enabled(ctx, slog.LevelDebug) {
+				s.log.LogAttrs(ctx, slog.LevelDebug, "resilient: buffered append replayed",
+					slog.Uint64("provisional_seq", m.Seq), slog.Uint64("seq", got.Seq))
+			}
+		case isValidation(err):
+			s.outbox.pop(conv, q)
+			s.ctr.discarded.Add(1)
+			s.log.LogAttrs(ctx, slog.LevelError, "resilient: the primary rejected a buffered append; discarded",
+				slog.String("role", string(m.Role)), slog.Int("bytes", len(m.Content)),
+				slog.String("error", err.Error()))
+		default:
+			return err
+		}
+	}
+}
+
+// flusher replays the outbox every flushEvery while it holds messages,
+// and at once when the breaker closes, until ctx is done. A conversation
+// that a caller is replaying already is skipped.
+func (s *Store) flusher(ctx context.Context) {
+	defer close(s.flushDone)
+	t := time.NewTicker(s.flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+		if s.outbox.empty() {
+			continue
+		}
+		for _, conv := range s.outbox.conversations() {
+			q := s.outbox.queue(conv)
+			if q == nil || !q.replay.TryLock() {
+				continue
+			}
+			err := s.replay(ctx, conv, q)
+			q.replay.Unlock()
+			if errors.Is(err, ErrBreakerOpen) || ctx.Err() != nil {
+				break // no point trying the other conversations now
+			}
+		}
+	}
+}
+
+// flush replays the whole outbox until it is empty or ctx is done, and
+// returns an *UnflushedError for what is left.
+func (s *Store) flush(ctx context.Context) error {
+	var last error
+	for !s.outbox.empty() && ctx.Err() == nil {
+		for _, conv := range s.outbox.conversations() {
+			if err := s.settle(ctx, conv); err != nil {
+				last = err
+			}
+		}
+		if s.outbox.empty() {
+			break
+		}
+		t := time.NewTimer(s.flushEvery) // the primary or the breaker needs time
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	n, convs, _ := s.outbox.counts()
+	if n == 0 {
+		return nil
+	}
+	if ctx.Err() != nil {
+		last = ctx.Err()
+	}
+	return &UnflushedError{Messages: n, Conversations: convs, Err: last}
+}
+
+// Close implements chatring.Store. In order, it:
+//
+//  1. stops accepting writes: from its call on they fail with
+//     chatring.ErrClosed (reads go on, to the primary);
+//  2. waits for the writes in flight to return;
+//  3. stops the outbox's flusher and replays what the outbox holds, in
+//     order per conversation, until it is empty or ctx is done;
+//  4. closes the primary with ctx.
+//
+// It returns nil when all of that completed. Otherwise the error joins
+// what failed: the writes still in flight when ctx was done, an
+// *UnflushedError counting the buffered appends (and their
+// conversations) that were not flushed — lost with the process —, and
+// the primary's Close error. What was not flushed is logged at Error,
+// with counts only. A second Close returns the first one's result.
+func (s *Store) Close(ctx context.Context) error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return s.closeErr
+	}
+	s.closed = true
+	s.gate.Close()
+	var waitErr error
+	if err := s.gate.Wait(ctx); err != nil {
+		waitErr = fmt.Errorf("resilient: close: %w", err)
+	}
+	var flushErr error
+	if s.outbox != nil {
+		s.stopFlush()
+		<-s.flushDone
+		flushErr = s.flush(ctx)
+	}
+	primaryErr := s.primary.Close(ctx)
+	s.mirror.close()
+	s.closeErr = errors.Join(waitErr, flushErr, primaryErr)
+	attrs := []slog.Attr{slog.Uint64("replayed", s.ctr.replayed.Load())}
+	var ue *UnflushedError
+	if errors.As(flushErr, &ue) {
+		attrs = append(attrs, slog.Int("unflushed_messages", ue.Messages),
+			slog.Int("unflushed_conversations", ue.Conversations))
+		s.log.LogAttrs(ctx, slog.LevelError, "resilient: closed with buffered appends not flushed", attrs...)
+	} else {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "resilient: closed", attrs...)
+	}
+	return s.closeErr
+}

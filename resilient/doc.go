@@ -1,0 +1,155 @@
+// Package resilient wraps a chatring.Store — in production the Redis
+// store, github.com/chatring/chatring/redisstore — with the four
+// reliability mechanisms of the deployment checklist this module's Python
+// tutorial ends with: retries, a circuit breaker, degradation and a
+// graceful close. The result is itself a chatring.Store (it passes
+// storetest), so a service that holds a chatring.Store does not change:
+//
+//	primary, err := redisstore.New(client, cfg)
+//	...
+//	store, err := resilient.New(primary, resilient.WithOutbox(10_000))
+//	...
+//	defer store.Close(shutdownCtx)
+//
+// It is its own module, so that the core module's importers never
+// download the resilience libraries it uses: the circuit breaker of
+// github.com/sony/gobreaker/v2 and the backoff of
+// github.com/cenkalti/backoff/v5.
+//
+// # Retries
+//
+// Only chatring.ErrUnavailable is retried: the primary could not be
+// reached, did not answer within the attempt's deadline
+// (RetryPolicy.AttemptTimeout), or is busy. Validation errors,
+// ErrClosed, any other error and the caller's own cancellation or
+// deadline are returned at once. (The tutorial retries a ValueError
+// three times with exponential sleeps; a permanent error is never
+// retried here.) Waits grow exponentially with full jitter, and a call
+// ends after RetryPolicy.Attempts attempts, MaxElapsed, or ctx, whichever
+// comes first; see RetryPolicy.
+//
+// So a caller never needs to retry: a call that returns ErrUnavailable
+// was already retried as long as the policy allows. Retrying at once
+// only adds load to a primary that is failing. Validation errors are
+// permanent, ErrClosed is final, and a canceled or expired ctx is the
+// caller's own decision. A caller may send a failed Append again later
+// (a user resubmitting, a job rerun) with the ID the Store returned with
+// the error.
+//
+// An Append without a Message.ID gets one before its first attempt (see
+// IDPrefix), so a retry after an ambiguous failure — the request reached
+// the primary, the reply was lost — finds the first attempt's message
+// instead of storing it twice. That is exact as long as the first
+// attempt's message is still in the window when the retry arrives, which
+// is the Store contract's own limit: if, between two attempts of one
+// call (at most MaxElapsed apart), 2 × MaxTurns newer messages pushed it
+// out, or a Clear or Delete removed it, the retry stores it again. Clear,
+// Delete and SetSystemPrompt are retried too; after an ambiguous failure
+// a retried Clear or Delete also removes what other callers appended
+// between its attempts, and a retried SetSystemPrompt overwrites a prompt
+// set between them — effects a caller retrying by hand would have as
+// well.
+//
+// # Circuit breaker
+//
+// Every attempt passes the breaker (see BreakerPolicy). It counts
+// ErrUnavailable (attempt timeouts included) as failures and nil as
+// successes; validation errors, ErrClosed, other errors and attempts
+// ended by the caller's ctx are neither. It opens when, within a rolling
+// window, failures reach a count and a share of the outcomes; while open
+// every call fails fast with ErrUnavailable wrapping ErrBreakerOpen,
+// without touching the primary, or is degraded (below). After OpenFor it
+// lets Probes attempts through: enough successes close it, a failure
+// opens it again. Every state change is logged (Warn when it opens, Info
+// otherwise) and counted in Stats.BreakerTransitions.
+//
+// # Degradation
+//
+// When a call ends with ErrUnavailable — retries exhausted or the
+// breaker open — reads and writes degrade differently.
+//
+// Reads (Messages, Window) are answered from a local mirror: per
+// conversation, the window as of the last call of this process that read
+// or wrote it through this Store (in the order those calls returned),
+// followed by the appends this process has buffered, at most 2 × MaxTurns
+// messages, with the pinned prompt last seen. A degraded read returns a
+// nil error, is counted (Stats.DegradedReads) and logged at Debug. A
+// conversation the mirror does not hold returns the ErrUnavailable. The
+// mirror is bounded (WithMirror, W-TinyLFU eviction and the IdleTTL).
+//
+// Writes fail with ErrUnavailable by default. With WithOutbox, Appends
+// (and only Appends) are accepted into a bounded, per-process outbox and
+// replayed to the primary — in order per conversation, idempotently by
+// ID — by a background flusher every WithFlushInterval and as soon as
+// the breaker closes, and by any later call on the same conversation,
+// which replays the conversation's outbox before its own call so as to
+// come after it. A full outbox refuses the append with ErrUnavailable
+// (ErrOutboxFull). SetSystemPrompt, Clear and Delete are never buffered:
+// replayed later they would erase or overwrite what others wrote in the
+// meantime.
+//
+// # Durable and buffered acknowledgments
+//
+// Append's error says how the message was acknowledged:
+//
+//	m, err := store.Append(ctx, conv, msg)
+//	switch {
+//	case err == nil:
+//		// durable: the primary stored m (m.Seq is its sequence number).
+//	case errors.Is(err, resilient.ErrBuffered):
+//		// buffered: only this process holds m, until the outbox replays
+//		// it; m.Seq is provisional. Lost if the process dies first.
+//	default:
+//		// not stored (ErrUnavailable: maybe stored by an attempt whose
+//		// reply was lost; retrying later with m.ID stores it once).
+//	}
+//
+// ErrBuffered also matches chatring.ErrUnavailable, so code written
+// against chatring.Store alone never takes a buffered append for a
+// durable one: a nil error from this Store always means the primary has
+// the message, as the Store contract requires.
+//
+// # Consistency across replicas while degraded
+//
+// Each replica of a service has its own mirror and outbox; nothing is
+// shared but the primary. While degraded:
+//
+//   - A degraded read returns what this replica last saw, not the
+//     primary's window: it lacks every message that other replicas
+//     appended (durably or into their own outboxes) since this replica's
+//     last call on the conversation, and it may still hold messages that
+//     another replica has cleared or deleted, or that the idle TTL has
+//     expired. Two replicas may answer the same conversation with
+//     different windows at the same time, and neither need match the
+//     primary's. Within one replica, reads see that replica's own
+//     acknowledged appends, durable and buffered (read-your-writes),
+//     while its mirror holds the conversation.
+//   - A buffered append's Seq is provisional and local: it continues the
+//     Seq of the newest message this replica knows of, so two replicas
+//     can give the same provisional Seq to different messages. On replay
+//     the primary assigns the real Seq; it differs from the provisional
+//     one when other replicas appended to the conversation first, or when
+//     this replica's mirror did not hold the conversation.
+//   - Order: one replica's buffered appends to a conversation reach the
+//     primary in the order they were accepted, and after that replica's
+//     earlier durable appends; relative to other replicas' appends they
+//     land in replay order, interleaved arbitrarily.
+//   - Once the primary is back and the outboxes have drained, reads go to
+//     the primary again and every replica sees the same window, with the
+//     replayed appends in it (unless newer messages already pushed them
+//     out). A buffered append that was not replayed before its process
+//     ended is lost; Close reports how many.
+//
+// Durable acknowledgments keep the whole Store contract: a nil error
+// means the primary holds the message, and the primary's windows are the
+// only source of truth.
+//
+// # Close
+//
+// Close stops accepting writes (ErrClosed), waits for the writes in
+// flight, replays the outbox until it is empty or ctx is done, and
+// closes the primary. Its error says how many buffered appends, in how
+// many conversations, were not flushed (an *UnflushedError); they are
+// logged with counts only. Nothing this package logs contains message
+// content, names or conversation IDs.
+package resilient

@@ -1,0 +1,60 @@
+package resilient
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/chatring/chatring"
+)
+
+var (
+	// ErrBuffered reports an Append that the outbox accepted but the
+	// primary has not stored yet: a buffered acknowledgment, not a durable
+	// one. The error also matches chatring.ErrUnavailable, so code that
+	// only knows chatring.Store never takes it for a durable append. The
+	// Message returned with it carries the ID the outbox replays it with.
+	ErrBuffered = errors.New("resilient: buffered in the outbox, not yet stored by the primary")
+	// ErrBreakerOpen reports an attempt that the circuit breaker refused
+	// without calling the primary (open, or half-open with every probe
+	// taken). The error also matches chatring.ErrUnavailable.
+	ErrBreakerOpen = errors.New("resilient: circuit breaker open")
+	// ErrOutboxFull reports an Append refused because the outbox holds its
+	// bound. The error also matches chatring.ErrUnavailable.
+	ErrOutboxFull = errors.New("resilient: outbox full")
+)
+
+// The errors returned as they are, built once so that failing fast
+// allocates nothing.
+var (
+	errOpen     = fmt.Errorf("%w: %w", chatring.ErrUnavailable, ErrBreakerOpen)
+	errBuffered = fmt.Errorf("%w: %w", chatring.ErrUnavailable, ErrBuffered)
+	errFull     = fmt.Errorf("%w: %w", chatring.ErrUnavailable, ErrOutboxFull)
+)
+
+// UnflushedError is Close's error when the outbox still held buffered
+// appends when Close's ctx was done: they were not stored by the primary
+// and are lost with the process. It unwraps to the ctx error (or whatever
+// stopped the flush) and to chatring.ErrUnavailable.
+type UnflushedError struct {
+	// Messages and Conversations count the buffered appends not flushed
+	// and the conversations they belong to.
+	Messages, Conversations int
+	// Err is why the flush stopped: ctx.Err(), or the last error of the
+	// primary.
+	Err error
+}
+
+// Error says how many buffered appends were not flushed, and why.
+func (e *UnflushedError) Error() string {
+	return fmt.Sprintf("resilient: close: %d buffered appends in %d conversations not flushed to the primary: %v",
+		e.Messages, e.Conversations, e.Err)
+}
+
+// Unwrap returns Err and chatring.ErrUnavailable.
+func (e *UnflushedError) Unwrap() []error { return []error{e.Err, chatring.ErrUnavailable} }
+
+// isValidation reports whether err is a permanent rejection of the input.
+func isValidation(err error) bool {
+	var ve *chatring.ValidationError
+	return errors.As(err, &ve)
+}

@@ -1,0 +1,313 @@
+package resilient
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/chatring/chatring"
+)
+
+// enterWrite checks ctx, the conversation ID and Close for a write, and
+// registers it with the gate; the caller must call s.gate.Exit() when it
+// returns nil.
+func (s *Store) enterWrite(ctx context.Context, op, conv string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := chatring.ValidateConversation(conv); err != nil {
+		return err
+	}
+	if !s.gate.Enter() {
+		return fmt.Errorf("%w: %s", chatring.ErrClosed, op)
+	}
+	return nil
+}
+
+// enterRead checks ctx and the conversation ID for a read.
+func enterRead(ctx context.Context, conv string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return chatring.ValidateConversation(conv)
+}
+
+// settle replays conv's buffered appends, if it has any, so that the
+// call that follows lands after them (a write) or sees them (a read). It
+// returns nil when conv has nothing buffered any more, else the error
+// that stopped the replay.
+func (s *Store) settle(ctx context.Context, conv string) error {
+	q := s.outbox.queue(conv)
+	if q == nil {
+		return nil
+	}
+	q.replay.Lock()
+	defer q.replay.Unlock()
+	return s.replay(ctx, conv, q)
+}
+
+// Append implements chatring.Store, with retries, the breaker and, when
+// the primary is unavailable, the outbox.
+//
+// A message without an ID is given one (see IDPrefix) before the first
+// attempt, so that every retry and every replay is idempotent.
+//
+// The outcome says how the message was acknowledged:
+//
+//   - nil: durable. The primary stored the message (or holds one with
+//     its ID); the returned Message is the primary's, with its Seq.
+//   - an error matching ErrBuffered (and chatring.ErrUnavailable): only
+//     buffered. The outbox holds the message and replays it to the
+//     primary, in order behind the conversation's earlier buffered
+//     appends, until the primary stores it or Close gives up (and reports
+//     it as not flushed). It is not durable: it is lost if the process
+//     ends first. The returned Message carries its ID (a generated one
+//     if m had none), the Time and Tokens this process gave it and a
+//     provisional Seq, the one it has in this process's degraded reads;
+//     the primary assigns the real Seq on replay. Appending it again with
+//     the same ID is idempotent.
+//   - any other error: not stored, nor buffered. With ErrUnavailable (the
+//     primary did not answer within the RetryPolicy, the breaker is open
+//     — ErrBreakerOpen —, or the outbox is full — ErrOutboxFull —) the
+//     message may still have been stored by an attempt whose reply was
+//     lost; the returned Message carries the ID the attempts used, and
+//     retrying with it stores the message at most once. Validation
+//     errors, ErrClosed and ctx's error return a zero Message.
+//
+// An Append to a conversation with buffered appends first replays them;
+// if that fails it is buffered behind them.
+func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	if err := s.enterWrite(ctx, "append", conv); err != nil {
+		return chatring.Message{}, err
+	}
+	defer s.gate.Exit()
+	if m.ID == "" {
+		m.ID = newID()
+	}
+	if err := s.settle(ctx, conv); err != nil {
+		if !degradable(ctx, err) {
+			return chatring.Message{}, s.settleErr(ctx, err)
+		}
+		return s.buffer(ctx, conv, m) // behind the conversation's queue
+	}
+	v, st := s.mirror.view(conv)
+	got, err := s.appendPrimary(ctx, conv, m)
+	switch {
+	case err == nil:
+		s.mirror.appended(v, st, got)
+		return hidden(got), nil
+	case !degradable(ctx, err):
+		return chatring.Message{}, err
+	case s.outbox != nil:
+		return s.buffer(ctx, conv, m)
+	default:
+		return m, err
+	}
+}
+
+// appendPrimary appends m to conv in the primary, with retries.
+func (s *Store) appendPrimary(ctx context.Context, conv string, m chatring.Message) (got chatring.Message, err error) {
+	err = s.do(ctx, func(ctx context.Context) (err error) {
+		got, err = s.primary.Append(ctx, conv, m)
+		return err
+	})
+	return got, err
+}
+
+// buffer puts m, which has an ID, in the outbox.
+func (s *Store) buffer(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	if err := chatring.ValidateMessage(m, s.cfg); err != nil {
+		return chatring.Message{}, err
+	}
+	v := s.mirror.lookup(conv)
+	if d, ok := v.findID(m.ID); ok { // stored before: a durable ack
+		return hidden(d), nil
+	}
+	m.Time = time.Now().Round(0)
+	m.Tokens = s.tok.Count(m.Content)
+	b, dup, ok := s.outbox.push(conv, m, v.lastSeq())
+	if !ok {
+		s.ctr.outboxFull.Add(1)
+		s.log.LogAttrs(ctx, slog.LevelWarn, "resilient: outbox full, append refused",
+			slog.Int("limit", s.outbox.max))
+		m.Seq, m.Time, m.Tokens = 0, time.Time{}, 0
+		return m, errFull
+	}
+	if !dup {
+		s.ctr.buffered.Add(1)
+		if s.log.Enabled(ctx, slog.LevelDebug) {
+			s.log.LogAttrs(ctx, slog.LevelDebug, "resilient: append buffered",
+				slog.String("role", string(m.Role)), slog.Int("bytes", len(m.Content)),
+				slog.Uint64("provisional_seq", b.Seq))
+		}
+	}
+	return b, errBuffered
+}
+
+// Messages implements chatring.Store. When the primary is unavailable it
+// returns the mirror's copy of conv's window — the newest messages this
+// process read or wrote, followed by its buffered appends with
+// provisional Seq values, at most 2 × MaxTurns of them — with a nil
+// error, and counts a degraded read; without a copy it returns the
+// primary's error.
+func (s *Store) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
+	if err := enterRead(ctx, conv); err != nil {
+		return dst, err
+	}
+	err := s.settle(ctx, conv)
+	if err == nil {
+		v, st := s.mirror.view(conv)
+		n := len(dst)
+		out := dst
+		err = s.do(ctx, func(ctx context.Context) (err error) {
+			out, err = s.primary.Messages(ctx, conv, dst[:n])
+			return err
+		})
+		if err == nil {
+			s.mirror.read(v, st, out[n:])
+			hide(out[n:])
+			return out, nil
+		}
+	}
+	if degradable(ctx, err) {
+		if msgs, _, ok := s.degraded(ctx, "messages", conv, dst); ok {
+			return msgs, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return dst, ctx.Err()
+	}
+	return dst, err
+}
+
+// Window implements chatring.Store. When the primary is unavailable it
+// cuts the mirror's copy of conv (see Messages) with the prompt last seen
+// by chatring.CutWindow, so with History's rules, and counts a degraded
+// read.
+func (s *Store) Window(ctx context.Context, conv string, maxTokens int) ([]chatring.Message, error) {
+	if err := enterRead(ctx, conv); err != nil {
+		return nil, err
+	}
+	err := s.settle(ctx, conv)
+	if err == nil {
+		v, st := s.mirror.view(conv)
+		var w []chatring.Message
+		err = s.do(ctx, func(ctx context.Context) (err error) {
+			w, err = s.primary.Window(ctx, conv, maxTokens)
+			return err
+		})
+		if err == nil {
+			s.mirror.cut(v, st, w)
+			hide(w)
+			return w, nil
+		}
+	}
+	if degradable(ctx, err) {
+		if msgs, prompt, ok := s.degraded(ctx, "window", conv, nil); ok {
+			if maxTokens == 0 {
+				maxTokens = s.cfg.MaxTokens
+			}
+			return chatring.CutWindow(msgs, prompt, maxTokens)
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, err
+}
+
+// degraded appends the mirror's copy of conv's window and buffered
+// appends to dst, and returns the prompt last seen; ok is false when the
+// mirror knows nothing of conv.
+func (s *Store) degraded(ctx context.Context, op, conv string, dst []chatring.Message) (_ []chatring.Message, prompt *chatring.Message, ok bool) {
+	if s.mirror == nil {
+		s.ctr.degradedMisses.Add(1)
+		return dst, nil, false
+	}
+	v := s.mirror.lookup(conv)
+	n := len(dst)
+	msgs, prompt, last, have := v.snapshot(dst)
+	msgs = s.outbox.pending(conv, last, msgs)
+	if !have && len(msgs) == n {
+		s.ctr.degradedMisses.Add(1)
+		return dst, nil, false
+	}
+	if extra := len(msgs) - n - 2*s.cfg.MaxTurns; extra > 0 {
+		msgs = append(msgs[:n], msgs[n+extra:]...)
+	}
+	hide(msgs[n:])
+	s.ctr.degradedReads.Add(1)
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.LogAttrs(ctx, slog.LevelDebug, "resilient: degraded read from the mirror",
+			slog.String("op", op), slog.Int("messages", len(msgs)-n))
+	}
+	return msgs, prompt, true
+}
+
+// SetSystemPrompt implements chatring.Store. It is never buffered: while
+// the primary is unavailable it fails with chatring.ErrUnavailable, as it
+// does when the conversation's buffered appends cannot be replayed first.
+func (s *Store) SetSystemPrompt(ctx context.Context, conv, prompt string) error {
+	if err := s.enterWrite(ctx, "set_system_prompt", conv); err != nil {
+		return err
+	}
+	defer s.gate.Exit()
+	if err := s.settle(ctx, conv); err != nil {
+		return s.settleErr(ctx, err)
+	}
+	v, st := s.mirror.view(conv)
+	err := s.do(ctx, func(ctx context.Context) error { return s.primary.SetSystemPrompt(ctx, conv, prompt) })
+	if err == nil {
+		var p *chatring.Message
+		if prompt != "" {
+			p = &chatring.Message{Role: chatring.System, Content: prompt,
+				Time: time.Now().Round(0), Tokens: s.tok.Count(prompt)}
+		}
+		s.mirror.prompted(v, st, p)
+	}
+	return err
+}
+
+// Clear implements chatring.Store; like SetSystemPrompt it is never
+// buffered.
+func (s *Store) Clear(ctx context.Context, conv string) error {
+	return s.erase(ctx, "clear", conv, false)
+}
+
+// Delete implements chatring.Store; like SetSystemPrompt it is never
+// buffered.
+func (s *Store) Delete(ctx context.Context, conv string) error {
+	return s.erase(ctx, "delete", conv, true)
+}
+
+// erase is Clear (deleted false) and Delete.
+func (s *Store) erase(ctx context.Context, op, conv string, deleted bool) error {
+	if err := s.enterWrite(ctx, op, conv); err != nil {
+		return err
+	}
+	defer s.gate.Exit()
+	if err := s.settle(ctx, conv); err != nil {
+		return s.settleErr(ctx, err)
+	}
+	v := s.mirror.lookup(conv)
+	err := s.do(ctx, func(ctx context.Context) error {
+		if deleted {
+			return s.primary.Delete(ctx, conv)
+		}
+		return s.primary.Clear(ctx, conv)
+	})
+	if err == nil {
+		s.mirror.cleared(v, deleted)
+	}
+	return err
+}
+
+// settleErr is the error of a write that could not replay its
+// conversation's buffered appends first.
+func (s *Store) settleErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("resilient: buffered appends of the conversation could not be replayed first: %w", err)
+}

@@ -1,0 +1,145 @@
+package resilient
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/chatring/chatring"
+)
+
+// outbox holds the appends accepted while the primary was unavailable,
+// in order per conversation, until they are replayed to the primary.
+//
+// Order: a conversation's queue is replayed head first, one message at a
+// time, by whoever holds the queue's replay lock (the flusher, Close, or
+// a write to that conversation, which replays the queue before its own
+// call so as to land after it). A message leaves the queue only once the
+// primary has stored it (or rejected it as invalid), so a replay whose
+// reply is lost is replayed again with the same ID and stored once.
+type outbox struct {
+	max int
+
+	// n is the number of buffered messages: written under mu, read
+	// without it on the write path's fast check.
+	n atomic.Int64
+
+	mu     sync.Mutex        // guards the fields below and every queue's msgs
+	queues map[string]*queue // conversations with buffered messages
+	high   int               // the most messages held at once
+}
+
+// queue is one conversation's buffered messages.
+type queue struct {
+	replay sync.Mutex         // held while replaying, see outbox
+	msgs   []chatring.Message // oldest first, each with an ID; guarded by outbox.mu
+}
+
+func newOutbox(max int) *outbox {
+	return &outbox{max: max, queues: make(map[string]*queue)}
+}
+
+// empty reports whether nothing is buffered; it needs no lock.
+func (o *outbox) empty() bool { return o == nil || o.n.Load() == 0 }
+
+// queue returns conv's queue, or nil when conv has nothing buffered.
+func (o *outbox) queue(conv string) *queue {
+	if o.empty() {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.queues[conv]
+}
+
+// push buffers m (which has an ID) behind conv's queue. If a message with
+// m's ID is already buffered for conv, it returns that one and dup. base
+// is the Seq of the newest stored message the mirror knows of, from which
+// the provisional Seq is counted. It returns ok false when the outbox is
+// full.
+func (o *outbox) push(conv string, m chatring.Message, base uint64) (_ chatring.Message, dup, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	q := o.queues[conv]
+	if q != nil {
+		for _, b := range q.msgs {
+			if b.ID == m.ID {
+				return b, true, true
+			}
+		}
+	}
+	if int(o.n.Load()) >= o.max {
+		return chatring.Message{}, false, false
+	}
+	if q == nil {
+		q = new(queue)
+		o.queues[conv] = q
+	}
+	m.Seq = base + uint64(len(q.msgs)) + 1
+	q.msgs = append(q.msgs, m)
+	o.high = max(o.high, int(o.n.Add(1)))
+	return m, false, true
+}
+
+// head returns the oldest message of q, if any.
+func (o *outbox) head(q *queue) (chatring.Message, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(q.msgs) == 0 {
+		return chatring.Message{}, false
+	}
+	return q.msgs[0], true
+}
+
+// pop removes the head of conv's queue q, and q itself once empty. The
+// caller holds q.replay.
+func (o *outbox) pop(conv string, q *queue) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	q.msgs[0] = chatring.Message{}
+	q.msgs = q.msgs[1:]
+	o.n.Add(-1)
+	if len(q.msgs) == 0 && o.queues[conv] == q {
+		delete(o.queues, conv)
+	}
+}
+
+// pending appends conv's buffered messages to dst, with provisional Seq
+// values that follow base.
+func (o *outbox) pending(conv string, base uint64, dst []chatring.Message) []chatring.Message {
+	if o.empty() {
+		return dst
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	q := o.queues[conv]
+	if q == nil {
+		return dst
+	}
+	for i, m := range q.msgs {
+		m.Seq = base + uint64(i) + 1
+		dst = append(dst, m)
+	}
+	return dst
+}
+
+// conversations returns the conversations with buffered messages.
+func (o *outbox) conversations() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	convs := make([]string, 0, len(o.queues))
+	for c := range o.queues {
+		convs = append(convs, c)
+	}
+	return convs
+}
+
+// counts returns the buffered messages, their conversations and the
+// high-water mark.
+func (o *outbox) counts() (messages, conversations, high int) {
+	if o == nil {
+		return 0, 0, 0
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return int(o.n.Load()), len(o.queues), o.high
+}

@@ -1,0 +1,255 @@
+package resilient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/internal/gate"
+	"github.com/sony/gobreaker/v2"
+)
+
+// Store is a chatring.Store that wraps another one, the primary, with
+// retries, a circuit breaker, degraded reads from a local mirror, an
+// optional outbox for appends, and a graceful Close. See the package
+// documentation for what each does and when.
+//
+// A Store owns its primary: Close closes it. All methods are safe for
+// concurrent use.
+type Store struct {
+	// These fields are set by New and never written again.
+	primary    chatring.Store
+	cfg        chatring.Config // the primary's, defaults filled in
+	log        *slog.Logger
+	tok        chatring.Tokenizer
+	retry      RetryPolicy
+	breaker    *gobreaker.TwoStepCircuitBreaker[struct{}]
+	mirror     *mirror // nil: degraded reads off
+	outbox     *outbox // nil: no outbox
+	flushEvery time.Duration
+	onRetry    func(wait time.Duration) // tests observe the backoff here
+
+	gate gate.Gate // writes in flight, and Close
+
+	// The flusher: a goroutine replaying the outbox, when there is one.
+	wake      chan struct{} // a token asks the flusher to run now
+	stopFlush context.CancelFunc
+	flushDone chan struct{}
+
+	ctr counters
+
+	closeMu  sync.Mutex // serializes Close
+	closed   bool       // guarded by closeMu
+	closeErr error      // guarded by closeMu
+}
+
+// counters are the Store's metrics, one atomic add per event.
+type counters struct {
+	attempts, retries, failedFast             atomic.Uint64
+	degradedReads, degradedMisses             atomic.Uint64
+	buffered, outboxFull, replayed, discarded atomic.Uint64
+	transitions                               [3]atomic.Uint64 // by gobreaker.State entered
+}
+
+var _ chatring.Store = (*Store)(nil)
+
+// New returns a Store in front of primary. Its options have defaults for
+// everything but the primary's Config, which New takes from WithConfig or
+// from primary's Config method; a bad option or Config returns an error
+// wrapping chatring.ErrInvalidConfig.
+func New(primary chatring.Store, opts ...Option) (*Store, error) {
+	if primary == nil {
+		return nil, invalid("nil primary store")
+	}
+	o := options{mirror: DefaultMirrorConversations}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := o.resolve(); err != nil {
+		return nil, err
+	}
+	var cfg chatring.Config
+	if o.cfg != nil {
+		cfg = *o.cfg
+	} else if c, ok := primary.(interface{ Config() chatring.Config }); ok {
+		cfg = c.Config()
+	} else {
+		return nil, invalid("the primary store has no Config method: give its Config with WithConfig")
+	}
+	// A History fills in the Config's defaults exactly as the primary did.
+	h, err := chatring.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("resilient: %w", err)
+	}
+	cfg = h.Config()
+	_ = h.Close()
+
+	s := &Store{
+		primary:    primary,
+		cfg:        cfg,
+		log:        o.log,
+		tok:        o.tok,
+		retry:      o.retry,
+		flushEvery: o.flushEvery,
+		wake:       make(chan struct{}, 1),
+	}
+	s.gate.Init()
+	b := o.breaker
+	s.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:         "chatring-resilient",
+		MaxRequests:  uint32(b.Probes),
+		Interval:     b.Window,
+		BucketPeriod: b.Window / 10,
+		Timeout:      b.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			f := float64(c.TotalFailures)
+			return int(c.TotalFailures) >= b.Failures && f >= b.FailureRatio*(f+float64(c.TotalSuccesses))
+		},
+		OnStateChange: s.stateChanged,
+		// Only ErrUnavailable is a failure and only nil a success; every
+		// other outcome (validation errors, ErrClosed, the caller's ctx)
+		// is neither, and frees its half-open probe.
+		IsExcluded: func(err error) bool { return err != nil && !errors.Is(err, chatring.ErrUnavailable) },
+	})
+	if o.mirror > 0 {
+		if s.mirror, err = newMirror(o.mirror, 2*cfg.MaxTurns, cfg.IdleTTL); err != nil {
+			return nil, err
+		}
+	}
+	if o.outbox > 0 {
+		s.outbox = newOutbox(o.outbox)
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopFlush, s.flushDone = cancel, make(chan struct{})
+		go s.flusher(ctx)
+	}
+	return s, nil
+}
+
+// Config returns the primary's Config, defaults filled in.
+func (s *Store) Config() chatring.Config { return s.cfg }
+
+// Primary returns the wrapped store.
+func (s *Store) Primary() chatring.Store { return s.primary }
+
+// stateChanged is the breaker's OnStateChange. It runs under the
+// breaker's lock: it counts, logs and wakes the flusher, nothing more.
+func (s *Store) stateChanged(_ string, from, to gobreaker.State) {
+	s.ctr.transitions[to].Add(1)
+	level := slog.LevelInfo
+	if to == gobreaker.StateOpen {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(context.Background(), level, "resilient: circuit breaker "+to.String(),
+		slog.String("from", from.String()), slog.String("to", to.String()))
+	if to == gobreaker.StateClosed {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// do runs f, an attempt of one call on the primary, through the breaker,
+// and retries it as the RetryPolicy says.
+//
+// The first attempt runs outside backoff.Retry, so that the happy path
+// pays for no retry machinery; when it fails with ErrUnavailable its
+// error seeds Retry, which waits before the second.
+func (s *Store) do(ctx context.Context, f func(context.Context) error) error {
+	start := time.Now()
+	end := start.Add(s.retry.MaxElapsed)
+	err := s.attempt(ctx, start, end, f)
+	if !retryable(ctx, err) || s.retry.Attempts == 1 {
+		return err
+	}
+	remaining := end.Sub(time.Now())
+	if remaining <= 0 {
+		return err
+	}
+	seed := err
+	_, err = backoff.Retry(ctx, func() (struct{}, error) {
+		if seed != nil { // the first attempt's outcome
+			err := seed
+			seed = nil
+			return struct{}{}, err
+		}
+		err := s.attempt(ctx, time.Now(), end, f)
+		if err != nil && !retryable(ctx, err) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	},
+		backoff.WithBackOff(&backoff.ExponentialBackOff{
+			// RandomizationFactor 1 draws from [0, 2 × interval]: full
+			// jitter over [0, min(MaxDelay, BaseDelay × 2^(n-1))].
+			InitialInterval:     s.retry.BaseDelay / 2,
+			RandomizationFactor: 1,
+			Multiplier:          2,
+			MaxInterval:         s.retry.MaxDelay / 2,
+		}),
+		backoff.WithMaxTries(uint(s.retry.Attempts)),
+		backoff.WithMaxElapsedTime(remaining),
+		backoff.WithNotify(s.notify))
+	return err
+}
+
+// notify is Retry's hook, called before each wait.
+func (s *Store) notify(_ error, wait time.Duration) {
+	s.ctr.retries.Add(1)
+	if s.onRetry != nil {
+		s.onRetry(wait)
+	}
+}
+
+// retryable reports whether a call that failed with err may be retried:
+// only ErrUnavailable from the primary, and only while ctx lasts.
+func retryable(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil && errors.Is(err, chatring.ErrUnavailable) &&
+		!errors.Is(err, ErrBreakerOpen)
+}
+
+// degradable reports whether a call that failed with err may be served
+// from the mirror or the outbox: the primary is unavailable and the
+// caller still waits.
+func degradable(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && errors.Is(err, chatring.ErrUnavailable)
+}
+
+// attempt makes one attempt of f, if the breaker lets it, within the
+// attempt's deadline (AttemptTimeout from now, and no later than end),
+// and reports its outcome to the breaker.
+func (s *Store) attempt(ctx context.Context, now, end time.Time, f func(context.Context) error) error {
+	done, err := s.breaker.Allow()
+	if err != nil {
+		s.ctr.failedFast.Add(1)
+		return errOpen
+	}
+	s.ctr.attempts.Add(1)
+	actx := ctx
+	if t := s.retry.AttemptTimeout; t > 0 {
+		deadline := now.Add(t)
+		if end.Before(deadline) {
+			deadline = end
+		}
+		var cancel context.CancelFunc
+		actx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	err = f(actx)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// The caller gave up: say nothing about the primary.
+		err = ctx.Err()
+	case actx.Err() != nil:
+		err = fmt.Errorf("%w: no answer within the attempt's deadline: %w", chatring.ErrUnavailable, err)
+	}
+	done(err)
+	return err
+}

@@ -1,0 +1,68 @@
+package resilient
+
+import "github.com/sony/gobreaker/v2"
+
+// Stats is a snapshot of a Store's metrics. It marshals to JSON with the
+// snake_case keys shown. The counters are exact at the instant each is
+// read; they are read one after another, so under concurrent calls they
+// may disagree by the calls in flight.
+type Stats struct {
+	// Attempts counts the attempts that reached the primary, retries
+	// and replays included.
+	Attempts uint64 `json:"attempts"`
+	// Retries counts the attempts after a call's first (each one after a
+	// backoff wait).
+	Retries uint64 `json:"retries"`
+	// FailedFast counts the attempts the open (or fully probed half-open)
+	// breaker refused without calling the primary.
+	FailedFast uint64 `json:"failed_fast"`
+	// DegradedReads counts the Messages and Window calls answered from
+	// the mirror; DegradedMisses those that found nothing there and
+	// returned the primary's error.
+	DegradedReads  uint64 `json:"degraded_reads"`
+	DegradedMisses uint64 `json:"degraded_misses"`
+	// Buffered counts the appends the outbox accepted (a retry of a
+	// buffered ID is not counted again), OutboxFull those it refused,
+	// Replayed those the primary then stored, and Discarded those the
+	// primary rejected as invalid on replay.
+	Buffered   uint64 `json:"buffered"`
+	OutboxFull uint64 `json:"outbox_full"`
+	Replayed   uint64 `json:"replayed"`
+	Discarded  uint64 `json:"discarded"`
+	// Outbox is the number of buffered appends now, in
+	// OutboxConversations conversations; OutboxHighWater the most it
+	// held at once.
+	Outbox              int `json:"outbox"`
+	OutboxConversations int `json:"outbox_conversations"`
+	OutboxHighWater     int `json:"outbox_high_water"`
+	// Breaker is the breaker's state: "closed", "open" or "half-open".
+	Breaker string `json:"breaker"`
+	// BreakerTransitions counts the breaker's state changes by the state
+	// entered; all three keys are always present.
+	BreakerTransitions map[string]uint64 `json:"breaker_transitions"`
+}
+
+// Stats returns the Store's metrics. It takes the breaker's and the
+// outbox's locks briefly and allocates one small map.
+func (s *Store) Stats() Stats {
+	c := &s.ctr
+	st := Stats{
+		Attempts:       c.attempts.Load(),
+		Retries:        c.retries.Load(),
+		FailedFast:     c.failedFast.Load(),
+		DegradedReads:  c.degradedReads.Load(),
+		DegradedMisses: c.degradedMisses.Load(),
+		Buffered:       c.buffered.Load(),
+		OutboxFull:     c.outboxFull.Load(),
+		Replayed:       c.replayed.Load(),
+		Discarded:      c.discarded.Load(),
+		Breaker:        s.breaker.State().String(),
+		BreakerTransitions: map[string]uint64{
+			gobreaker.StateClosed.String():   c.transitions[gobreaker.StateClosed].Load(),
+			gobreaker.StateOpen.String():     c.transitions[gobreaker.StateOpen].Load(),
+			gobreaker.StateHalfOpen.String(): c.transitions[gobreaker.StateHalfOpen].Load(),
+		},
+	}
+	st.Outbox, st.OutboxConversations, st.OutboxHighWater = s.outbox.counts()
+	return st
+}
