@@ -9,6 +9,7 @@ package faultstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,13 @@ const (
 	// Hang blocks until the call's context is done and returns
 	// ctx.Err() without calling the wrapped store: a frozen server.
 	Hang
+	// Fail returns ErrOther, an error that is neither ErrUnavailable nor
+	// a validation error, without calling the wrapped store.
+	Fail
 )
+
+// ErrOther is the error of the Fail fault.
+var ErrOther = errors.New("faultstore: injected error of no known kind")
 
 // Policy decides the fault of a call: op is the method and n the number of
 // calls of that method so far, this one included (1 for the first).
@@ -170,6 +177,8 @@ func (s *Store) enter(ctx context.Context, op Op) (Fault, error) {
 	case Hang:
 		<-ctx.Done()
 		return f, ctx.Err()
+	case Fail:
+		return f, ErrOther
 	}
 	return f, nil
 }
