@@ -122,6 +122,21 @@ func (v *view) trim(capacity int) {
 	}
 }
 
+// holds reports whether v.win is msgs already: same length, and the same
+// first and last message by Seq, ID and Time. (Between them the Seq
+// values are contiguous, and a Seq is never reused for another message
+// but after a Delete, which gives a new message a new Time.)
+func (v *view) holds(msgs []chatring.Message) bool {
+	if !v.haveWin || len(v.win) != len(msgs) {
+		return false
+	}
+	if len(msgs) == 0 {
+		return true
+	}
+	same := func(a, b *chatring.Message) bool { return a.Seq == b.Seq && a.ID == b.ID && a.Time.Equal(b.Time) }
+	return same(&v.win[0], &msgs[0]) && same(&v.win[len(msgs)-1], &msgs[len(msgs)-1])
+}
+
 // newest returns the Seq of the last of msgs, 0 if none.
 func newest(msgs []chatring.Message) uint64 {
 	if len(msgs) == 0 {
@@ -133,6 +148,9 @@ func newest(msgs []chatring.Message) uint64 {
 // read records a window that Messages returned.
 func (m *mirror) read(v *view, st stamp, msgs []chatring.Message) {
 	v.update(st, true, newest(msgs), func() {
+		if v.holds(msgs) {
+			return // the usual case on a read-heavy conversation: no copy
+		}
 		clear(v.win)
 		v.win = append(v.win[:0], msgs...)
 		v.trim(m.capacity)

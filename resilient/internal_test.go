@@ -1,0 +1,150 @@
+package resilient
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/resilient/internal/faultstore"
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestBackoffFullJitter: the n-th wait is drawn from
+// [0, min(MaxDelay, BaseDelay × 2^(n-1))], and over many calls it covers
+// both halves of that range.
+func TestBackoffFullJitter(t *testing.T) {
+	const (
+		base     = 2 * time.Millisecond
+		maxDelay = 5 * time.Millisecond
+		calls    = 40
+	)
+	mem, err := chatring.NewMemoryStore(chatring.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := faultstore.New(mem)
+	fs.SetPolicy(faultstore.Always(faultstore.Any, faultstore.Before))
+	s, err := New(fs, WithRetry(RetryPolicy{Attempts: 4, BaseDelay: base, MaxDelay: maxDelay, MaxElapsed: time.Minute}),
+		WithBreaker(BreakerPolicy{Failures: 1 << 30}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	var mu sync.Mutex
+	var waits []time.Duration
+	s.onRetry = func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		waits = append(waits, d)
+	}
+	bounds := []time.Duration{base, 2 * base, maxDelay} // waits before attempts 2, 3 and 4
+	lowHalf, highHalf := make([]int, 3), make([]int, 3)
+	for range calls {
+		waits = waits[:0]
+		if _, err := s.Messages(context.Background(), "c", nil); err == nil {
+			t.Fatal("Messages succeeded during an outage")
+		}
+		if len(waits) != 3 {
+			t.Fatalf("%d waits in a call of 4 attempts, want 3", len(waits))
+		}
+		for i, w := range waits {
+			if w < 0 || w > bounds[i]+time.Nanosecond {
+				t.Errorf("wait %d = %v, want within [0, %v]", i+1, w, bounds[i])
+			}
+			if w < bounds[i]/2 {
+				lowHalf[i]++
+			} else {
+				highHalf[i]++
+			}
+		}
+	}
+	// With uniform draws, all 40 in one half has probability 2^-39.
+	for i := range bounds {
+		if lowHalf[i] == 0 || highHalf[i] == 0 {
+			t.Errorf("wait %d: %d draws below %v and %d above: not full jitter", i+1, lowHalf[i], bounds[i]/2, highHalf[i])
+		}
+	}
+}
+
+// msg returns a message with Seq seq and content c (and c as its ID).
+func msg(seq uint64, c string) chatring.Message {
+	return chatring.Message{Role: chatring.User, Content: c, ID: c, Seq: seq}
+}
+
+func seqs(msgs []chatring.Message) []uint64 {
+	out := []uint64{}
+	for _, m := range msgs {
+		out = append(out, m.Seq)
+	}
+	return out
+}
+
+// TestMirrorStamps: a read that started before a write this process
+// recorded never takes the view back to an older window; a call that
+// started before a Clear or Delete is ignored; windows read extend or
+// replace the view so that it stays contiguous.
+func TestMirrorStamps(t *testing.T) {
+	m, err := newMirror(10, 4, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close()
+	check := func(what string, want []uint64) {
+		t.Helper()
+		got, _, _, _ := m.lookup("c").snapshot(nil)
+		if diff := cmp.Diff(want, seqs(got)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", what, diff)
+		}
+	}
+	v, st := m.view("c")
+	m.read(v, st, []chatring.Message{msg(1, "a"), msg(2, "b")})
+	check("a read", []uint64{1, 2})
+
+	_, reading := m.view("c") // a read starts
+	_, st = m.view("c")
+	m.appended(v, st, msg(3, "c")) // an append returns first
+	m.read(v, reading, []chatring.Message{msg(1, "a"), msg(2, "b")})
+	check("a read older than an append recorded meanwhile", []uint64{1, 2, 3})
+
+	_, reading = m.view("c")
+	_, st = m.view("c")
+	m.appended(v, st, msg(4, "d"))
+	m.read(v, reading, []chatring.Message{msg(2, "b"), msg(3, "c"), msg(4, "d"), msg(5, "e")})
+	check("a read newer than the append", []uint64{2, 3, 4, 5})
+
+	_, st = m.view("c")
+	m.appended(v, st, msg(9, "x")) // others appended 6 to 8
+	check("an append after a gap", []uint64{9})
+	m.appended(v, st, msg(10, "y"))
+	m.appended(v, st, msg(10, "y")) // a duplicate ID's answer
+	m.appended(v, st, msg(7, "late"))
+	check("a duplicate and a late answer", []uint64{9, 10})
+
+	_, before := m.view("c")
+	m.cleared(v, false)
+	m.appended(v, before, msg(11, "z")) // started before the Clear
+	m.read(v, before, []chatring.Message{msg(9, "x")})
+	check("answers of calls older than a Clear", []uint64{})
+	_, st = m.view("c")
+	m.appended(v, st, msg(11, "z"))
+	check("an append after Clear", []uint64{11})
+
+	_, st = m.view("c")
+	m.cut(v, st, []chatring.Message{{Role: chatring.System, Content: "p"}, msg(10, "y"), msg(11, "z"), msg(12, "w")})
+	check("a Window that overlaps", []uint64{10, 11, 12})
+	if _, p, _, _ := v.snapshot(nil); p == nil || p.Content != "p" {
+		t.Errorf("prompt after a Window: %v", p)
+	}
+	m.cut(v, st, []chatring.Message{msg(20, "far")})
+	check("a Window after a gap", []uint64{20})
+
+	m.cleared(v, true)
+	_, st = m.view("c")
+	m.appended(v, st, msg(1, "again"))
+	check("an append after Delete", []uint64{1})
+	if _, p, last, _ := v.snapshot(nil); p != nil || last != 1 {
+		t.Errorf("after Delete: prompt %v, last %d", p, last)
+	}
+}
