@@ -53,8 +53,14 @@ func (g *Gate) Close() {
 func (g *Gate) Closed() bool { return g.state.Load()&closedBit != 0 }
 
 // Wait waits for the calls in flight after Close, or for ctx; its error
-// says how many calls were still in flight and wraps ctx.Err().
+// says how many calls were still in flight and wraps ctx.Err(). When no
+// call is in flight it returns nil, even if ctx is done.
 func (g *Gate) Wait(ctx context.Context) error {
+	select {
+	case <-g.done:
+		return nil
+	default:
+	}
 	select {
 	case <-g.done:
 		return nil
