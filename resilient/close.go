@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/chatring/chatring"
 )
 
 // replay sends conv's buffered appends to the primary, oldest first, each
@@ -85,8 +87,8 @@ func (s *Store) flush(ctx context.Context) error {
 				last = err
 			}
 		}
-		if s.outbox.empty() {
-			break
+		if s.outbox.empty() || last != nil && !errors.Is(last, chatring.ErrUnavailable) {
+			break // done, or the primary will not take them (ErrClosed, say)
 		}
 		t := time.NewTimer(s.flushEvery) // the primary or the breaker needs time
 		select {
@@ -99,8 +101,8 @@ func (s *Store) flush(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	if ctx.Err() != nil {
-		last = ctx.Err()
+	if err := ctx.Err(); err != nil {
+		last = errors.Join(err, last)
 	}
 	return &UnflushedError{Messages: n, Conversations: convs, Err: last}
 }

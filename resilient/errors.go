@@ -39,8 +39,8 @@ type UnflushedError struct {
 	// Messages and Conversations count the buffered appends not flushed
 	// and the conversations they belong to.
 	Messages, Conversations int
-	// Err is why the flush stopped: ctx.Err(), or the last error of the
-	// primary.
+	// Err is why the flush stopped: ctx.Err(), the last error of the
+	// primary, or both joined.
 	Err error
 }
 
@@ -53,8 +53,15 @@ func (e *UnflushedError) Error() string {
 // Unwrap returns Err and chatring.ErrUnavailable.
 func (e *UnflushedError) Unwrap() []error { return []error{e.Err, chatring.ErrUnavailable} }
 
-// isValidation reports whether err is a permanent rejection of the input.
+// isValidation reports whether err is a permanent rejection of the input
+// (ErrClosed, also a *chatring.ValidationError, is not one).
 func isValidation(err error) bool {
 	var ve *chatring.ValidationError
-	return errors.As(err, &ve)
+	return errors.As(err, &ve) && !errors.Is(err, chatring.ErrClosed)
+}
+
+// closedError is the rejection of op, a write, after Close: ErrClosed as a
+// *chatring.ValidationError with no Field, as the core stores give it.
+func closedError(op string) error {
+	return &chatring.ValidationError{Reason: op + " after Close", Err: chatring.ErrClosed}
 }

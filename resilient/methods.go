@@ -20,7 +20,7 @@ func (s *Store) enterWrite(ctx context.Context, op, conv string) error {
 		return err
 	}
 	if !s.gate.Enter() {
-		return fmt.Errorf("%w: %s", chatring.ErrClosed, op)
+		return closedError(op)
 	}
 	return nil
 }

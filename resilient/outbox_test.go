@@ -240,3 +240,27 @@ func TestOutboxValidates(t *testing.T) {
 		t.Error("the log holds message content")
 	}
 }
+
+// TestOutboxKeepsOnErrClosed: ErrClosed from the primary (closed behind
+// the Store's back) is not a rejection of the message: the outbox keeps
+// it and Close reports it as not flushed.
+func TestOutboxKeepsOnErrClosed(t *testing.T) {
+	r := newRig(t, chatring.Config{}, oneAttempt, resilient.WithOutbox(10), resilient.WithFlushInterval(time.Millisecond))
+	r.down()
+	r.buffered(t, "c", "kept")
+	if err := r.mem.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.faults.SetPolicy(nil)
+	attempts := r.Stats().Attempts
+	eventually(t, "replays reach the closed primary", func() bool { return r.Stats().Attempts > attempts+3 })
+	if st := r.Stats(); st.Outbox != 1 || st.Discarded != 0 {
+		t.Errorf("outbox %d, discarded %d; want the message kept", st.Outbox, st.Discarded)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	var ue *resilient.UnflushedError
+	if err := r.Close(ctx); !errors.As(err, &ue) || ue.Messages != 1 || !errors.Is(err, chatring.ErrClosed) {
+		t.Errorf("Close: %v, want 1 message not flushed because of ErrClosed", err)
+	}
+}
