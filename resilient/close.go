@@ -83,7 +83,7 @@ func (s *Store) flush(ctx context.Context) error {
 	var last error
 	for !s.outbox.empty() && ctx.Err() == nil {
 		for _, conv := range s.outbox.conversations() {
-			if err := s.settle(ctx, conv); err != nil {
+			if err := s.settle(ctx, conv, true); err != nil {
 				last = err
 			}
 		}

@@ -29,6 +29,9 @@ var (
 	errOpen     = fmt.Errorf("%w: %w", chatring.ErrUnavailable, ErrBreakerOpen)
 	errBuffered = fmt.Errorf("%w: %w", chatring.ErrUnavailable, ErrBuffered)
 	errFull     = fmt.Errorf("%w: %w", chatring.ErrUnavailable, ErrOutboxFull)
+	// errReplaying is a read's, when another goroutine is replaying the
+	// conversation's buffered appends and the mirror lacks it.
+	errReplaying = fmt.Errorf("%w: resilient: the conversation's buffered appends are being replayed", chatring.ErrUnavailable)
 )
 
 // UnflushedError is Close's error when the outbox still held buffered

@@ -36,13 +36,19 @@ func enterRead(ctx context.Context, conv string) error {
 // settle replays conv's buffered appends, if it has any, so that the
 // call that follows lands after them (a write) or sees them (a read). It
 // returns nil when conv has nothing buffered any more, else the error
-// that stopped the replay.
-func (s *Store) settle(ctx context.Context, conv string) error {
+// that stopped the replay. A write waits for a replay of conv already
+// running; a read does not (read false): it returns errReplaying, and
+// is served from the mirror.
+func (s *Store) settle(ctx context.Context, conv string, write bool) error {
 	q := s.outbox.queue(conv)
 	if q == nil {
 		return nil
 	}
-	q.replay.Lock()
+	if write {
+		q.replay.Lock()
+	} else if !q.replay.TryLock() {
+		return errReplaying
+	}
 	defer q.replay.Unlock()
 	return s.replay(ctx, conv, q)
 }
@@ -85,7 +91,7 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	if m.ID == "" {
 		m.ID = newID()
 	}
-	if err := s.settle(ctx, conv); err != nil {
+	if err := s.settle(ctx, conv, true); err != nil {
 		if !degradable(ctx, err) {
 			return chatring.Message{}, s.settleErr(ctx, err)
 		}
@@ -145,17 +151,19 @@ func (s *Store) buffer(ctx context.Context, conv string, m chatring.Message) (ch
 	return b, errBuffered
 }
 
-// Messages implements chatring.Store. When the primary is unavailable it
-// returns the mirror's copy of conv's window — the newest messages this
-// process read or wrote, followed by its buffered appends with
-// provisional Seq values, at most 2 × MaxTurns of them — with a nil
-// error, and counts a degraded read; without a copy it returns the
-// primary's error.
+// Messages implements chatring.Store. A conversation with buffered
+// appends has them replayed first, so that the read sees them. When the
+// primary is unavailable, or another goroutine is replaying the
+// conversation's buffered appends, it returns the mirror's copy of
+// conv's window — the newest messages this process read or wrote,
+// followed by its buffered appends with provisional Seq values, at most
+// 2 × MaxTurns of them — with a nil error, and counts a degraded read;
+// without a copy it returns the error (ErrUnavailable).
 func (s *Store) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
 	if err := enterRead(ctx, conv); err != nil {
 		return dst, err
 	}
-	err := s.settle(ctx, conv)
+	err := s.settle(ctx, conv, false)
 	if err == nil {
 		v, st := s.mirror.view(conv)
 		n := len(dst)
@@ -189,7 +197,7 @@ func (s *Store) Window(ctx context.Context, conv string, maxTokens int) ([]chatr
 	if err := enterRead(ctx, conv); err != nil {
 		return nil, err
 	}
-	err := s.settle(ctx, conv)
+	err := s.settle(ctx, conv, false)
 	if err == nil {
 		v, st := s.mirror.view(conv)
 		var w []chatring.Message
@@ -253,7 +261,7 @@ func (s *Store) SetSystemPrompt(ctx context.Context, conv, prompt string) error 
 		return err
 	}
 	defer s.gate.Exit()
-	if err := s.settle(ctx, conv); err != nil {
+	if err := s.settle(ctx, conv, true); err != nil {
 		return s.settleErr(ctx, err)
 	}
 	v, st := s.mirror.view(conv)
@@ -287,7 +295,7 @@ func (s *Store) erase(ctx context.Context, op, conv string, deleted bool) error 
 		return err
 	}
 	defer s.gate.Exit()
-	if err := s.settle(ctx, conv); err != nil {
+	if err := s.settle(ctx, conv, true); err != nil {
 		return s.settleErr(ctx, err)
 	}
 	v := s.mirror.lookup(conv)
