@@ -144,6 +144,29 @@
 // means the primary holds the message, and the primary's windows are the
 // only source of truth.
 //
+// # Cost
+//
+// BenchmarkAppend, BenchmarkMessages and BenchmarkBreakerOpen measure it
+// (go test -run '^$' -bench . -count 10 -benchtime 200ms, compared with
+// benchstat). On the shared 2-core machine they ran on, other builds kept
+// the load average near 20, so the intervals are wide (±40–300%) and the
+// figures are medians:
+//
+//   - With the breaker open, an Append fails fast in 0.34 µs at the
+//     median and 5.1 µs at the 99th percentile (9.4 µs in the worst of
+//     the ten runs): far below a millisecond, and the primary is not
+//     called. A degraded Messages of 20 messages takes 1.0 µs at the
+//     median, 133 µs at the 99th percentile.
+//   - On the happy path the Store adds about 2.9 µs to an Append on a
+//     MemoryStore (3.4 µs against 0.54 µs) and 2.2 µs to a read of 20
+//     messages. About 1.2 µs of the Append's is the attempt's deadline, a
+//     context.WithDeadline timer (2.2 µs in all with AttemptTimeout -1);
+//     the rest is the breaker's two locks and clock reads, the mirror and,
+//     for messages without an ID, the ID the MemoryStore then checks
+//     (0.55 µs of its own). Against a store that answers over the network
+//     in tens of microseconds this is a few percent; measure it on your
+//     primary.
+//
 // # Close
 //
 // Close stops accepting writes (ErrClosed), waits for the writes in
