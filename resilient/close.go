@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatring/chatring"
@@ -46,8 +48,14 @@ func (s *Store) replay(ctx context.Context, conv string, q *queue) error {
 	}
 }
 
+// flushWorkers is how many conversations the flusher replays at once:
+// each replay is one round trip per message, so a backlog drains about
+// flushWorkers times faster than one conversation after another.
+const flushWorkers = 8
+
 // flusher replays the outbox every flushEvery while it holds messages,
-// and at once when the breaker closes, until ctx is done. A conversation
+// and at once when the breaker closes, until ctx is done: up to
+// flushWorkers conversations at a time, each in order. A conversation
 // that a caller is replaying already is skipped.
 func (s *Store) flusher(ctx context.Context) {
 	defer close(s.flushDone)
@@ -63,17 +71,27 @@ func (s *Store) flusher(ctx context.Context) {
 		if s.outbox.empty() {
 			continue
 		}
+		var workers sync.WaitGroup
+		slots := make(chan struct{}, flushWorkers)
+		var stop atomic.Bool // the breaker is open: no point trying the others now
 		for _, conv := range s.outbox.conversations() {
+			if stop.Load() || ctx.Err() != nil {
+				break
+			}
 			q := s.outbox.queue(conv)
 			if q == nil || !q.replay.TryLock() {
 				continue
 			}
-			err := s.replay(ctx, conv, q)
-			q.replay.Unlock()
-			if errors.Is(err, ErrBreakerOpen) || ctx.Err() != nil {
-				break // no point trying the other conversations now
-			}
+			slots <- struct{}{}
+			workers.Go(func() {
+				defer func() { <-slots }()
+				defer q.replay.Unlock()
+				if err := s.replay(ctx, conv, q); errors.Is(err, ErrBreakerOpen) {
+					stop.Store(true)
+				}
+			})
 		}
+		workers.Wait()
 	}
 }
 
