@@ -132,10 +132,10 @@ func TestBreakerRatio(t *testing.T) {
 // count.
 func TestBreakerRollingWindow(t *testing.T) {
 	r := newRig(t, chatring.Config{}, oneAttempt,
-		resilient.WithBreaker(resilient.BreakerPolicy{Failures: 3, FailureRatio: 0.01, Window: 100 * time.Millisecond, OpenFor: time.Hour}))
+		resilient.WithBreaker(resilient.BreakerPolicy{Failures: 3, FailureRatio: 0.01, Window: 500 * time.Millisecond, OpenFor: time.Hour}))
 	r.faults.SetPolicy(faultstore.Always(faultstore.Any, faultstore.Before))
 	_, _ = r.try("c"), r.try("c")
-	time.Sleep(250 * time.Millisecond) // the window rolls past both
+	time.Sleep(1200 * time.Millisecond) // the window rolls past both
 	_, _ = r.try("c"), r.try("c")
 	wantBreaker(t, r, "closed", 0, 0, 0)
 	_ = r.try("c") // a third failure within the window

@@ -85,7 +85,7 @@ func TestCloseUnflushed(t *testing.T) {
 // TestCloseWaitsForWrites: Close stops new writes at once and waits for
 // those in flight, up to its ctx.
 func TestCloseWaitsForWrites(t *testing.T) {
-	r := newRig(t, chatring.Config{}, resilient.WithRetry(resilient.RetryPolicy{Attempts: 1, AttemptTimeout: 300 * time.Millisecond}))
+	r := newRig(t, chatring.Config{}, resilient.WithRetry(resilient.RetryPolicy{Attempts: 1, AttemptTimeout: time.Second}))
 	r.faults.SetPolicy(faultstore.Always(faultstore.Append, faultstore.Hang))
 	inFlight := make(chan error)
 	go func() { inFlight <- r.try("c") }()

@@ -166,7 +166,7 @@ func (s *Store) do(ctx context.Context, f func(context.Context) error) error {
 	end := start.Add(s.retry.MaxElapsed)
 	err := s.attempt(ctx, start, end, f)
 	if !retryable(ctx, err) || s.retry.Attempts == 1 {
-		return err
+		return ended(ctx, err)
 	}
 	remaining := end.Sub(time.Now())
 	if remaining <= 0 {
@@ -181,7 +181,7 @@ func (s *Store) do(ctx context.Context, f func(context.Context) error) error {
 		}
 		err := s.attempt(ctx, time.Now(), end, f)
 		if err != nil && !retryable(ctx, err) {
-			return struct{}{}, backoff.Permanent(err)
+			return struct{}{}, backoff.Permanent(ended(ctx, err))
 		}
 		return struct{}{}, err
 	},
@@ -196,6 +196,16 @@ func (s *Store) do(ctx context.Context, f func(context.Context) error) error {
 		backoff.WithMaxTries(uint(s.retry.Attempts)),
 		backoff.WithMaxElapsedTime(remaining),
 		backoff.WithNotify(s.notify))
+	return err
+}
+
+// ended returns ctx's error in place of err when ctx is done: a call
+// whose caller gave up returns ctx.Err(), as the Store contract says,
+// whatever its last attempt answered.
+func ended(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
 	return err
 }
 
