@@ -1,0 +1,54 @@
+package redisfault_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/redisstore"
+	"github.com/chatring/chatring/redisstore/redistest"
+	"github.com/chatring/chatring/resilient"
+	"github.com/redis/go-redis/v9"
+)
+
+func BenchmarkRedisAppend(b *testing.B) {
+	server := redistest.NewServer(b)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr})
+	b.Cleanup(func() { client.Close() })
+	cfg := chatring.Config{MaxTurns: 10}
+	newRedis := func(prefix string) *redisstore.Store {
+		s, err := redisstore.New(client, cfg, redisstore.WithPrefix(prefix))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	bare := newRedis("bare")
+	wrapped, err := resilient.New(newRedis("wrapped"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	untimed, err := resilient.New(newRedis("untimed"), resilient.WithRetry(resilient.RetryPolicy{AttemptTimeout: -1}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range []struct {
+		name  string
+		store chatring.Store
+	}{{"redis", bare}, {"resilient", wrapped}, {"resilient-untimed", untimed}} {
+		b.Run("store="+s.name, func(b *testing.B) {
+			ctx := context.Background()
+			m := chatring.Message{Role: chatring.User, Content: "what is the weather in Paris today?"}
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				m.ID = fmt.Sprint("req-", i)
+				if _, err := s.store.Append(ctx, "conv", m); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

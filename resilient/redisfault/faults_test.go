@@ -1,0 +1,319 @@
+package redisfault_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/redisstore"
+	"github.com/chatring/chatring/redisstore/redistest"
+	"github.com/chatring/chatring/resilient"
+	"github.com/redis/go-redis/v9"
+)
+
+// server is a redis-server with AOF on every write (appendonly yes,
+// appendfsync always: what it acknowledged is on disk), that a test can
+// freeze, kill and restart on the same port and data. redistest.Server
+// has no way to signal or restart its process; once redisstore is on
+// main, this belongs there as Server.Signal and Server.Restart.
+type server struct {
+	addr, dir string
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+}
+
+func startServer(t *testing.T) *server {
+	t.Helper()
+	redistest.Require(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: t.TempDir()}
+	s.start(t)
+	t.Cleanup(func() { s.kill() })
+	return s
+}
+
+func (s *server) start(t *testing.T) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(s.addr)
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no",
+		"--logfile", filepath.Join(s.dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	for end := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", s.addr, time.Second)
+		if err == nil {
+			c.Write([]byte("PING\r\n"))
+			buf := make([]byte, 16)
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			n, _ := c.Read(buf)
+			c.Close()
+			if string(buf[:n]) == "+PONG\r\n" {
+				return
+			}
+		}
+		if time.Now().After(end) {
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			t.Fatalf("redis-server not ready: %v\n%s", err, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cmd.Process.Signal(sig)
+}
+
+func (s *server) kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cmd.Process.Signal(syscall.SIGCONT)
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+}
+
+// command sends one command on a new connection (for CLIENT PAUSE).
+func (s *server) command(t *testing.T, args ...string) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.addr})
+	defer c.Close()
+	sargs := make([]any, len(args))
+	for i, a := range args {
+		sargs[i] = a
+	}
+	if err := c.Do(context.Background(), sargs...).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ack is how one Append was acknowledged.
+type ack struct {
+	conv, content     string
+	durable, buffered bool
+	seq               uint64
+	writer, n         int
+}
+
+// run loads a resilient Store over a Redis store at addr (key prefix
+// prefix) with writers, each appending and reading a window, for d;
+// calls fault halfway; then, once fault has returned and the rest of d
+// has passed, closes the Store (which must flush its outbox) and checks
+// what Redis holds. It logs when the breaker closed after the fault and
+// how long the outbox then took to drain.
+//
+// The go-redis client has ContextTimeoutEnabled, so that the attempt's
+// deadline cuts a call to a frozen server, and MaxRetries -1, so that the
+// retries are the Store's.
+func run(t *testing.T, addr, prefix string, d time.Duration, fault func()) resilient.Stats {
+	const writers, convs = 8, 16
+	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1,
+		DialTimeout: 200 * time.Millisecond, PoolTimeout: 200 * time.Millisecond})
+	defer client.Close()
+	cfg := chatring.Config{MaxTurns: 1000}
+	primary, err := redisstore.New(client, cfg, redisstore.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := resilient.New(primary, resilient.WithOutbox(100_000), resilient.WithFlushInterval(20*time.Millisecond),
+		resilient.WithRetry(resilient.RetryPolicy{AttemptTimeout: 200 * time.Millisecond, MaxElapsed: 400 * time.Millisecond}),
+		resilient.WithBreaker(resilient.BreakerPolicy{Failures: 5, Window: time.Second, OpenFor: 200 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	acks := make([][]ack, writers)
+	var wg sync.WaitGroup
+	var maxLat atomic.Int64
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			for n := 0; !stop.Load(); n++ {
+				a := ack{writer: w, n: n, conv: fmt.Sprint("c", rng.IntN(convs)), content: fmt.Sprintf("w%d-%d", w, n)}
+				start := time.Now()
+				m, err := s.Append(context.Background(), a.conv, chatring.Message{Role: chatring.User, Content: a.content})
+				if l := time.Since(start); int64(l) > maxLat.Load() {
+					maxLat.Store(int64(l))
+				}
+				switch {
+				case err == nil:
+					a.durable, a.seq = true, m.Seq
+				case errors.Is(err, resilient.ErrBuffered):
+					a.buffered = true
+				case errors.Is(err, chatring.ErrUnavailable):
+				default:
+					t.Errorf("Append: %v", err)
+					return
+				}
+				acks[w] = append(acks[w], a)
+				if _, err := s.Window(context.Background(), a.conv, 0); err != nil && !errors.Is(err, chatring.ErrUnavailable) {
+					t.Errorf("Window: %v", err)
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(d / 2)
+	closedBefore := s.Stats().BreakerTransitions["closed"]
+	fault()
+	healed := time.Now()
+	var closedAt, drainedAt time.Time
+	for end := healed.Add(d / 2); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		st := s.Stats()
+		if closedAt.IsZero() && st.BreakerTransitions["closed"] > closedBefore {
+			closedAt = time.Now()
+		}
+		if !closedAt.IsZero() && drainedAt.IsZero() && st.Outbox == 0 {
+			drainedAt = time.Now()
+		}
+	}
+	if !closedAt.IsZero() {
+		t.Logf("breaker closed %v after the fault ended; outbox drained %v after that", closedAt.Sub(healed), drainedAt.Sub(closedAt))
+	}
+	stop.Store(true)
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	closeStart := time.Now()
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	st := s.Stats()
+	t.Logf("close took %v; max append latency %v", time.Since(closeStart), time.Duration(maxLat.Load()))
+
+	// Read back with a plain client.
+	check := redis.NewClient(&redis.Options{Addr: addr})
+	defer check.Close()
+	reader, err := redisstore.New(check, cfg, redisstore.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]map[string]uint64{}
+	for c := range convs {
+		conv := fmt.Sprint("c", c)
+		msgs, err := reader.Messages(context.Background(), conv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored[conv] = map[string]uint64{}
+		for i, m := range msgs {
+			if i > 0 && m.Seq != msgs[i-1].Seq+1 {
+				t.Errorf("%s: not contiguous at %d", conv, m.Seq)
+			}
+			if _, dup := stored[conv][m.Content]; dup {
+				t.Errorf("%s: %s stored twice", conv, m.Content)
+			}
+			stored[conv][m.Content] = m.Seq
+		}
+	}
+	var durable, buffered, failed int
+	for w := range writers {
+		last := map[string]uint64{}
+		for _, a := range acks[w] {
+			seq, ok := stored[a.conv][a.content]
+			switch {
+			case a.durable:
+				durable++
+				if !ok || seq != a.seq {
+					t.Errorf("durable %s (Seq %d) lost or moved (%d, %v)", a.content, a.seq, seq, ok)
+				}
+			case a.buffered:
+				buffered++
+				if !ok {
+					t.Errorf("buffered %s not stored", a.content)
+				}
+			default:
+				failed++
+			}
+			if ok {
+				if seq < last[a.conv] {
+					t.Errorf("writer %d order broken at %s", w, a.content)
+				}
+				last[a.conv] = seq
+			}
+		}
+	}
+	t.Logf("acks: %d durable, %d buffered, %d failed", durable, buffered, failed)
+	t.Logf("stats: %+v", st)
+	return st
+}
+
+var freeze = flag.Duration("freeze", 1500*time.Millisecond, "how long TestFreeze keeps redis-server stopped")
+
+// TestFreeze: the server is stopped (SIGSTOP) and continued (SIGCONT):
+// attempts time out, the breaker opens, appends are buffered and reads
+// degraded, and the outbox drains once the breaker closes.
+func TestFreeze(t *testing.T) {
+	s := startServer(t)
+	st := run(t, s.addr, "freeze", 2**freeze, func() {
+		s.signal(syscall.SIGSTOP)
+		time.Sleep(*freeze)
+		s.signal(syscall.SIGCONT)
+	})
+	if st.BreakerTransitions["open"] == 0 || st.Buffered == 0 || st.DegradedReads == 0 {
+		t.Errorf("a %v freeze did not open the breaker, buffer appends and degrade reads: %+v", *freeze, st)
+	}
+}
+
+// TestRestart: the server is killed (SIGKILL) and restarted on its AOF:
+// every durable acknowledgment survives.
+func TestRestart(t *testing.T) {
+	s := startServer(t)
+	run(t, s.addr, "restart", 2*time.Second, func() {
+		s.kill()
+		time.Sleep(500 * time.Millisecond)
+		s.start(t)
+	})
+}
+
+// TestClientPauseWrite: the server holds every write for a second (reads
+// go on): writes time out, and the ones that ran late are deduplicated
+// by ID when retried or replayed.
+func TestClientPauseWrite(t *testing.T) {
+	s := startServer(t)
+	run(t, s.addr, "pause", 2*time.Second, func() {
+		s.command(t, "CLIENT", "PAUSE", "1000", "WRITE")
+		time.Sleep(1200 * time.Millisecond)
+	})
+}
+
+// TestLostReplies: a proxy lets requests reach the server and then drops
+// the reply and resets the connection, 20 times: each retry finds the
+// message stored once.
+func TestLostReplies(t *testing.T) {
+	s := startServer(t)
+	p := redistest.StartProxy(t, s.addr)
+	run(t, p.Addr, "lost", 2*time.Second, func() {
+		for range 20 {
+			p.DropReplyTo([]byte("lost")) // the key prefix: any command of the store
+			time.Sleep(50 * time.Millisecond)
+		}
+		if p.Dropped() == 0 {
+			t.Error("the proxy dropped no reply: the test tested nothing")
+		}
+	})
+}
