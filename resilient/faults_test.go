@@ -12,18 +12,9 @@ import (
 
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/resilient"
+	"github.com/chatring/chatring/resilient/internal/acks"
 	"github.com/chatring/chatring/resilient/internal/faultstore"
 )
-
-// ack is how one Append of the fault schedule was acknowledged.
-type ack struct {
-	writer, n int
-	conv      string
-	content   string
-	durable   bool   // nil error
-	buffered  bool   // ErrBuffered
-	seq       uint64 // the Seq a durable ack returned
-}
 
 // TestFaultSchedule runs writers and readers over several conversations
 // while the primary goes through outages, lost replies and hangs, with
@@ -66,30 +57,23 @@ func TestFaultSchedule(t *testing.T) {
 		r.faults.SetPolicy(nil)
 	})
 
-	acks := make([][]ack, writers)
+	acked := make([][]acks.Ack, writers)
 	var work sync.WaitGroup
 	for w := range writers {
 		work.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
 			for n := range appends {
-				a := ack{writer: w, n: n, conv: fmt.Sprint("conv-", rng.IntN(convs)), content: fmt.Sprintf("w%d-%d", w, n)}
-				m := chatring.Message{Role: chatring.User, Content: a.content}
+				a := acks.Ack{Writer: w, N: n, Conv: fmt.Sprint("conv-", rng.IntN(convs)), Content: fmt.Sprintf("w%d-%d", w, n)}
+				m := chatring.Message{Role: chatring.User, Content: a.Content}
 				if n%3 == 0 {
 					m.ID = fmt.Sprintf("id-%d-%d", w, n)
 				}
-				got, err := r.Append(context.Background(), a.conv, m)
-				switch {
-				case err == nil:
-					a.durable, a.seq = true, got.Seq
-				case errors.Is(err, resilient.ErrBuffered):
-					a.buffered = true
-				case errors.Is(err, chatring.ErrUnavailable):
-					// not acknowledged: may or may not be stored, at most once
-				default:
-					t.Errorf("Append: %v", err)
+				got, err := r.Append(context.Background(), a.Conv, m)
+				if a, err = acks.Record(a, got, err); err != nil {
+					t.Error(err)
 					return
 				}
-				acks[w] = append(acks[w], a)
+				acked[w] = append(acked[w], a)
 			}
 		})
 	}
@@ -108,7 +92,7 @@ func TestFaultSchedule(t *testing.T) {
 					t.Errorf("Messages: %v", err)
 					return
 				}
-				if err := checkWindow(msgs); err != nil {
+				if err := acks.CheckWindow(msgs); err != nil {
 					t.Errorf("%s: %v", conv, err)
 					return
 				}
@@ -127,72 +111,23 @@ func TestFaultSchedule(t *testing.T) {
 		t.Fatalf("Close with the primary back: %v", err)
 	}
 	st := r.Stats()
-	var nDurable, nBuffered, nFailed int
-	stored := map[string]map[string]uint64{} // conv -> content -> Seq
+	windows := map[string][]chatring.Message{}
 	for c := range convs {
 		conv := fmt.Sprint("conv-", c)
-		msgs, err := r.mem.Messages(context.Background(), conv, nil)
-		if err != nil {
+		var err error
+		if windows[conv], err = r.mem.Messages(context.Background(), conv, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := checkWindow(msgs); err != nil {
-			t.Errorf("%s, final: %v", conv, err)
-		}
-		if len(msgs) > 0 && msgs[0].Seq != 1 {
-			t.Errorf("%s: the window starts at Seq %d, but nothing was evicted", conv, msgs[0].Seq)
-		}
-		stored[conv] = map[string]uint64{}
-		for _, m := range msgs {
-			stored[conv][m.Content] = m.Seq
-		}
 	}
-	for w := range writers {
-		lastSeq := map[string]uint64{}
-		for _, a := range acks[w] {
-			seq, ok := stored[a.conv][a.content]
-			switch {
-			case a.durable:
-				nDurable++
-				if !ok || seq != a.seq {
-					t.Errorf("durable ack %s (Seq %d) is stored at %d (found: %v)", a.content, a.seq, seq, ok)
-				}
-			case a.buffered:
-				nBuffered++
-				if !ok {
-					t.Errorf("buffered ack %s was never stored, yet Close reported nothing unflushed", a.content)
-				}
-			default:
-				nFailed++
-			}
-			if ok {
-				if seq < lastSeq[a.conv] {
-					t.Errorf("writer %d's %s (Seq %d) landed before its earlier append at Seq %d", w, a.content, seq, lastSeq[a.conv])
-				}
-				lastSeq[a.conv] = seq
-			}
-		}
+	n, errs := acks.Check(windows, acked)
+	for _, err := range errs {
+		t.Error(err)
 	}
-	t.Logf("appends: %d durable, %d buffered, %d failed; %d reads", nDurable, nBuffered, nFailed, reads.Load())
+	t.Logf("appends: %d durable, %d buffered, %d failed; %d reads", n.Durable, n.Buffered, n.Failed, reads.Load())
 	t.Logf("stats: attempts %d, retries %d, failed fast %d, degraded reads %d (misses %d), buffered %d, replayed %d, outbox high water %d, breaker transitions %v",
 		st.Attempts, st.Retries, st.FailedFast, st.DegradedReads, st.DegradedMisses, st.Buffered, st.Replayed, st.OutboxHighWater, st.BreakerTransitions)
-	if nBuffered == 0 || nDurable == 0 || st.BreakerTransitions["open"] == 0 || st.Replayed == 0 {
-		t.Errorf("the schedule did not exercise the outbox, the breaker and the replay (%d buffered, %d durable, %v, %d replayed)",
-			nBuffered, nDurable, st.BreakerTransitions, st.Replayed)
+	if n.Buffered == 0 || n.Durable == 0 || st.BreakerTransitions["open"] == 0 || st.Replayed == 0 {
+		t.Errorf("the schedule did not exercise the outbox, the breaker and the replay (%+v, %v, %d replayed)",
+			n, st.BreakerTransitions, st.Replayed)
 	}
-}
-
-// checkWindow reports a window that is not contiguous in Seq or holds a
-// content twice.
-func checkWindow(msgs []chatring.Message) error {
-	seen := map[string]uint64{}
-	for i, m := range msgs {
-		if i > 0 && m.Seq != msgs[i-1].Seq+1 {
-			return fmt.Errorf("not contiguous: Seq %d after %d", m.Seq, msgs[i-1].Seq)
-		}
-		if prev, dup := seen[m.Content]; dup {
-			return fmt.Errorf("%s stored twice, at Seq %d and %d", m.Content, prev, m.Seq)
-		}
-		seen[m.Content] = m.Seq
-	}
-	return nil
 }

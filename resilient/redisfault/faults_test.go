@@ -21,6 +21,7 @@ import (
 	"github.com/chatring/chatring/redisstore"
 	"github.com/chatring/chatring/redisstore/redistest"
 	"github.com/chatring/chatring/resilient"
+	"github.com/chatring/chatring/resilient/internal/acks"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -110,14 +111,6 @@ func (s *server) command(t *testing.T, args ...string) {
 	}
 }
 
-// ack is how one Append was acknowledged.
-type ack struct {
-	conv, content     string
-	durable, buffered bool
-	seq               uint64
-	writer, n         int
-}
-
 // run loads a resilient Store over a Redis store at addr (key prefix
 // prefix) with writers, each appending and reading a window, for d;
 // calls fault halfway; then, once fault has returned and the rest of d
@@ -145,31 +138,29 @@ func run(t *testing.T, addr, prefix string, d time.Duration, fault func()) resil
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
-	acks := make([][]ack, writers)
+	acked := make([][]acks.Ack, writers)
 	var wg sync.WaitGroup
 	var maxLat atomic.Int64
 	for w := range writers {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 1))
 			for n := 0; !stop.Load(); n++ {
-				a := ack{writer: w, n: n, conv: fmt.Sprint("c", rng.IntN(convs)), content: fmt.Sprintf("w%d-%d", w, n)}
+				a := acks.Ack{Writer: w, N: n, Conv: fmt.Sprint("c", rng.IntN(convs)), Content: fmt.Sprintf("w%d-%d", w, n)}
 				start := time.Now()
-				m, err := s.Append(context.Background(), a.conv, chatring.Message{Role: chatring.User, Content: a.content})
+				m, err := s.Append(context.Background(), a.Conv, chatring.Message{Role: chatring.User, Content: a.Content})
 				if l := time.Since(start); int64(l) > maxLat.Load() {
 					maxLat.Store(int64(l))
 				}
-				switch {
-				case err == nil:
-					a.durable, a.seq = true, m.Seq
-				case errors.Is(err, resilient.ErrBuffered):
-					a.buffered = true
-				case errors.Is(err, chatring.ErrUnavailable):
-				default:
-					t.Errorf("Append: %v", err)
+				if a, err = acks.Record(a, m, err); err != nil {
+					t.Error(err)
 					return
 				}
-				acks[w] = append(acks[w], a)
-				if _, err := s.Window(context.Background(), a.conv, 0); err != nil && !errors.Is(err, chatring.ErrUnavailable) {
+				acked[w] = append(acked[w], a)
+				win, err := s.Window(context.Background(), a.Conv, 0)
+				if err == nil {
+					err = acks.CheckWindow(win)
+				}
+				if err != nil && !errors.Is(err, chatring.ErrUnavailable) {
 					t.Errorf("Window: %v", err)
 					return
 				}
@@ -212,52 +203,18 @@ func run(t *testing.T, addr, prefix string, d time.Duration, fault func()) resil
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored := map[string]map[string]uint64{}
+	windows := map[string][]chatring.Message{}
 	for c := range convs {
 		conv := fmt.Sprint("c", c)
-		msgs, err := reader.Messages(context.Background(), conv, nil)
-		if err != nil {
+		if windows[conv], err = reader.Messages(context.Background(), conv, nil); err != nil {
 			t.Fatal(err)
 		}
-		stored[conv] = map[string]uint64{}
-		for i, m := range msgs {
-			if i > 0 && m.Seq != msgs[i-1].Seq+1 {
-				t.Errorf("%s: not contiguous at %d", conv, m.Seq)
-			}
-			if _, dup := stored[conv][m.Content]; dup {
-				t.Errorf("%s: %s stored twice", conv, m.Content)
-			}
-			stored[conv][m.Content] = m.Seq
-		}
 	}
-	var durable, buffered, failed int
-	for w := range writers {
-		last := map[string]uint64{}
-		for _, a := range acks[w] {
-			seq, ok := stored[a.conv][a.content]
-			switch {
-			case a.durable:
-				durable++
-				if !ok || seq != a.seq {
-					t.Errorf("durable %s (Seq %d) lost or moved (%d, %v)", a.content, a.seq, seq, ok)
-				}
-			case a.buffered:
-				buffered++
-				if !ok {
-					t.Errorf("buffered %s not stored", a.content)
-				}
-			default:
-				failed++
-			}
-			if ok {
-				if seq < last[a.conv] {
-					t.Errorf("writer %d order broken at %s", w, a.content)
-				}
-				last[a.conv] = seq
-			}
-		}
+	n, errs := acks.Check(windows, acked)
+	for _, err := range errs {
+		t.Error(err)
 	}
-	t.Logf("acks: %d durable, %d buffered, %d failed", durable, buffered, failed)
+	t.Logf("acks: %+v", n)
 	t.Logf("stats: %+v", st)
 	return st
 }
