@@ -12,7 +12,14 @@
 //
 // It is a module of its own so that neither the resilient module nor the
 // redisstore module depends on the other. BenchmarkRedisAppend compares an
-// Append through the resilient Store with one on the bare Redis store.
+// Append through the resilient Store with one on the bare Redis store, on
+// a loopback redis-server. Run each store alone, alternating the order,
+// since the sub-benchmarks share one server: ten rounds of
+// -bench 'RedisAppend/store=NAME$' -benchtime 300ms at load average 9 on
+// 2 cores gave medians of 48.9 µs (redis, ±36%), 53.4 µs (resilient,
+// ±10%) and 50.4 µs (resilient with AttemptTimeout -1, ±118%): benchstat
+// finds no significant difference (p=0.315), so the 5% target is neither
+// shown met nor missed on this machine.
 //
 // The 5-second freeze of the target runs with
 // go test -run TestFreeze -freeze 5s -v (make test freezes for 1.5 s); it
