@@ -81,10 +81,13 @@
 // (and only Appends) are accepted into a bounded, per-process outbox and
 // replayed to the primary — in order per conversation, idempotently by
 // ID — by a background flusher every WithFlushInterval and as soon as
-// the breaker closes, and by any later call on the same conversation,
-// which replays the conversation's outbox before its own call so as to
-// come after it. A full outbox refuses the append with ErrUnavailable
-// (ErrOutboxFull). SetSystemPrompt, Clear and Delete are never buffered:
+// the breaker closes (up to 8 conversations at a time), and by any later
+// write to the same conversation, which replays the conversation's outbox
+// before its own call so as to come after it (a read replays it too,
+// unless another goroutine is at it: then the read is served from the
+// mirror). A full outbox refuses the append with ErrUnavailable
+// (ErrOutboxFull). The outbox holds at most WithOutbox appends in all,
+// each at most the Config's MaxMessageBytes of content. SetSystemPrompt, Clear and Delete are never buffered:
 // replayed later they would erase or overwrite what others wrote in the
 // meantime.
 //
