@@ -22,6 +22,6 @@
 // shown met nor missed on this machine.
 //
 // The 5-second freeze of the target runs with
-// go test -run TestFreeze -freeze 5s -v (make test freezes for 1.5 s); it
+// go test -run TestFreeze -freeze 5s -v (by default it freezes for 1.5 s); it
 // logs how long the outbox took to drain after the breaker closed.
 package redisfault
