@@ -27,7 +27,7 @@ func TestFaultSchedule(t *testing.T) {
 	const (
 		convs   = 8
 		writers = 6
-		appends = 250 // per writer
+		appends = 250 // per writer, at least
 		readers = 2
 	)
 	r := newRig(t, chatring.Config{MaxTurns: 1000},
@@ -48,11 +48,15 @@ func TestFaultSchedule(t *testing.T) {
 		faultstore.Every(faultstore.Any, faultstore.Before, 2),
 	}
 	var stop atomic.Bool
+	var cycles atomic.Int64 // full passes through the phases
 	var schedule sync.WaitGroup
 	schedule.Go(func() {
 		for i := 0; !stop.Load(); i++ {
 			r.faults.SetPolicy(phases[i%len(phases)])
 			time.Sleep(25 * time.Millisecond)
+			if i%len(phases) == len(phases)-1 {
+				cycles.Add(1)
+			}
 		}
 		r.faults.SetPolicy(nil)
 	})
@@ -62,7 +66,10 @@ func TestFaultSchedule(t *testing.T) {
 	for w := range writers {
 		work.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for n := range appends {
+			// At least appends each, and on until every phase has run
+			// once (on a fast machine the appends alone may end first),
+			// but no more than the windows hold without eviction.
+			for n := 0; n < appends || cycles.Load() < 1 && n < 4*appends; n++ {
 				a := acks.Ack{Writer: w, N: n, Conv: fmt.Sprint("conv-", rng.IntN(convs)), Content: fmt.Sprintf("w%d-%d", w, n)}
 				m := chatring.Message{Role: chatring.User, Content: a.Content}
 				if n%3 == 0 {
