@@ -236,7 +236,7 @@ func (s *Store) degraded(ctx context.Context, op, conv string, dst []chatring.Me
 	v := s.mirror.lookup(conv)
 	n := len(dst)
 	msgs, prompt, last, have := v.snapshot(dst)
-	msgs = s.outbox.pending(conv, last, msgs)
+	msgs = s.outbox.pending(conv, last, msgs[n:], msgs)
 	if !have && len(msgs) == n {
 		s.ctr.degradedMisses.Add(1)
 		return dst, nil, false

@@ -1,6 +1,7 @@
 package resilient
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -104,8 +105,11 @@ func (o *outbox) pop(conv string, q *queue) {
 }
 
 // pending appends conv's buffered messages to dst, with provisional Seq
-// values that follow base.
-func (o *outbox) pending(conv string, base uint64, dst []chatring.Message) []chatring.Message {
+// values that follow base, leaving out those whose ID is in known (the
+// mirror's messages): a buffered append that an attempt stored although
+// its reply was lost, and that a read of the primary then saw, is in
+// both until its replay finds it stored.
+func (o *outbox) pending(conv string, base uint64, known, dst []chatring.Message) []chatring.Message {
 	if o.empty() {
 		return dst
 	}
@@ -115,8 +119,12 @@ func (o *outbox) pending(conv string, base uint64, dst []chatring.Message) []cha
 	if q == nil {
 		return dst
 	}
-	for i, m := range q.msgs {
-		m.Seq = base + uint64(i) + 1
+	for _, m := range q.msgs {
+		if slices.ContainsFunc(known, func(k chatring.Message) bool { return k.ID == m.ID }) {
+			continue
+		}
+		base++
+		m.Seq = base
 		dst = append(dst, m)
 	}
 	return dst
