@@ -63,6 +63,14 @@ func isValidation(err error) bool {
 	return errors.As(err, &ve) && !errors.Is(err, chatring.ErrClosed)
 }
 
+// isRejection reports whether err is a *chatring.ValidationError,
+// ErrClosed included: an answer of the primary, late or not, that no
+// retry changes.
+func isRejection(err error) bool {
+	var ve *chatring.ValidationError
+	return errors.As(err, &ve)
+}
+
 // closedError is the rejection of op, a write, after Close: ErrClosed as a
 // *chatring.ValidationError with no Field, as the core stores give it.
 func closedError(op string) error {

@@ -196,7 +196,12 @@ func (s *Store) do(ctx context.Context, f func(context.Context) error) error {
 		backoff.WithMaxTries(uint(s.retry.Attempts)),
 		backoff.WithMaxElapsedTime(remaining),
 		backoff.WithNotify(s.notify))
-	return err
+	// Retry returns a permanent error wrapped when it came from the last
+	// attempt, and the ctx's cause when ctx ended a wait.
+	if p := (*backoff.PermanentError)(nil); errors.As(err, &p) {
+		err = p.Err
+	}
+	return ended(ctx, err)
 }
 
 // ended returns ctx's error in place of err when ctx is done: a call
@@ -257,7 +262,7 @@ func (s *Store) attempt(ctx context.Context, now, end time.Time, f func(context.
 	case ctx.Err() != nil:
 		// The caller gave up: say nothing about the primary.
 		err = ctx.Err()
-	case actx.Err() != nil:
+	case actx.Err() != nil && !isRejection(err):
 		err = fmt.Errorf("%w: no answer within the attempt's deadline: %w", chatring.ErrUnavailable, err)
 	}
 	done(err)

@@ -7,10 +7,95 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/resilient"
 	"github.com/chatring/chatring/resilient/internal/faultstore"
 )
+
+// TestRetryReturnsCtxErr: a call whose ctx is canceled with a cause
+// during a backoff wait returns ctx.Err() (context.Canceled), as the
+// Store contract says, not the cause; and the error of a call's last
+// attempt comes back as the attempt gave it, not wrapped in the backoff
+// library's *PermanentError.
+func TestRetryReturnsCtxErr(t *testing.T) {
+	msg := chatring.Message{Role: chatring.User, Content: "x"}
+	t.Run("canceled with a cause while waiting", func(t *testing.T) {
+		r := newRig(t, chatring.Config{}, resilient.WithRetry(resilient.RetryPolicy{Attempts: 1 << 20,
+			MaxElapsed: time.Hour, BaseDelay: 20 * time.Millisecond, MaxDelay: 20 * time.Millisecond}))
+		r.faults.SetPolicy(faultstore.Always(faultstore.Any, faultstore.Before))
+		cause := errors.New("the user went away")
+		for _, call := range []struct {
+			name string
+			f    func(context.Context) error
+		}{
+			{"Append", func(ctx context.Context) error { _, err := r.Append(ctx, "c", msg); return err }},
+			{"SetSystemPrompt", func(ctx context.Context) error { return r.SetSystemPrompt(ctx, "c", "p") }},
+			{"Clear", func(ctx context.Context) error { return r.Clear(ctx, "c") }},
+		} {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			time.AfterFunc(5*time.Millisecond, func() { cancel(cause) })
+			if err := call.f(ctx); !errors.Is(err, context.Canceled) {
+				t.Errorf("%s canceled with a cause: %v, want ctx.Err() (context.Canceled)", call.name, err)
+			}
+		}
+	})
+	t.Run("last attempt not retryable", func(t *testing.T) {
+		r := newRig(t, chatring.Config{}, resilient.WithRetry(resilient.RetryPolicy{Attempts: 2,
+			BaseDelay: 100 * time.Microsecond, MaxDelay: time.Millisecond}))
+		r.faults.SetPolicy(func(_ faultstore.Op, n uint64) faultstore.Fault {
+			if n == 1 {
+				return faultstore.Before
+			}
+			return faultstore.Fail
+		})
+		_, err := r.Append(context.Background(), "c", msg)
+		var p *backoff.PermanentError
+		if err != faultstore.ErrOther || errors.As(err, &p) {
+			t.Errorf("Append = %#v, want the second attempt's error itself", err)
+		}
+	})
+}
+
+// slowBudget is a primary whose Window answers after delay whatever the
+// ctx, with the MemoryStore's answer: a service that answers late.
+type slowBudget struct {
+	*chatring.MemoryStore
+	delay time.Duration
+}
+
+func (s slowBudget) Window(_ context.Context, conv string, maxTokens int) ([]chatring.Message, error) {
+	time.Sleep(s.delay)
+	return s.MemoryStore.Window(context.Background(), conv, maxTokens)
+}
+
+// TestLateValidationErrorNotRetried: a validation error is permanent even
+// when the primary gives it after the attempt's deadline: it is not
+// retried, not turned into ErrUnavailable, and not a breaker failure.
+func TestLateValidationErrorNotRetried(t *testing.T) {
+	mem, err := chatring.NewMemoryStore(chatring.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := resilient.New(slowBudget{mem, 20 * time.Millisecond},
+		resilient.WithRetry(resilient.RetryPolicy{Attempts: 3, AttemptTimeout: time.Millisecond,
+			BaseDelay: 100 * time.Microsecond, MaxDelay: time.Millisecond}),
+		resilient.WithBreaker(resilient.BreakerPolicy{Failures: 1, FailureRatio: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if err := s.SetSystemPrompt(context.Background(), "c", "a rather long system prompt of many tokens"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Window(context.Background(), "c", 1)
+	if !errors.Is(err, chatring.ErrBudgetTooSmall) || errors.Is(err, chatring.ErrUnavailable) {
+		t.Errorf("Window with a budget below the prompt = %v, want ErrBudgetTooSmall alone", err)
+	}
+	if st := s.Stats(); st.Attempts != 2 || st.Breaker != "closed" {
+		t.Errorf("%d attempts (1 SetSystemPrompt + Window's), breaker %s; want 2 and closed", st.Attempts, st.Breaker)
+	}
+}
 
 // heldReads is a primary whose first Messages call waits until hold is
 // closed before it reads: a read slow to reach the service.
