@@ -88,6 +88,12 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 		return chatring.Message{}, err
 	}
 	defer s.gate.Exit()
+	// Validated here, not only by the primary: while the primary is
+	// unavailable an invalid message must still be a validation error,
+	// not an ErrUnavailable to retry.
+	if err := chatring.ValidateMessage(m, s.cfg); err != nil {
+		return chatring.Message{}, err
+	}
 	if m.ID == "" {
 		m.ID = newID()
 	}
@@ -121,11 +127,8 @@ func (s *Store) appendPrimary(ctx context.Context, conv string, m chatring.Messa
 	return got, err
 }
 
-// buffer puts m, which has an ID, in the outbox.
+// buffer puts m, which Append validated and gave an ID, in the outbox.
 func (s *Store) buffer(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
-	if err := chatring.ValidateMessage(m, s.cfg); err != nil {
-		return chatring.Message{}, err
-	}
 	v := s.mirror.lookup(conv)
 	if d, ok := v.findID(m.ID); ok { // stored before: a durable ack
 		return hidden(d), nil

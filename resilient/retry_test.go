@@ -14,8 +14,8 @@ import (
 )
 
 // TestRetryClassification: only ErrUnavailable is retried, up to the
-// attempts; every other outcome returns after one attempt, and a
-// canceled ctx after none.
+// attempts; every other outcome returns after one attempt, and an
+// invalid message or conversation and a canceled ctx after none.
 func TestRetryClassification(t *testing.T) {
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -32,8 +32,8 @@ func TestRetryClassification(t *testing.T) {
 	}{
 		{"unavailable twice, then success", faultstore.Times(faultstore.Append, faultstore.Before, 2), nil, "c", good, false, nil, 3},
 		{"unavailable on every attempt", faultstore.Always(faultstore.Append, faultstore.Before), nil, "c", good, false, chatring.ErrUnavailable, 3},
-		{"validation error", nil, nil, "c", chatring.Message{Role: chatring.User}, false, chatring.ErrEmptyContent, 1},
-		{"invalid role", nil, nil, "c", chatring.Message{Role: "admin", Content: "x"}, false, chatring.ErrInvalidRole, 1},
+		{"validation error", nil, nil, "c", chatring.Message{Role: chatring.User}, false, chatring.ErrEmptyContent, 0},
+		{"invalid role", nil, nil, "c", chatring.Message{Role: "admin", Content: "x"}, false, chatring.ErrInvalidRole, 0},
 		{"invalid conversation", nil, nil, "a\x00b", good, false, chatring.ErrInvalidConversation, 0},
 		{"primary closed", nil, nil, "c", good, true, chatring.ErrClosed, 1},
 		{"error of no known kind", faultstore.Always(faultstore.Append, faultstore.Fail), nil, "c", good, false, faultstore.ErrOther, 1},

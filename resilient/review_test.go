@@ -97,6 +97,21 @@ func TestLateValidationErrorNotRetried(t *testing.T) {
 	}
 }
 
+// TestAppendValidatesWhilePrimaryDown: an invalid message is a
+// validation error, not an ErrUnavailable to retry, even while the
+// primary cannot be reached; it is not sent.
+func TestAppendValidatesWhilePrimaryDown(t *testing.T) {
+	r := newRig(t, chatring.Config{})
+	r.down()
+	_, err := r.Append(context.Background(), "c", chatring.Message{Role: chatring.User})
+	if !errors.Is(err, chatring.ErrEmptyContent) || errors.Is(err, chatring.ErrUnavailable) {
+		t.Errorf("Append of an empty message while the primary is down: %v, want ErrEmptyContent", err)
+	}
+	if n := r.faults.Calls(faultstore.Append); n != 0 {
+		t.Errorf("%d attempts of an invalid message, want 0", n)
+	}
+}
+
 // heldReads is a primary whose first Messages call waits until hold is
 // closed before it reads: a read slow to reach the service.
 type heldReads struct {
