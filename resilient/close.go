@@ -115,7 +115,7 @@ func (s *Store) flush(ctx context.Context) error {
 		}
 		t.Stop()
 	}
-	n, convs, _ := s.outbox.counts()
+	n, convs := s.outbox.seal()
 	if n == 0 {
 		return nil
 	}

@@ -29,6 +29,9 @@ var (
 	errOpen     = fmt.Errorf("%w: %w", chatring.ErrUnavailable, ErrBreakerOpen)
 	errBuffered = fmt.Errorf("%w: %w", chatring.ErrUnavailable, ErrBuffered)
 	errFull     = fmt.Errorf("%w: %w", chatring.ErrUnavailable, ErrOutboxFull)
+	// errSealed is an append's that failed after Close gave up flushing
+	// the outbox (a write still in flight when Close's ctx ended).
+	errSealed = fmt.Errorf("%w: resilient: closed: the outbox takes no more appends", chatring.ErrUnavailable)
 	// errReplaying is a read's, when another goroutine is replaying the
 	// conversation's buffered appends and the mirror lacks it.
 	errReplaying = fmt.Errorf("%w: resilient: the conversation's buffered appends are being replayed", chatring.ErrUnavailable)

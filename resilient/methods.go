@@ -75,7 +75,8 @@ func (s *Store) settle(ctx context.Context, conv string, write bool) error {
 //     the same ID is idempotent.
 //   - any other error: not stored, nor buffered. With ErrUnavailable (the
 //     primary did not answer within the RetryPolicy, the breaker is open
-//     — ErrBreakerOpen —, or the outbox is full — ErrOutboxFull —) the
+//     — ErrBreakerOpen —, the outbox is full — ErrOutboxFull —, or
+//     Close has already counted what it could not flush) the
 //     message may still have been stored by an attempt whose reply was
 //     lost; the returned Message carries the ID the attempts used, and
 //     retrying with it stores the message at most once. Validation
@@ -135,13 +136,15 @@ func (s *Store) buffer(ctx context.Context, conv string, m chatring.Message) (ch
 	}
 	m.Time = time.Now().Round(0)
 	m.Tokens = s.tok.Count(m.Content)
-	b, dup, ok := s.outbox.push(conv, m, v.lastSeq())
-	if !ok {
-		s.ctr.outboxFull.Add(1)
-		s.log.LogAttrs(ctx, slog.LevelWarn, "resilient: outbox full, append refused",
-			slog.Int("limit", s.outbox.max))
+	b, dup, err := s.outbox.push(conv, m, v.lastSeq())
+	if err != nil {
+		if err == errFull {
+			s.ctr.outboxFull.Add(1)
+			s.log.LogAttrs(ctx, slog.LevelWarn, "resilient: outbox full, append refused",
+				slog.Int("limit", s.outbox.max))
+		}
 		m.Seq, m.Time, m.Tokens = 0, time.Time{}, 0
-		return m, errFull
+		return m, err
 	}
 	if !dup {
 		s.ctr.buffered.Add(1)

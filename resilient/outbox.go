@@ -27,6 +27,7 @@ type outbox struct {
 	mu     sync.Mutex        // guards the fields below and every queue's msgs
 	queues map[string]*queue // conversations with buffered messages
 	high   int               // the most messages held at once
+	sealed bool              // Close counted what is left: push takes no more
 }
 
 // queue is one conversation's buffered messages.
@@ -55,21 +56,24 @@ func (o *outbox) queue(conv string) *queue {
 // push buffers m (which has an ID) behind conv's queue. If a message with
 // m's ID is already buffered for conv, it returns that one and dup. base
 // is the Seq of the newest stored message the mirror knows of, from which
-// the provisional Seq is counted. It returns ok false when the outbox is
-// full.
-func (o *outbox) push(conv string, m chatring.Message, base uint64) (_ chatring.Message, dup, ok bool) {
+// the provisional Seq is counted. It returns errFull when the outbox is
+// full, and errSealed once Close has counted what it could not flush.
+func (o *outbox) push(conv string, m chatring.Message, base uint64) (_ chatring.Message, dup bool, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	q := o.queues[conv]
 	if q != nil {
 		for _, b := range q.msgs {
 			if b.ID == m.ID {
-				return b, true, true
+				return b, true, nil
 			}
 		}
 	}
-	if int(o.n.Load()) >= o.max {
-		return chatring.Message{}, false, false
+	switch {
+	case o.sealed:
+		return chatring.Message{}, false, errSealed
+	case int(o.n.Load()) >= o.max:
+		return chatring.Message{}, false, errFull
 	}
 	if q == nil {
 		q = new(queue)
@@ -78,7 +82,17 @@ func (o *outbox) push(conv string, m chatring.Message, base uint64) (_ chatring.
 	m.Seq = base + uint64(len(q.msgs)) + 1
 	q.msgs = append(q.msgs, m)
 	o.high = max(o.high, int(o.n.Add(1)))
-	return m, false, true
+	return m, false, nil
+}
+
+// seal makes push refuse new messages from now on, and returns the
+// buffered messages and their conversations: what Close reports as not
+// flushed, which no append can add to any more.
+func (o *outbox) seal() (messages, conversations int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sealed = true
+	return int(o.n.Load()), len(o.queues)
 }
 
 // head returns the oldest message of q, if any.

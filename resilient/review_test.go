@@ -112,6 +112,35 @@ func TestAppendValidatesWhilePrimaryDown(t *testing.T) {
 	}
 }
 
+// TestCloseCountsLateBuffered: an append still in flight when Close's
+// ctx ends, and buffered after Close counted what it could not flush,
+// must not be acknowledged as buffered and then silently dropped:
+// either Close's UnflushedError counts it, or the append is refused.
+func TestCloseCountsLateBuffered(t *testing.T) {
+	r := newRig(t, chatring.Config{}, resilient.WithOutbox(10),
+		resilient.WithRetry(resilient.RetryPolicy{Attempts: 1, AttemptTimeout: 200 * time.Millisecond}))
+	r.faults.SetPolicy(faultstore.Always(faultstore.Append, faultstore.Hang))
+	type result struct {
+		m   chatring.Message
+		err error
+	}
+	inFlight := make(chan result)
+	go func() {
+		m, err := r.Append(context.Background(), "c", chatring.Message{Role: chatring.User, Content: "late"})
+		inFlight <- result{m, err}
+	}()
+	eventually(t, "the append reaches the primary", func() bool { return r.faults.Calls(faultstore.Append) == 1 })
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	closeErr := r.Close(short)
+	res := <-inFlight
+	var ue *resilient.UnflushedError
+	if errors.Is(res.err, resilient.ErrBuffered) && !(errors.As(closeErr, &ue) && ue.Messages == 1) {
+		t.Errorf("the append in flight was acknowledged as buffered (%v) after Close returned %v: "+
+			"never flushed, not counted as unflushed; outbox now %d", res.err, closeErr, r.Stats().Outbox)
+	}
+}
+
 // heldReads is a primary whose first Messages call waits until hold is
 // closed before it reads: a read slow to reach the service.
 type heldReads struct {
