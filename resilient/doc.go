@@ -26,7 +26,8 @@
 // three times with exponential sleeps; a permanent error is never
 // retried here.) Waits grow exponentially with full jitter, and a call
 // ends after RetryPolicy.Attempts attempts, MaxElapsed, or ctx, whichever
-// comes first; see RetryPolicy.
+// comes first (with a negative AttemptTimeout, an attempt that gets no
+// answer ends only with ctx); see RetryPolicy.
 //
 // So a caller never needs to retry: a call that returns ErrUnavailable
 // was already retried as long as the policy allows. Retrying at once

@@ -26,15 +26,16 @@ type RetryPolicy struct {
 	// MaxDelay caps the upper bound of every wait. Default 250ms.
 	MaxDelay time.Duration
 	// MaxElapsed bounds a call's attempts and waits together: no wait
-	// goes past it, and an attempt's deadline is cut to it. Default 1s.
+	// goes past it, no attempt starts after it, and an attempt's
+	// AttemptTimeout deadline is cut to it. Default 1s.
 	MaxElapsed time.Duration
 	// AttemptTimeout is the deadline of one attempt (within the caller's
 	// ctx, which may be shorter). An attempt that reaches it counts as
 	// ErrUnavailable — the service did not answer in time — for retries
 	// and for the breaker, whereas the caller's own deadline or
 	// cancellation never counts against the service. Default 500ms;
-	// negative: no deadline of the wrapper's own, only ctx and
-	// MaxElapsed.
+	// negative: no deadline of the wrapper's own, so an attempt that
+	// gets no answer runs until ctx is done, past MaxElapsed.
 	AttemptTimeout time.Duration
 }
 

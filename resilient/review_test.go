@@ -112,6 +112,24 @@ func TestAppendValidatesWhilePrimaryDown(t *testing.T) {
 	}
 }
 
+// TestNoAttemptTimeout: with AttemptTimeout negative an attempt has no
+// deadline of the wrapper's own, not even MaxElapsed: a hung attempt
+// ends with the caller's ctx, which is not retried.
+func TestNoAttemptTimeout(t *testing.T) {
+	r := newRig(t, chatring.Config{}, resilient.WithRetry(resilient.RetryPolicy{Attempts: 3,
+		AttemptTimeout: -1, MaxElapsed: time.Millisecond, BaseDelay: 100 * time.Microsecond, MaxDelay: time.Millisecond}))
+	r.faults.SetPolicy(faultstore.Always(faultstore.Append, faultstore.Hang))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := r.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "x"})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, chatring.ErrUnavailable) {
+		t.Errorf("Append on a hung primary: %v, want the ctx's DeadlineExceeded", err)
+	}
+	if n := r.faults.Calls(faultstore.Append); n != 1 {
+		t.Errorf("%d attempts, want 1", n)
+	}
+}
+
 // TestCloseCountsLateBuffered: an append still in flight when Close's
 // ctx ends, and buffered after Close counted what it could not flush,
 // must not be acknowledged as buffered and then silently dropped:
