@@ -73,7 +73,13 @@
 // conversation, the window as of the last call of this process that read
 // or wrote it through this Store (in the order those calls returned),
 // followed by the appends this process has buffered, at most 2 × MaxTurns
-// messages, with the pinned prompt last seen. A degraded read returns a
+// messages, with the pinned prompt last seen. Two consequences: a process
+// that only appended to a conversation, never read it, holds only its own
+// appends since it last knew the window, so a degraded read returns that
+// contiguous tail, not the primary's whole window; and a degraded Window
+// includes the pinned prompt only if this process saw it (through Window
+// or SetSystemPrompt), otherwise it returns the messages without the
+// prompt. A degraded read returns a
 // nil error, is counted (Stats.DegradedReads) and logged at Debug. A
 // conversation the mirror does not hold returns the ErrUnavailable. The
 // mirror is bounded (WithMirror, W-TinyLFU eviction and the IdleTTL).
