@@ -23,9 +23,12 @@ vet:
 	done
 
 ## fuzz-smoke: short runs of the fuzz targets beyond their seed corpora:
-## validation (FuzzAppend) and the token counter against its reference.
+## validation (FuzzAppend, FuzzToolCalls), windows cut at random
+## (FuzzWindow) and the token counter against its reference.
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime $${FUZZTIME:-10s} .
+	$(GO) test -run '^$$' -fuzz '^FuzzToolCalls$$' -fuzztime $${FUZZTIME:-10s} .
+	$(GO) test -run '^$$' -fuzz '^FuzzWindow$$' -fuzztime $${FUZZTIME:-10s} .
 	$(GO) test -run '^$$' -fuzz '^FuzzApproxTokenizer$$' -fuzztime $${FUZZTIME:-10s} .
 
 ## stress: long conformance and linearizability runs on 1, 2, 4 and 8 Ps.

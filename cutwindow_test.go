@@ -9,21 +9,21 @@ import (
 )
 
 // TestCutWindowIsWindow checks CutWindow against History.Window on the
-// same window and prompt, at every budget, and its errors.
+// same window and prompt, at every budget (tool exchanges cut, complete
+// and in flight), and its errors.
 func TestCutWindowIsWindow(t *testing.T) {
 	h := newHistory(t, chatring.Config{MaxTurns: 3, MaxTokens: 1000}, chatring.WithTokenizer(words))
 	if err := h.SetSystemPrompt("be short please"); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []struct {
-		role    chatring.Role
-		content string
-	}{
-		{chatring.User, "one two"}, {chatring.Assistant, "three"}, {chatring.User, "four five six"},
-		{chatring.Assistant, "seven"}, {chatring.Tool, "eight nine"}, {chatring.User, "ten"},
-		{chatring.Assistant, "eleven twelve"},
+	for _, m := range []chatring.Message{
+		user("one two"), reply("three"), user("four five six"),
+		calls("seven", "c1"), result("c1", "eight nine"), user("ten"),
+		reply("eleven twelve"), calls("", "c2", "c3"), result("c3", "thirteen"),
 	} {
-		mustAppend(t, h, m.role, m.content)
+		if _, err := h.Append(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	win, _ := h.Messages(t.Context(), nil)
 	prompt, _ := h.SystemPrompt()

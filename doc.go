@@ -57,10 +57,11 @@
 //     (0.33–0.51× through History, 0.23–0.42× as a bare ring, 0.06–0.22× in
 //     the stress CLI).
 //
-// Capacity is 2 × MaxTurns. Content is bounded by MaxMessageBytes, so the
-// memory a History can ever hold is about capacity × (MaxMessageBytes +
-// MaxNameBytes + 100 bytes) — times Shards for the sharded backend — and
-// never grows with the number of messages appended.
+// Capacity is 2 × MaxTurns. Content and tool fields together are bounded
+// by MaxMessageBytes, so the memory a History can ever hold is about
+// capacity × (MaxMessageBytes + MaxNameBytes + 100 bytes + 48 bytes per
+// tool call, at most [MaxToolCalls] of them) — times Shards for the
+// sharded backend — and never grows with the number of messages appended.
 //
 // # Validation
 //
@@ -78,11 +79,25 @@
 // only delays the same failure by three seconds (1 s + 2 s of sleep) while
 // the caller waits. Never retry these errors.
 //
+// # Tool calls
+//
+// An [Assistant] message may carry [ToolCall]s (an ID, a function name and
+// JSON arguments, validated like content and counted in MaxMessageBytes
+// and Tokens; its Content may then be empty), and each result is a [Tool]
+// message whose ToolCallID names the call it answers, appended right after
+// the call. [History.Window] returns whole tool exchanges only — a call
+// with all of its results — except the newest exchange while its results
+// are still being appended; [CompleteExchanges] removes that one too.
+// The adapter modules under adapters/ convert windows to the requests of
+// the OpenAI, Anthropic and langchaingo Go SDKs, and responses back to
+// Messages.
+//
 // # Sequence numbers, time and Clear
 //
 // Each appended message gets Seq 1, 2, 3, ... in the order it entered the
-// ring; Messages and Window always return consecutive Seq values, oldest
-// first. Message.Time is taken just before the message is stored, so under
+// ring; Messages always returns consecutive Seq values, oldest first, and
+// so does Window, except where it left out a broken tool exchange (see
+// Tool calls below). Message.Time is taken just before the message is stored, so under
 // concurrent appends Time order may differ from Seq order by microseconds:
 // order by Seq. Clear raises a watermark instead of touching the ring, and
 // sequence numbers continue after it. It reads the ring's newest sequence

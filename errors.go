@@ -20,14 +20,25 @@ var (
 	// ErrEmptyContent reports a message whose content is empty or only
 	// white space.
 	ErrEmptyContent = errors.New("chatring: empty content")
-	// ErrMessageTooLarge reports content longer than Config.MaxMessageBytes
-	// (or a Name longer than MaxNameBytes).
+	// ErrMessageTooLarge reports content that, with the tool fields, is
+	// longer than Config.MaxMessageBytes (or a Name longer than
+	// MaxNameBytes, a tool call ID or name over its limit, more than
+	// MaxToolCalls tool calls).
 	ErrMessageTooLarge = errors.New("chatring: message too large")
 	// ErrInvalidContent reports content that is not valid UTF-8 or holds a
 	// control character other than tab, newline and carriage return (or a
-	// Name that is not valid UTF-8 or holds any control character, or a
-	// Message.ID that is longer than MaxIDBytes or not printable ASCII).
+	// Name that is not valid UTF-8 or holds any control character, a
+	// Message.ID that is longer than MaxIDBytes or not printable ASCII, a
+	// tool call ID or function name that is not printable ASCII without
+	// spaces, tool call arguments that are not a JSON object).
 	ErrInvalidContent = errors.New("chatring: invalid content")
+	// ErrInvalidToolCall reports tool fields that break the structure of
+	// a tool exchange: ToolCalls on a message that is not an assistant
+	// message, a tool message without ToolCallID or another message with
+	// one, a tool call with an empty ID or name, or two calls of one
+	// message with the same ID. (Tool fields that are too long, or hold
+	// bytes they may not, are ErrMessageTooLarge and ErrInvalidContent.)
+	ErrInvalidToolCall = errors.New("chatring: invalid tool call")
 	// ErrClosed reports a write to a History or a Store after its Close.
 	ErrClosed = errors.New("chatring: history closed")
 	// ErrInvalidConfig reports a Config or config file that cannot be used:
@@ -58,13 +69,15 @@ var (
 // Reason never quotes the rejected content: it gives sizes, byte offsets
 // and rune values, so it is safe to log.
 type ValidationError struct {
-	// Field is the rejected field: "role", "content", "name" or "id" for a
-	// message, "system_prompt" for SetSystemPrompt, "max_tokens" for a
-	// Window budget, "conversation" for a conversation ID, or a Config
-	// field's JSON name ("backend", "max_turns", ...) for a Config,
-	// including an unknown key of a config file. It is "" when the
-	// rejection is not about one field: a write after Close (ErrClosed), or
-	// a config file that is not one valid JSON object.
+	// Field is the rejected field: "role", "content", "name", "id",
+	// "tool_call_id", "tool_calls" or "tool_calls[i].id", ".name" or
+	// ".arguments" (i counting from 0) for a message, "system_prompt" for
+	// SetSystemPrompt, "max_tokens" for a Window budget, "conversation" for
+	// a conversation ID, or a Config field's JSON name ("backend",
+	// "max_turns", ...) for a Config, including an unknown key of a config
+	// file. It is "" when the rejection is not about one field: a write
+	// after Close (ErrClosed), or a config file that is not one valid JSON
+	// object.
 	Field string
 	// Reason says what is wrong, e.g. "40000 bytes, limit 32768".
 	Reason string

@@ -270,3 +270,44 @@ func ExampleConfig_Validate() {
 	// true shards
 	// chatring: invalid config: shards: only applies to backend "sharded", not "lockfree"
 }
+
+// Window shows a tool exchange whose results are still coming in;
+// CompleteExchanges leaves it out of the request to a model.
+func ExampleCompleteExchanges() {
+	h, _ := chatring.New(chatring.Config{})
+	ctx := context.Background()
+	h.Append(ctx, chatring.Message{Role: chatring.User, Content: "Weather in Paris and Rome?"})
+	// The model calls two tools; the application runs them.
+	h.Append(ctx, chatring.Message{Role: chatring.Assistant, ToolCalls: []chatring.ToolCall{
+		{ID: "call_1", Name: "get_weather", Arguments: `{"city":"Paris"}`},
+		{ID: "call_2", Name: "get_weather", Arguments: `{"city":"Rome"}`},
+	}})
+	h.Append(ctx, chatring.Message{Role: chatring.Tool, ToolCallID: "call_2", Content: "25C"})
+
+	show := func(label string, win []chatring.Message) {
+		fmt.Printf("%s:", label)
+		for _, m := range win {
+			fmt.Printf(" %s", m.Role)
+			for _, c := range m.ToolCalls {
+				fmt.Printf(" ->%s", c.ID)
+			}
+			if m.ToolCallID != "" {
+				fmt.Printf(" <-%s", m.ToolCallID)
+			}
+		}
+		fmt.Println()
+	}
+	// One result is still missing: Window shows the exchange in flight,
+	// CompleteExchanges leaves it out of a request.
+	win, _ := h.Window(ctx, 0)
+	show("window", win)
+	show("request", chatring.CompleteExchanges(win))
+
+	h.Append(ctx, chatring.Message{Role: chatring.Tool, ToolCallID: "call_1", Content: "21C"})
+	win, _ = h.Window(ctx, 0)
+	show("request", chatring.CompleteExchanges(win))
+	// Output:
+	// window: user assistant ->call_1 ->call_2 tool <-call_2
+	// request: user
+	// request: user assistant ->call_1 ->call_2 tool <-call_2 tool <-call_1
+}

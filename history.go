@@ -296,9 +296,14 @@ func (e *env) count(text string) int {
 // Append checks, in this order: ctx (returning ctx.Err()), Close
 // (ErrClosed), the role (ErrInvalidRole), the content's size
 // (ErrMessageTooLarge), its characters (ErrInvalidContent) and emptiness
-// (ErrEmptyContent), then the name and the ID. A rejected message changes
-// nothing but Stats.Rejected and Stats.RejectedByReason. Every error is
-// permanent: retrying the same message cannot succeed, so do not.
+// (ErrEmptyContent), then the name and the ID, then the tool fields
+// (ErrInvalidToolCall for their structure, ErrMessageTooLarge and
+// ErrInvalidContent as for content; the ValidationError names the field,
+// e.g. "tool_calls[2].arguments"). Append does not check that a Tool
+// message answers a call in the window: Window leaves out results that do
+// not (see CompleteExchanges). A rejected message changes nothing but
+// Stats.Rejected and Stats.RejectedByReason. Every error is permanent:
+// retrying the same message cannot succeed, so do not.
 //
 // When m.ID is set and a message with that ID is in the window, Append
 // stores nothing and returns that message (its Seq, Time and Tokens, and
@@ -334,7 +339,7 @@ func (e *env) prepare(ctx context.Context, m Message) (Message, error) {
 	if err := validateMessage(&m, e.cfg.MaxMessageBytes); err != nil {
 		return Message{}, e.reject(ctx, "append", m.Role, len(m.Content), err)
 	}
-	m.Tokens = e.count(m.Content)
+	m.Tokens = countTokens(e.tok, &m)
 	return m, nil
 }
 
@@ -394,7 +399,7 @@ func (h *History) push(ctx context.Context, m Message) Message {
 	m.Seq = h.buf.Push(m)
 
 	h.ctr.byRole[roleIndex(m.Role)].Add(1)
-	h.ctr.bytes.Add(uint64(len(m.Content) + len(m.Name)))
+	h.ctr.bytes.Add(uint64(m.size()))
 	h.ctr.tokens.Add(uint64(m.Tokens))
 	if h.sizes != nil {
 		size := uint32(heldBytes(&m, h.cfg.Backend))
@@ -554,10 +559,22 @@ func (h *History) SystemPrompt() (Message, bool) {
 // Window returns what to send to a model within a budget of maxTokens
 // tokens: the pinned system prompt, if any, followed by the longest suffix
 // of the window whose Tokens, with the prompt's, add up to at most
-// maxTokens — except that it never starts with an Assistant or Tool
-// message whose preceding message is not included (a reply whose question
-// was cut off by the budget, by eviction or by Clear): such messages are
-// dropped from the front until a User or System message leads.
+// maxTokens — except that
+//
+//   - it never starts with an Assistant or Tool message whose preceding
+//     message is not included (a reply whose question was cut off by the
+//     budget, by eviction or by Clear): such messages are dropped from the
+//     front until a User or System message leads (an Assistant message
+//     with Seq 1, which had nothing before it, may lead);
+//   - it holds only whole tool exchanges: a Tool message is left out
+//     unless it answers a call of the Assistant message before it, with
+//     only other results of that message in between; an Assistant message
+//     with ToolCalls is left out, with its results, when a result is
+//     missing — except the exchange in flight, the newest Assistant message
+//     when only its results so far follow it. Pass the result to
+//     CompleteExchanges to leave that one out too before building a
+//     request. Messages left out for these rules cost no budget, and the
+//     Seq values of the result may skip where they were.
 //
 // maxTokens 0 means Config.MaxTokens. A negative budget, or one smaller
 // than the system prompt alone, returns an error wrapping
@@ -601,7 +618,7 @@ func cutWindow(msgs []Message, sys *Message, maxTokens int) []Message {
 	if sys != nil {
 		budget -= sys.Tokens
 	}
-	win := msgs[1:]
+	win := dropBrokenExchanges(msgs[1:])
 	start := len(win)
 	for start > 0 && win[start-1].Tokens <= budget {
 		budget -= win[start-1].Tokens
@@ -615,7 +632,7 @@ func cutWindow(msgs []Message, sys *Message, maxTokens int) []Message {
 		return win[start:]
 	}
 	msgs[start] = *sys // the slot just before win[start]
-	return msgs[start:]
+	return msgs[start : 1+len(win)]
 }
 
 // CutWindow returns what Window returns for a conversation whose window,
@@ -625,7 +642,8 @@ func cutWindow(msgs []Message, sys *Message, maxTokens int) []Message {
 // smaller than the prompt. Unlike Window it has no configured default: a
 // budget of 0 is an error wrapping ErrBudgetTooSmall (resolve 0 to
 // Config.MaxTokens first). Store implementations outside this package use
-// it, so that their windows follow History's rules exactly.
+// it, so that their windows follow History's rules exactly, tool
+// exchanges included.
 func CutWindow(window []Message, prompt *Message, maxTokens int) ([]Message, error) {
 	if maxTokens == 0 {
 		return nil, &ValidationError{Field: "max_tokens", Err: ErrBudgetTooSmall,

@@ -30,9 +30,10 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestLogNeverContainsContent feeds content, names, roles and prompts
-// carrying a marker through every logged path, accepted and rejected, and
-// checks that the marker never reaches the log while the records do.
+// TestLogNeverContainsContent feeds content, names, roles, prompts and
+// tool fields carrying a marker through every logged path, accepted and
+// rejected, and checks that the marker never reaches the log while the
+// records do.
 func TestLogNeverContainsContent(t *testing.T) {
 	const marker = "PII-7f3a9c" // stands for a name, an address, a secret
 	forEachBackend(t, func(t *testing.T, backend string) {
@@ -54,6 +55,10 @@ func TestLogNeverContainsContent(t *testing.T) {
 			{Role: chatring.User, Content: marker + "\x00"},
 			{Role: chatring.User, Content: marker + "\xff"},
 			{Role: chatring.User, Content: "ok", Name: marker + "\n"},
+			withCalls("", marker, marker, `{"x":"`+marker+`"}`),
+			{Role: chatring.Tool, Content: marker, ToolCallID: marker},
+			withCalls("", "c1", "f", `{"x":"`+marker+`"`),
+			{Role: chatring.User, Content: "hi", ToolCallID: marker},
 		} {
 			_, err := h.Append(ctx, m)
 			calls = append(calls, err)
@@ -106,13 +111,16 @@ func TestLogNeverContainsContent(t *testing.T) {
 			"DEBUG chatring: append", "DEBUG chatring: append", "DEBUG chatring: append",
 			"WARN chatring: rejected", "WARN chatring: rejected", "WARN chatring: rejected",
 			"WARN chatring: rejected", "WARN chatring: rejected",
+			"DEBUG chatring: append", "DEBUG chatring: append",
+			"WARN chatring: rejected", "WARN chatring: rejected",
 			"DEBUG chatring: clear", "DEBUG chatring: close",
 			"WARN chatring: rejected",
 		}
 		if diff := cmp.Diff(want, levels); diff != "" {
 			t.Errorf("log records (-want +got):\n%s", diff)
 		}
-		wantReasons := map[string]int{"message_too_large": 2, "invalid_role": 1, "invalid_content": 3, "closed": 1}
+		wantReasons := map[string]int{"message_too_large": 2, "invalid_role": 1, "invalid_content": 4,
+			"invalid_tool_call": 1, "closed": 1}
 		if diff := cmp.Diff(wantReasons, reasons); diff != "" {
 			t.Errorf("rejection reasons (-want +got):\n%s", diff)
 		}

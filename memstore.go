@@ -392,9 +392,10 @@ func (s *MemoryStore) Stats() StoreStats {
 const messageBytes = int(unsafe.Sizeof(Message{}))
 
 // heldBytes returns the bytes m holds in a ring beyond the ring's fixed
-// slots: its strings, plus the entry a lock-free ring allocates per value.
+// slots: its strings and tool calls, plus the entry a lock-free ring
+// allocates per value.
 func heldBytes(m *Message, backend string) int {
-	n := len(m.Content) + len(m.Name) + len(m.ID)
+	n := m.size() + len(m.ID) + len(m.ToolCalls)*int(unsafe.Sizeof(ToolCall{}))
 	if backend == BackendLockFree {
 		n += messageBytes + 8 // lockfree's entry{seq, v}
 	}

@@ -115,7 +115,7 @@ func TestMemoryStoreStats(t *testing.T) {
 		{Role: chatring.User, Content: "hello", ID: "x"},
 		{Role: chatring.User, Content: "hello", ID: "x"}, // deduplicated
 		{Role: chatring.Assistant, Content: "hi there"},
-		{Role: chatring.Tool, Content: "42"},
+		{Role: chatring.Tool, Content: "42", ToolCallID: "c1"},
 	} {
 		if _, err := s.Append(ctx, "a", m); err != nil {
 			t.Fatal(err)
@@ -144,7 +144,7 @@ func TestMemoryStoreStats(t *testing.T) {
 	want := chatring.StoreStats{
 		Backend: "mutex", Capacity: 2, MaxConversations: chatring.DefaultMaxConversations,
 		Created: 2, Deleted: 1,
-		Appended: 4, Deduplicated: 1, Rejected: 4, AppendedBytes: 5 + 8 + 2 + 1,
+		Appended: 4, Deduplicated: 1, Rejected: 4, AppendedBytes: 5 + 8 + 2 + 2 + 1, // tool_call_id counts
 		ByRole: map[chatring.Role]uint64{chatring.System: 0, chatring.User: 2, chatring.Assistant: 1, chatring.Tool: 1},
 		RejectedByReason: map[string]uint64{"invalid_role": 1, "invalid_conversation": 1,
 			"invalid_content": 1, "closed": 1},

@@ -1,6 +1,7 @@
 package chatring
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -59,16 +60,20 @@ const MaxIDBytes = 128
 
 // Message is one message of a conversation.
 //
-// A caller fills in Role, Content and optionally Name and ID; Append
-// validates them and fills in Seq, Time and Tokens, ignoring whatever the
-// caller put there. Messages read back from a History are copies: changing
-// them does not change the History.
+// A caller fills in Role, Content and optionally Name, ID, ToolCalls (on
+// an assistant message that calls tools) and ToolCallID (on a tool
+// message, which answers one call); Append validates them and fills in
+// Seq, Time and Tokens, ignoring whatever the caller put there. Messages
+// read back from a History are copies: changing them does not change the
+// History.
 type Message struct {
 	// Role says who wrote the message.
 	Role Role `json:"role"`
 	// Content is the text: valid UTF-8, not empty or only white space, no
 	// control characters but tab, newline and carriage return, at most
-	// Config.MaxMessageBytes bytes.
+	// Config.MaxMessageBytes bytes together with the tool fields below.
+	// An assistant message with ToolCalls may have empty Content (but not
+	// white space only).
 	Content string `json:"content"`
 	// Name optionally names the author (a participant or a tool): valid
 	// UTF-8 without control characters, at most MaxNameBytes bytes.
@@ -93,10 +98,84 @@ type Message struct {
 	// microseconds between taking the time and storing the message: order
 	// messages by Seq, never by Time.
 	Time time.Time `json:"time"`
-	// Tokens is the number of tokens in Content, counted once by Append
-	// with the History's Tokenizer and cached here. Window budgets are sums
-	// of Tokens.
+	// Tokens is the number of tokens in Content and in the tool fields
+	// (each ToolCall's ID, Name and Arguments, and ToolCallID), counted
+	// once by Append with the History's Tokenizer, one Count per non-empty
+	// string, and cached here. Window budgets are sums of Tokens.
 	Tokens int `json:"tokens"`
+	// ToolCalls are the tool (function) calls an Assistant message asks
+	// for; no other role may have them. At most MaxToolCalls, with
+	// distinct IDs. Each call's result is a Tool message whose ToolCallID
+	// is the call's ID, appended right after this message (results of one
+	// message's calls may come in any order, but nothing else may come
+	// between them: see History.Window).
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ToolCallID is, on a Tool message, the ID of the call it answers:
+	// required on Tool messages and not allowed on any other. Printable
+	// ASCII without spaces, at most MaxToolCallIDBytes.
+	ToolCallID string `json:"tool_call_id,omitempty"`
+}
+
+// ToolCall is one tool (function) call requested by an assistant message.
+// Its JSON form is flat ({"id", "name", "arguments"}), unlike the chat
+// completion API's nested {"id", "type", "function": {...}}; the adapter
+// modules convert.
+type ToolCall struct {
+	// ID identifies the call; the Tool message that answers it has it as
+	// ToolCallID. Printable ASCII without spaces (0x21 to 0x7e), 1 to
+	// MaxToolCallIDBytes bytes, distinct among the calls of one message.
+	// Provider APIs are stricter (Anthropic accepts only [A-Za-z0-9_-]);
+	// chatring stores what the provider gave.
+	ID string `json:"id"`
+	// Name is the function called: printable ASCII without spaces, 1 to
+	// MaxToolNameBytes bytes.
+	Name string `json:"name"`
+	// Arguments is the call's arguments as the text of a JSON object
+	// (function arguments are named; both OpenAI and Anthropic send an
+	// object), stored byte for byte as given: valid UTF-8 and JSON, no
+	// control characters but tab, newline and carriage return.
+	Arguments string `json:"arguments"`
+}
+
+// Limits on tool fields. Their bytes also count towards
+// Config.MaxMessageBytes (see Message.Content).
+const (
+	// MaxToolCalls is the most tool calls one message may carry.
+	MaxToolCalls = 128
+	// MaxToolCallIDBytes is the longest ToolCall.ID and
+	// Message.ToolCallID, in bytes.
+	MaxToolCallIDBytes = 128
+	// MaxToolNameBytes is the longest ToolCall.Name, in bytes. OpenAI
+	// and Anthropic both limit function names to 64 characters.
+	MaxToolNameBytes = 128
+)
+
+// size returns the bytes of m's strings that Stats counts: content, name
+// and tool fields.
+func (m *Message) size() int {
+	n := len(m.Content) + len(m.Name) + len(m.ToolCallID)
+	for i := range m.ToolCalls {
+		c := &m.ToolCalls[i]
+		n += len(c.ID) + len(c.Name) + len(c.Arguments)
+	}
+	return n
+}
+
+// countTokens returns the tokens of m's content and tool fields, one
+// tok.Count per non-empty string, each clamped at 0.
+func countTokens(tok Tokenizer, m *Message) int {
+	count := func(s string) int {
+		if s == "" {
+			return 0
+		}
+		return max(tok.Count(s), 0)
+	}
+	n := count(m.Content) + count(m.ToolCallID)
+	for i := range m.ToolCalls {
+		c := &m.ToolCalls[i]
+		n += count(c.ID) + count(c.Name) + count(c.Arguments)
+	}
+	return n
 }
 
 // validateText checks s as the content of a message (field "content") or a
@@ -185,13 +264,19 @@ func validateMessage(m *Message, maxBytes int) error {
 		return &ValidationError{Field: "role", Err: ErrInvalidRole,
 			Reason: fmt.Sprintf("%d-byte role is not system, user, assistant or tool", len(m.Role))}
 	}
-	if err := validateText("content", m.Content, maxBytes); err != nil {
-		return err
+	// An assistant message that only calls tools has no text.
+	if m.Content != "" || m.Role != Assistant || len(m.ToolCalls) == 0 {
+		if err := validateText("content", m.Content, maxBytes); err != nil {
+			return err
+		}
 	}
 	if err := validateName(m.Name); err != nil {
 		return err
 	}
-	return validateID(m.ID)
+	if err := validateID(m.ID); err != nil {
+		return err
+	}
+	return validateToolFields(m, maxBytes)
 }
 
 // validateID checks a message's idempotency key: optional, at most
@@ -206,6 +291,117 @@ func validateID(id string) error {
 			return &ValidationError{Field: "id", Err: ErrInvalidContent,
 				Reason: fmt.Sprintf("byte %#02x at %d is not printable ASCII", b, i)}
 		}
+	}
+	return nil
+}
+
+// validateToolFields checks m's ToolCalls and ToolCallID: which roles may
+// have them, their characters and sizes, and the size of the whole
+// message (content plus tool fields) against maxBytes. It assumes the role
+// is valid and the content already checked on its own.
+func validateToolFields(m *Message, maxBytes int) error {
+	switch {
+	case m.Role == Tool && m.ToolCallID == "":
+		return &ValidationError{Field: "tool_call_id", Err: ErrInvalidToolCall,
+			Reason: "required on a tool message"}
+	case m.Role != Tool && m.ToolCallID != "":
+		return &ValidationError{Field: "tool_call_id", Err: ErrInvalidToolCall,
+			Reason: "only a tool message answers a call, this is " + string(m.Role)}
+	case m.Role != Assistant && len(m.ToolCalls) > 0:
+		return &ValidationError{Field: "tool_calls", Err: ErrInvalidToolCall,
+			Reason: "only an assistant message calls tools, this is " + string(m.Role)}
+	case len(m.ToolCalls) > MaxToolCalls:
+		return &ValidationError{Field: "tool_calls", Err: ErrMessageTooLarge,
+			Reason: fmt.Sprintf("%d calls, limit %d", len(m.ToolCalls), MaxToolCalls)}
+	}
+	size := len(m.Content)
+	// grow adds n bytes of the named field to size and fails once the
+	// message is over maxBytes.
+	grow := func(field func() string, n int) error {
+		size += n
+		if size > maxBytes {
+			return &ValidationError{Field: field(), Err: ErrMessageTooLarge,
+				Reason: fmt.Sprintf("content and tool fields reach %d bytes here, limit %d", size, maxBytes)}
+		}
+		return nil
+	}
+	if m.ToolCallID != "" {
+		field := func() string { return "tool_call_id" }
+		if err := validateToolToken(field, m.ToolCallID, MaxToolCallIDBytes); err != nil {
+			return err
+		}
+		if err := grow(field, len(m.ToolCallID)); err != nil {
+			return err
+		}
+	}
+	for i := range m.ToolCalls {
+		c := &m.ToolCalls[i]
+		// Field names are built only on the error path.
+		id := func() string { return fmt.Sprintf("tool_calls[%d].id", i) }
+		name := func() string { return fmt.Sprintf("tool_calls[%d].name", i) }
+		args := func() string { return fmt.Sprintf("tool_calls[%d].arguments", i) }
+		if err := validateToolToken(id, c.ID, MaxToolCallIDBytes); err != nil {
+			return err
+		}
+		for j := range i {
+			if m.ToolCalls[j].ID == c.ID {
+				return &ValidationError{Field: id(), Err: ErrInvalidToolCall,
+					Reason: fmt.Sprintf("same ID as tool_calls[%d]", j)}
+			}
+		}
+		if err := validateToolToken(name, c.Name, MaxToolNameBytes); err != nil {
+			return err
+		}
+		if err := grow(id, len(c.ID)); err != nil {
+			return err
+		}
+		if err := grow(name, len(c.Name)); err != nil {
+			return err
+		}
+		if err := grow(args, len(c.Arguments)); err != nil {
+			return err
+		}
+		if err := validateArguments(args, c.Arguments); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateToolToken checks a tool call ID or function name: 1 to maxBytes
+// bytes of printable ASCII without spaces (0x21 to 0x7e).
+func validateToolToken(field func() string, s string, maxBytes int) error {
+	if s == "" {
+		return &ValidationError{Field: field(), Err: ErrInvalidToolCall, Reason: "empty"}
+	}
+	if len(s) > maxBytes {
+		return &ValidationError{Field: field(), Err: ErrMessageTooLarge,
+			Reason: fmt.Sprintf("%d bytes, limit %d", len(s), maxBytes)}
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b <= ' ' || b >= 0x7f {
+			return &ValidationError{Field: field(), Err: ErrInvalidContent,
+				Reason: fmt.Sprintf("byte %#02x at %d is not printable ASCII without spaces", b, i)}
+		}
+	}
+	return nil
+}
+
+// validateArguments checks a tool call's arguments: the characters allowed
+// in content, forming one JSON object.
+func validateArguments(field func() string, s string) error {
+	if err := checkChars("", s, true); err != nil {
+		ve := err.(*ValidationError)
+		ve.Field = field()
+		return ve
+	}
+	if !json.Valid([]byte(s)) {
+		return &ValidationError{Field: field(), Err: ErrInvalidContent,
+			Reason: fmt.Sprintf("%d bytes that are not valid JSON", len(s))}
+	}
+	if strings.TrimLeft(s, " \t\r\n")[0] != '{' {
+		return &ValidationError{Field: field(), Err: ErrInvalidContent,
+			Reason: "valid JSON but not an object"}
 	}
 	return nil
 }

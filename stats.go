@@ -13,6 +13,7 @@ const (
 	reasonEmptyContent
 	reasonTooLarge
 	reasonInvalidContent
+	reasonInvalidToolCall
 	reasonClosed
 	reasonCanceled
 	reasonInvalidConversation
@@ -25,6 +26,7 @@ var reasonNames = [numReasons]string{
 	reasonEmptyContent:        "empty_content",
 	reasonTooLarge:            "message_too_large",
 	reasonInvalidContent:      "invalid_content",
+	reasonInvalidToolCall:     "invalid_tool_call",
 	reasonClosed:              "closed",
 	reasonCanceled:            "canceled",
 	reasonInvalidConversation: "invalid_conversation",
@@ -42,6 +44,8 @@ func reasonOf(err error) int {
 		return reasonTooLarge
 	case errors.Is(err, ErrInvalidContent):
 		return reasonInvalidContent
+	case errors.Is(err, ErrInvalidToolCall):
+		return reasonInvalidToolCall
 	case errors.Is(err, ErrClosed):
 		return reasonClosed
 	case errors.Is(err, ErrInvalidConversation):
@@ -85,9 +89,9 @@ type Stats struct {
 	// input, calls after Close and canceled contexts.
 	Rejected uint64 `json:"rejected"`
 	// RejectedByReason splits Rejected by reason: "invalid_role",
-	// "empty_content", "message_too_large", "invalid_content", "closed",
-	// "canceled" (and "other", for errors from a future backend). Only
-	// reasons that occurred are present.
+	// "empty_content", "message_too_large", "invalid_content",
+	// "invalid_tool_call", "closed", "canceled" (and "other", for errors
+	// from a future backend). Only reasons that occurred are present.
 	RejectedByReason map[string]uint64 `json:"rejected_by_reason"`
 	// Evicted counts messages pushed out of the window by newer ones.
 	Evicted uint64 `json:"evicted"`
@@ -100,13 +104,13 @@ type Stats struct {
 	Cleared uint64 `json:"cleared"`
 	// LastSeq is the Seq of the newest message appended (0 if none).
 	LastSeq uint64 `json:"last_seq"`
-	// AppendedBytes and AppendedTokens total the content+name bytes and
-	// the tokens of every message accepted since New.
+	// AppendedBytes and AppendedTokens total the bytes (content, name
+	// and tool fields) and the tokens of every message accepted since New.
 	AppendedBytes  uint64 `json:"appended_bytes"`
 	AppendedTokens uint64 `json:"appended_tokens"`
 	// WindowMessages, WindowBytes and WindowTokens describe the current
-	// window (without the system prompt): its length, its content+name
-	// bytes and its tokens. WindowBytes counts string bytes only, not the
+	// window (without the system prompt): its length, its bytes (content,
+	// name and tool fields) and its tokens. WindowBytes counts string bytes only, not the
 	// fixed per-message overhead of about 100 bytes.
 	WindowMessages int   `json:"window_messages"`
 	WindowBytes    int64 `json:"window_bytes"`
@@ -149,7 +153,7 @@ func (h *History) Stats() Stats {
 	}
 	s.ByRole, s.Appended, s.RejectedByReason, s.Rejected = h.ctr.read()
 	for i := range msgs {
-		s.WindowBytes += int64(len(msgs[i].Content) + len(msgs[i].Name))
+		s.WindowBytes += int64(msgs[i].size())
 		s.WindowTokens += int64(msgs[i].Tokens)
 	}
 	if p := h.system.Load(); p != nil {

@@ -55,7 +55,7 @@ func TestRejectedInputChangesNothing(t *testing.T) {
 	appendMsg := func(m chatring.Message) func(context.Context, *chatring.History) error {
 		return func(ctx context.Context, h *chatring.History) error {
 			got, err := h.Append(ctx, m)
-			if err != nil && got != (chatring.Message{}) {
+			if err != nil && !cmp.Equal(got, chatring.Message{}) {
 				t.Errorf("Append returned %+v with error %v, want the zero Message", got, err)
 			}
 			return err
@@ -122,6 +122,65 @@ func TestRejectedInputChangesNothing(t *testing.T) {
 		{name: "name too long", op: appendMsg(chatring.Message{Role: chatring.User, Content: "hi",
 			Name: strings.Repeat("n", chatring.MaxNameBytes+1)}),
 			want: chatring.ErrMessageTooLarge, reason: "message_too_large", wantVErr: "name"},
+		{name: "tool message without tool_call_id", op: appendMsg(chatring.Message{Role: chatring.Tool, Content: "42"}),
+			want: chatring.ErrInvalidToolCall, reason: "invalid_tool_call", wantVErr: "tool_call_id"},
+		{name: "tool_call_id on a user message", op: appendMsg(chatring.Message{Role: chatring.User, Content: "hi", ToolCallID: "c1"}),
+			want: chatring.ErrInvalidToolCall, reason: "invalid_tool_call", wantVErr: "tool_call_id"},
+		{name: "tool_call_id on an assistant message", op: appendMsg(withCalls("hi", "c1", "f", "{}", "tool_call_id=c0")),
+			want: chatring.ErrInvalidToolCall, reason: "invalid_tool_call", wantVErr: "tool_call_id"},
+		{name: "tool calls on a user message", op: appendMsg(chatring.Message{Role: chatring.User, Content: "hi",
+			ToolCalls: []chatring.ToolCall{{ID: "c1", Name: "f", Arguments: "{}"}}}),
+			want: chatring.ErrInvalidToolCall, reason: "invalid_tool_call", wantVErr: "tool_calls"},
+		{name: "tool calls on a tool message", op: appendMsg(chatring.Message{Role: chatring.Tool, Content: "1", ToolCallID: "c0",
+			ToolCalls: []chatring.ToolCall{{ID: "c1", Name: "f", Arguments: "{}"}}}),
+			want: chatring.ErrInvalidToolCall, reason: "invalid_tool_call", wantVErr: "tool_calls"},
+		{name: "too many tool calls", op: appendMsg(manyCalls(chatring.MaxToolCalls + 1)),
+			want: chatring.ErrMessageTooLarge, reason: "message_too_large", wantVErr: "tool_calls"},
+		{name: "empty content without tool calls", op: appendMsg(chatring.Message{Role: chatring.Assistant}),
+			want: chatring.ErrEmptyContent, reason: "empty_content", wantVErr: "content"},
+		{name: "blank content with tool calls", op: appendMsg(withCalls(" \n", "c1", "f", "{}")),
+			want: chatring.ErrEmptyContent, reason: "empty_content", wantVErr: "content"},
+		{name: "tool call ID empty", op: appendMsg(withCalls("", "c1", "f", "{}", "", "f", "{}")),
+			want: chatring.ErrInvalidToolCall, reason: "invalid_tool_call", wantVErr: "tool_calls[1].id"},
+		{name: "tool call IDs repeated", op: appendMsg(withCalls("", "c1", "f", "{}", "c2", "g", "{}", "c1", "h", "{}")),
+			want: chatring.ErrInvalidToolCall, reason: "invalid_tool_call", wantVErr: "tool_calls[2].id"},
+		{name: "tool call ID with a space", op: appendMsg(withCalls("", "c 1", "f", "{}")),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[0].id"},
+		{name: "tool call ID not ASCII", op: appendMsg(withCalls("", "cé", "f", "{}")),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[0].id"},
+		{name: "tool call ID too long", op: appendMsg(withCalls("", strings.Repeat("i", chatring.MaxToolCallIDBytes+1), "f", "{}")),
+			want: chatring.ErrMessageTooLarge, reason: "message_too_large", wantVErr: "tool_calls[0].id"},
+		{name: "tool call name empty", op: appendMsg(withCalls("", "c1", "", "{}")),
+			want: chatring.ErrInvalidToolCall, reason: "invalid_tool_call", wantVErr: "tool_calls[0].name"},
+		{name: "tool call name with a tab", op: appendMsg(withCalls("", "c1", "get\tweather", "{}")),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[0].name"},
+		{name: "tool call name too long", op: appendMsg(withCalls("", "c1", strings.Repeat("n", chatring.MaxToolNameBytes+1), "{}")),
+			want: chatring.ErrMessageTooLarge, reason: "message_too_large", wantVErr: "tool_calls[0].name"},
+		{name: "tool call arguments empty", op: appendMsg(withCalls("", "c1", "f", "")),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[0].arguments"},
+		{name: "tool call arguments not JSON", op: appendMsg(withCalls("", "c1", "f", "{}", "c2", "f", `{"a":}`)),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[1].arguments"},
+		{name: "tool call arguments two values", op: appendMsg(withCalls("", "c1", "f", "{} {}")),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[0].arguments"},
+		{name: "tool call arguments an array", op: appendMsg(withCalls("", "c1", "f", "[1]")),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[0].arguments"},
+		{name: "tool call arguments a string", op: appendMsg(withCalls("", "c1", "f", `"{}"`)),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[0].arguments"},
+		{name: "tool call arguments invalid UTF-8", op: appendMsg(withCalls("", "c1", "f", "{\"a\":\"\xff\"}")),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[0].arguments"},
+		{name: "tool call arguments with a C1 control", op: appendMsg(withCalls("", "c1", "f", "{\"a\":\"\u0085\"}")),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_calls[0].arguments"},
+		{name: "tool call arguments over the message limit", op: appendMsg(withCalls(strings.Repeat("x", testMaxBytes-8),
+			"c1", "f", `{"a":1}`)),
+			want: chatring.ErrMessageTooLarge, reason: "message_too_large", wantVErr: "tool_calls[0].arguments"},
+		{name: "second tool call over the message limit", op: appendMsg(withCalls("",
+			"c1", "f", "{\"a\":\""+strings.Repeat("x", testMaxBytes-12)+"\"}", "c2", "f", "{}")),
+			want: chatring.ErrMessageTooLarge, reason: "message_too_large", wantVErr: "tool_calls[1].id"},
+		{name: "tool_call_id over the message limit", op: appendMsg(chatring.Message{Role: chatring.Tool,
+			Content: strings.Repeat("x", testMaxBytes-2), ToolCallID: "c12"}),
+			want: chatring.ErrMessageTooLarge, reason: "message_too_large", wantVErr: "tool_call_id"},
+		{name: "tool_call_id with a newline", op: appendMsg(chatring.Message{Role: chatring.Tool, Content: "1", ToolCallID: "c\n"}),
+			want: chatring.ErrInvalidContent, reason: "invalid_content", wantVErr: "tool_call_id"},
 		{name: "system prompt too large", op: setPrompt(strings.Repeat("s", testMaxBytes+1)),
 			want: chatring.ErrMessageTooLarge, reason: "message_too_large", wantVErr: "system_prompt"},
 		{name: "system prompt control char", op: setPrompt("be\x07nice"),
@@ -200,14 +259,28 @@ func TestAcceptedInput(t *testing.T) {
 		{"tab newline carriage return", chatring.Message{Role: chatring.Assistant, Content: "a\tb\r\nc"}},
 		{"multilingual", chatring.Message{Role: chatring.User, Content: "你好, café, 🙂"}},
 		{"leading white space kept", chatring.Message{Role: chatring.User, Content: "  indented"}},
-		{"tool with name", chatring.Message{Role: chatring.Tool, Content: `{"temp": 21}`, Name: "weather"}},
+		{"tool with name", chatring.Message{Role: chatring.Tool, Content: `{"temp": 21}`, Name: "weather", ToolCallID: "c1"}},
 		{"system in window", chatring.Message{Role: chatring.System, Content: "Switch to French."}},
+		{"tool call without content", withCalls("", "call_1", "get_weather", `{"city": "Paris"}`)},
+		{"tool calls with content", withCalls("Checking.", "call_1", "get_weather", `{"city":"Paris"}`,
+			"call_2", "get_weather", " \t{\"city\":\"Rome\"}\n")},
+		{"tool result", chatring.Message{Role: chatring.Tool, Content: `{"temp": 21}`, ToolCallID: "call_1"}},
+		{"tool call IDs and names of printable ASCII", withCalls("", "!~|{}", "ns.fn:v2", "{}")},
+		{"exactly the size limit with tool calls", withCalls(strings.Repeat("x", testMaxBytes-11), "c1", "fn", `{"a":1}`)},
+		{"longest tool call ID and name", withCalls("", strings.Repeat("i", chatring.MaxToolCallIDBytes),
+			strings.Repeat("n", chatring.MaxToolNameBytes), "{}")},
+		{"most tool calls", manyCalls(chatring.MaxToolCalls)},
+
 		{"caller Seq Time Tokens ignored", chatring.Message{Role: chatring.User, Content: "hi", Seq: 99, Tokens: -5}},
 	}
 	forEachBackend(t, func(t *testing.T, backend string) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				h := newHistory(t, chatring.Config{Backend: backend, MaxMessageBytes: testMaxBytes})
+				maxBytes := testMaxBytes
+				if len(tt.msg.ToolCalls) > 1 || len(tt.msg.ToolCalls) == 1 && len(tt.msg.ToolCalls[0].ID) > 10 {
+					maxBytes = 32 << 10 // room for many or long calls
+				}
+				h := newHistory(t, chatring.Config{Backend: backend, MaxMessageBytes: maxBytes})
 				mustAppend(t, h, chatring.User, "first")
 				got, err := h.Append(t.Context(), tt.msg)
 				if err != nil {
@@ -215,7 +288,7 @@ func TestAcceptedInput(t *testing.T) {
 				}
 				want := tt.msg
 				want.Seq = 2
-				want.Tokens = chatring.ApproxTokenizer{}.Count(tt.msg.Content)
+				want.Tokens = approxTokens(tt.msg)
 				if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(chatring.Message{}, "Time")); diff != "" {
 					t.Errorf("Append returned (-want +got):\n%s", diff)
 				}

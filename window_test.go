@@ -26,12 +26,6 @@ func TestWindow(t *testing.T) {
 		{chatring.User, "q2 q2"},         // seq 3, 2 tokens
 		{chatring.Assistant, "a2 a2 a2"}, // seq 4, 3 tokens
 	}
-	toolCalls := []turn{
-		{chatring.User, "weather?"},          // seq 1, 1 token
-		{chatring.Assistant, "call weather"}, // seq 2, 2 tokens
-		{chatring.Tool, "21C"},               // seq 3, 1 token
-		{chatring.Assistant, "it is 21C"},    // seq 4, 3 tokens
-	}
 	tests := []struct {
 		name     string
 		maxTurns int // 0: 10
@@ -59,10 +53,6 @@ func TestWindow(t *testing.T) {
 			want: []string{}},
 		{name: "empty history", prompt: prompt, budget: 2,
 			want: []string{"0:system:be brief"}},
-		{name: "tool result and reply dropped after a cut", turns: toolCalls, budget: 4,
-			want: []string{}},
-		{name: "whole tool exchange", turns: toolCalls, budget: 7,
-			want: []string{"1:user:weather?", "2:assistant:call weather", "3:tool:21C", "4:assistant:it is 21C"}},
 		{name: "reply whose question was evicted", maxTurns: 1, prompt: prompt, budget: 100,
 			turns: []turn{{chatring.User, "q1"}, {chatring.Assistant, "a1"}, {chatring.Assistant, "a1 more"}},
 			want:  []string{"0:system:be brief"}},

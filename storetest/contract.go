@@ -75,20 +75,18 @@ func testWindow(t *testing.T, newStore NewStore) {
 	const maxTokens = 1 << 20
 	s := open(t, newStore, chatring.Config{MaxTurns: 4, MaxTokens: maxTokens})
 	ctx := t.Context()
-	turns := []struct {
-		role    chatring.Role
-		content string
-	}{
-		{chatring.User, "what is the weather in Paris today"},
-		{chatring.Assistant, "let me look that up"},
-		{chatring.Tool, "sunny, 21 degrees"},
-		{chatring.Assistant, "it is sunny and 21 degrees in Paris"},
-		{chatring.User, "and tomorrow"},
-		{chatring.Assistant, "rain is expected tomorrow afternoon"},
-		{chatring.User, "thanks a lot"},
-		{chatring.Assistant, "you are welcome, enjoy your day"},
-		{chatring.User, "one more question about the museum opening hours"},
-		{chatring.Assistant, "the Louvre opens at nine"},
+	turns := []chatring.Message{
+		{Role: chatring.User, Content: "what is the weather in Paris today"},
+		{Role: chatring.Assistant, Content: "let me look that up", ToolCalls: []chatring.ToolCall{
+			{ID: "call_1", Name: "get_weather", Arguments: `{"city": "Paris"}`}}},
+		{Role: chatring.Tool, Content: "sunny, 21 degrees", ToolCallID: "call_1"},
+		{Role: chatring.Assistant, Content: "it is sunny and 21 degrees in Paris"},
+		{Role: chatring.User, Content: "and tomorrow"},
+		{Role: chatring.Assistant, Content: "rain is expected tomorrow afternoon"},
+		{Role: chatring.User, Content: "thanks a lot"},
+		{Role: chatring.Assistant, Content: "you are welcome, enjoy your day"},
+		{Role: chatring.User, Content: "one more question about the museum opening hours"},
+		{Role: chatring.Assistant, Content: "the Louvre opens at nine"},
 	}
 	for phase, prompt := range []string{"", "You are a concise travel assistant."} {
 		conv := fmt.Sprintf("window-%d", phase)
@@ -108,7 +106,10 @@ func testWindow(t *testing.T, newStore NewStore) {
 			total = sys.Tokens
 		}
 		for _, tu := range turns {
-			m := mustAppend(t, s, conv, tu.role, tu.content)
+			m, err := s.Append(ctx, conv, tu)
+			if err != nil {
+				t.Fatalf("Append(%q, %s, %q): %v", conv, tu.Role, tu.Content, err)
+			}
 			total += m.Tokens
 			win := messages(t, s, conv)
 			for budget := 0; budget <= total+1; budget++ {
