@@ -28,7 +28,7 @@ vet:
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime $${FUZZTIME:-10s} .
 	$(GO) test -run '^$$' -fuzz '^FuzzToolCalls$$' -fuzztime $${FUZZTIME:-10s} .
-	$(GO) test -run '^$$' -fuzz '^FuzzWindow$$' -fuzztime $${FUZZTIME:-10s} .
+	$(GO) test -run '^$$' -fuzz '^FuzzWindow$$' -fuzztime $${FUZZTIME:-10s} ./storetest
 	$(GO) test -run '^$$' -fuzz '^FuzzApproxTokenizer$$' -fuzztime $${FUZZTIME:-10s} .
 
 ## stress: long conformance and linearizability runs on 1, 2, 4 and 8 Ps.

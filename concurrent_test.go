@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/storetest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -107,7 +108,7 @@ func checkWindow(win []chatring.Message, budget int, prompt string, seqs *sync.M
 			return fmt.Errorf("Seq %d holds %q, Append returned it for %q", m.Seq, m.Content, c)
 		}
 	}
-	if err := checkExchanges(rest, true); err != nil {
+	if err := storetest.CheckExchanges(rest, true); err != nil {
 		return fmt.Errorf("%v: %v", err, briefTools(rest))
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/storetest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -96,100 +97,6 @@ func briefTools(msgs []chatring.Message) []string {
 		out[i] = s
 	}
 	return out
-}
-
-// checkExchanges reports the first rule of tool exchanges that win (a
-// window without its pinned prompt) breaks, written from the APIs' rules
-// rather than from Window's algorithm:
-//   - Seq increases;
-//   - it does not start with an Assistant or Tool message, except an
-//     Assistant message with Seq 1;
-//   - every Tool message answers a call of the nearest non-Tool message
-//     before it, which is an Assistant message in win, and no call is
-//     answered twice;
-//   - every Assistant message with calls has a result for each, except,
-//     when inFlight is set, the last one if only Tool messages follow it.
-func checkExchanges(win []chatring.Message, inFlight bool) error {
-	if len(win) > 0 && (win[0].Role == chatring.Tool || win[0].Role == chatring.Assistant && win[0].Seq != 1) {
-		return fmt.Errorf("window opens with an orphaned %s message (Seq %d)", win[0].Role, win[0].Seq)
-	}
-	var open *chatring.Message // the exchange being answered
-	var got map[string]bool    // its calls answered so far
-	closeExchange := func(last bool) error {
-		if open == nil {
-			return nil
-		}
-		for _, c := range open.ToolCalls {
-			if !got[c.ID] && !(last && inFlight) {
-				return fmt.Errorf("call %s of Seq %d has no result", c.ID, open.Seq)
-			}
-		}
-		open = nil
-		return nil
-	}
-	for i := range win {
-		m := &win[i]
-		if i > 0 && m.Seq <= win[i-1].Seq {
-			return fmt.Errorf("Seq %d follows %d", m.Seq, win[i-1].Seq)
-		}
-		if m.Role == chatring.Tool {
-			if open == nil {
-				return fmt.Errorf("tool result Seq %d follows no call", m.Seq)
-			}
-			known := false
-			for _, c := range open.ToolCalls {
-				known = known || c.ID == m.ToolCallID
-			}
-			if !known || got[m.ToolCallID] {
-				return fmt.Errorf("tool result Seq %d answers %s: not a call of Seq %d, or answered already",
-					m.Seq, m.ToolCallID, open.Seq)
-			}
-			got[m.ToolCallID] = true
-			continue
-		}
-		if err := closeExchange(false); err != nil {
-			return err
-		}
-		if m.Role == chatring.Assistant && len(m.ToolCalls) > 0 {
-			open, got = m, map[string]bool{}
-		}
-	}
-	return closeExchange(true)
-}
-
-// TestCheckExchangesFails proves that checkExchanges, on which the window
-// tests rely, catches each broken rule.
-func TestCheckExchangesFails(t *testing.T) {
-	seq := func(first uint64, msgs ...chatring.Message) []chatring.Message {
-		for i := range msgs {
-			msgs[i].Seq = first + uint64(i)
-		}
-		return msgs
-	}
-	tests := []struct {
-		name     string
-		win      []chatring.Message
-		inFlight bool
-		ok       bool
-	}{
-		{"complete", seq(1, user("q"), calls("", "a", "b"), result("b", "2"), result("a", "1"), reply("r")), false, true},
-		{"opens with a reply", seq(2, reply("r")), true, false},
-		{"opens with a result", seq(1, result("a", "1")), true, false},
-		{"opens with a call at Seq 1", seq(1, calls("", "a"), result("a", "1")), false, true},
-		{"Seq decreases", append(seq(5, user("q")), seq(4, user("p"))...), true, false},
-		{"result after a user message", seq(1, user("q"), calls("", "a"), user("p"), result("a", "1")), true, false},
-		{"unknown call", seq(1, user("q"), calls("", "a"), result("z", "1")), true, false},
-		{"answered twice", seq(1, user("q"), calls("", "a"), result("a", "1"), result("a", "1")), true, false},
-		{"missing result", seq(1, user("q"), calls("", "a", "b"), result("a", "1"), reply("r")), true, false},
-		{"in flight allowed", seq(1, user("q"), calls("", "a", "b"), result("a", "1")), true, true},
-		{"in flight refused", seq(1, user("q"), calls("", "a", "b"), result("a", "1")), false, false},
-		{"older exchange in flight", seq(1, user("q"), calls("", "a"), calls("", "b"), result("b", "1")), true, false},
-	}
-	for _, tt := range tests {
-		if err := checkExchanges(tt.win, tt.inFlight); (err == nil) != tt.ok {
-			t.Errorf("%s: checkExchanges = %v, want ok %v", tt.name, err, tt.ok)
-		}
-	}
 }
 
 // TestWindowToolExchanges cuts windows through tool exchanges with budgets,
@@ -344,10 +251,10 @@ func TestWindowToolExchanges(t *testing.T) {
 				if tt.prompt != "" {
 					rest = got[1:]
 				}
-				if err := checkExchanges(rest, true); err != nil {
+				if err := storetest.CheckExchanges(rest, true); err != nil {
 					t.Errorf("Window: %v", err)
 				}
-				if err := checkExchanges(chatring.CompleteExchanges(rest), false); err != nil {
+				if err := storetest.CheckExchanges(chatring.CompleteExchanges(rest), false); err != nil {
 					t.Errorf("CompleteExchanges: %v", err)
 				}
 			})

@@ -11,6 +11,9 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require github.com/anishathalye/porcupine v1.3.1 // indirect
+require (
+	github.com/anishathalye/porcupine v1.3.1 // indirect
+	pgregory.net/rapid v1.3.0 // indirect
+)
 
 replace github.com/chatring/chatring => ..

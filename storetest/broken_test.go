@@ -2,6 +2,7 @@ package storetest_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -106,6 +107,42 @@ func (s leaksConversations) Delete(ctx context.Context, conv string) error {
 	return s.MemoryStore.Delete(ctx, key(conv))
 }
 
+// splitsExchanges builds Window itself from Messages with the budget and
+// orphaned-reply rules but without the tool-exchange rules, as a store
+// written before tool calls might: its windows can hold a call without
+// its results, or results without their call.
+type splitsExchanges struct{ *chatring.MemoryStore }
+
+func (s splitsExchanges) Window(ctx context.Context, conv string, maxTokens int) ([]chatring.Message, error) {
+	all, err := s.MemoryStore.Window(ctx, conv, math.MaxInt32)
+	if err != nil || maxTokens < 0 {
+		return s.MemoryStore.Window(ctx, conv, maxTokens)
+	}
+	if maxTokens == 0 {
+		maxTokens = s.Config().MaxTokens
+	}
+	var out []chatring.Message
+	if len(all) > 0 && all[0].Seq == 0 { // the pinned prompt
+		if all[0].Tokens > maxTokens {
+			return s.MemoryStore.Window(ctx, conv, maxTokens) // ErrBudgetTooSmall
+		}
+		out, maxTokens = all[:1], maxTokens-all[0].Tokens
+	}
+	win, err := s.Messages(ctx, conv, nil)
+	if err != nil {
+		return nil, err
+	}
+	start := len(win)
+	for start > 0 && win[start-1].Tokens <= maxTokens {
+		maxTokens -= win[start-1].Tokens
+		start--
+	}
+	for start < len(win) && win[start].Seq > 1 && (win[start].Role == chatring.Assistant || win[start].Role == chatring.Tool) {
+		start++
+	}
+	return append(out, win[start:]...), nil
+}
+
 var brokenStores = map[string]struct {
 	wrap func(*chatring.MemoryStore) chatring.Store
 	// cases that must fail.
@@ -118,6 +155,10 @@ var brokenStores = map[string]struct {
 	"ignoresIDs": {
 		func(s *chatring.MemoryStore) chatring.Store { return ignoresIDs{s} },
 		[]string{"Idempotency", "ConcurrentIdempotency", "Hammer"},
+	},
+	"splitsExchanges": {
+		func(s *chatring.MemoryStore) chatring.Store { return splitsExchanges{s} },
+		[]string{"Window", "WindowRandom"},
 	},
 	"leaksConversations": {
 		func(s *chatring.MemoryStore) chatring.Store { return leaksConversations{s} },
@@ -151,7 +192,8 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 	for name, bs := range brokenStores {
 		t.Run(name, func(t *testing.T) {
 			pattern := "^TestBrokenStore$/^(" + strings.Join(bs.cases, "|") + ")$"
-			cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-storetest.histories=40", "-storetest.hammer=300")
+			cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-storetest.histories=40", "-storetest.hammer=300",
+				"-rapid.nofailfile") // the failures are expected: keep no files of them
 			cmd.Env = append(os.Environ(), brokenEnv+"="+name)
 			out, err := cmd.CombinedOutput()
 			if _, ok := err.(*exec.ExitError); !ok {

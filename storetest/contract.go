@@ -47,10 +47,13 @@ func testSequence(t *testing.T, newStore NewStore) {
 	}
 }
 
-// referenceWindow is the specification of Window: the prompt, then the
-// longest suffix of win within budget, without a leading assistant or tool
-// message whose predecessor is cut off.
+// referenceWindow is the specification of Window: leave out of win the
+// tool results that answer no call of their exchange and the exchanges
+// (but the one in flight) that lack results; then the prompt and the
+// longest suffix of the rest within budget, without a leading assistant or
+// tool message whose predecessor is cut off.
 func referenceWindow(win []chatring.Message, prompt *chatring.Message, budget int) []chatring.Message {
+	win = wholeExchanges(win)
 	if prompt != nil {
 		budget -= prompt.Tokens
 	}
@@ -70,7 +73,9 @@ func referenceWindow(win []chatring.Message, prompt *chatring.Message, budget in
 	return append(out, win[start:]...)
 }
 
-// testWindow compares Window with referenceWindow at every budget.
+// testWindow compares Window with referenceWindow at every budget after
+// every message of a conversation with a tool exchange (in flight, then
+// complete) and a broken one.
 func testWindow(t *testing.T, newStore NewStore) {
 	const maxTokens = 1 << 20
 	s := open(t, newStore, chatring.Config{MaxTurns: 4, MaxTokens: maxTokens})
@@ -82,8 +87,13 @@ func testWindow(t *testing.T, newStore NewStore) {
 		{Role: chatring.Tool, Content: "sunny, 21 degrees", ToolCallID: "call_1"},
 		{Role: chatring.Assistant, Content: "it is sunny and 21 degrees in Paris"},
 		{Role: chatring.User, Content: "and tomorrow"},
+		// A call whose result never comes, then one that comes late:
+		// Window leaves both out once something else follows the call.
+		{Role: chatring.Assistant, ToolCalls: []chatring.ToolCall{
+			{ID: "call_2", Name: "get_forecast", Arguments: `{"city": "Paris", "days": 1}`}}},
 		{Role: chatring.Assistant, Content: "rain is expected tomorrow afternoon"},
 		{Role: chatring.User, Content: "thanks a lot"},
+		{Role: chatring.Tool, Content: "rain from 2pm", ToolCallID: "call_2"},
 		{Role: chatring.Assistant, Content: "you are welcome, enjoy your day"},
 		{Role: chatring.User, Content: "one more question about the museum opening hours"},
 		{Role: chatring.Assistant, Content: "the Louvre opens at nine"},
@@ -232,6 +242,14 @@ var badMessages = []struct {
 	{"name with newline", chatring.Message{Role: chatring.User, Content: "x", Name: "a\nb"}, chatring.ErrInvalidContent, "name"},
 	{"ID too long", chatring.Message{Role: chatring.User, Content: "x", ID: strings.Repeat("i", chatring.MaxIDBytes+1)}, chatring.ErrInvalidContent, "id"},
 	{"ID not ASCII", chatring.Message{Role: chatring.User, Content: "x", ID: "ïd"}, chatring.ErrInvalidContent, "id"},
+	{"tool result without call ID", chatring.Message{Role: chatring.Tool, Content: "21C"}, chatring.ErrInvalidToolCall, "tool_call_id"},
+	{"tool calls on a user message", chatring.Message{Role: chatring.User, Content: "x",
+		ToolCalls: []chatring.ToolCall{{ID: "c1", Name: "f", Arguments: "{}"}}}, chatring.ErrInvalidToolCall, "tool_calls"},
+	{"tool call arguments not JSON", chatring.Message{Role: chatring.Assistant,
+		ToolCalls: []chatring.ToolCall{{ID: "c1", Name: "f", Arguments: "{}"}, {ID: "c2", Name: "f", Arguments: "{"}}},
+		chatring.ErrInvalidContent, "tool_calls[1].arguments"},
+	{"tool calls over the size limit", chatring.Message{Role: chatring.Assistant, Content: strings.Repeat("a", 90),
+		ToolCalls: []chatring.ToolCall{{ID: "c1", Name: "f", Arguments: `{"x": 1}`}}}, chatring.ErrMessageTooLarge, "tool_calls[0].arguments"},
 }
 
 // wantValidationError fails t unless err wraps want and is a

@@ -27,8 +27,12 @@
 //   - Sequence: Seq 1, 2, 3, ... with Time and Tokens set, the window the
 //     newest 2 × MaxTurns messages, contiguous in Seq; dst is appended to.
 //   - Window: budgets, the pinned prompt first, no orphaned reply at the
-//     start, ErrBudgetTooSmall, against a reference implementation of the
-//     rules in this package.
+//     start, whole tool exchanges but the one in flight, ErrBudgetTooSmall,
+//     against a reference implementation of the rules in this package.
+//   - WindowRandom: random steps (tool exchanges done right and wrong,
+//     Clear, prompts, eviction) with a random Window after each, against
+//     the reference and [CheckExchanges]; a pgregory.net/rapid property,
+//     so -rapid.checks sets how many runs.
 //   - Clear: the window empties, Seq continues, the prompt stays.
 //   - Validation: every bad message, prompt and budget is rejected with its
 //     sentinel error and a *chatring.ValidationError, and changes nothing
@@ -97,6 +101,7 @@ func Run(t *testing.T, newStore NewStore) {
 	}{
 		{"Sequence", testSequence},
 		{"Window", testWindow},
+		{"WindowRandom", testWindowRandom},
 		{"Clear", testClear},
 		{"SystemPrompt", testSystemPrompt},
 		{"Validation", testValidation},
@@ -142,11 +147,20 @@ func open(t *testing.T, newStore NewStore, cfg chatring.Config) chatring.Store {
 // equateEmpty makes cmp.Diff treat a nil and an empty window as equal.
 var equateEmpty = cmpopts.EquateEmpty()
 
-// brief renders messages as "seq:role:content" for readable diffs.
+// brief renders messages as "seq:role:content" for readable diffs, with
+// an assistant's call IDs after "->" and a tool message's call ID in
+// parentheses after its role.
 func brief(msgs []chatring.Message) []string {
 	out := make([]string, len(msgs))
 	for i, m := range msgs {
-		out[i] = fmt.Sprintf("%d:%s:%s", m.Seq, m.Role, m.Content)
+		role := string(m.Role)
+		if m.ToolCallID != "" {
+			role += "(" + m.ToolCallID + ")"
+		}
+		out[i] = fmt.Sprintf("%d:%s:%s", m.Seq, role, m.Content)
+		for j, c := range m.ToolCalls {
+			out[i] += map[bool]string{true: "->", false: ","}[j == 0] + c.ID
+		}
 	}
 	return out
 }
