@@ -4,11 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
-	"sync"
 	"testing"
 
 	"github.com/chatring/chatring"
@@ -19,42 +15,11 @@ import (
 	"github.com/openai/openai-go/v3/option"
 )
 
-// fakeAPI is a loopback chat completion endpoint: it records each request
-// body and answers with reply.
-type fakeAPI struct {
-	*httptest.Server
-	mu     sync.Mutex
-	bodies [][]byte
-	reply  string
-}
-
-func newFakeAPI(t testing.TB, reply string) *fakeAPI {
-	f := &fakeAPI{reply: reply}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil || r.URL.Path != "/chat/completions" {
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		f.mu.Lock()
-		f.bodies = append(f.bodies, body)
-		reply := f.reply
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, reply)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeAPI) client() openai.Client {
-	return openai.NewClient(option.WithBaseURL(f.URL), option.WithAPIKey("test"), option.WithMaxRetries(0))
-}
-
-func (f *fakeAPI) lastBody() []byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.bodies[len(f.bodies)-1]
+// newAPI starts a loopback chat completion endpoint that answers every
+// request with the message reply, and returns it with a client of it.
+func newAPI(t *testing.T, reply string) (*chattest.Server, openai.Client) {
+	api := chattest.NewServer(t, "/chat/completions", func(int) string { return completion(reply) })
+	return api, openai.NewClient(option.WithBaseURL(api.URL), option.WithAPIKey("test"), option.WithMaxRetries(0))
 }
 
 // completion returns a chat completion response whose message is msg.
@@ -184,8 +149,7 @@ func sent(win []chatring.Message) []chatring.Message {
 // and that the same check refuses the windows still holding an exchange
 // in flight, so that it is not vacuous.
 func TestRequestsFromWindows(t *testing.T) {
-	api := newFakeAPI(t, completion(`{"role":"assistant","content":"ok"}`))
-	client := api.client()
+	api, client := newAPI(t, `{"role":"assistant","content":"ok"}`)
 	windows := chattest.Windows(t)
 	for _, w := range windows {
 		_, err := client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{
@@ -194,7 +158,7 @@ func TestRequestsFromWindows(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", w.Name, err)
 		}
-		got, err := checkRequest(api.lastBody())
+		got, err := checkRequest(api.Last())
 		if w.InFlight {
 			if err == nil {
 				t.Errorf("%s: a request with an exchange in flight passed the check", w.Name)
@@ -202,7 +166,7 @@ func TestRequestsFromWindows(t *testing.T) {
 			continue
 		}
 		if err != nil {
-			t.Errorf("%s: %v\nbody: %s", w.Name, err, api.lastBody())
+			t.Errorf("%s: %v\nbody: %s", w.Name, err, api.Last())
 			continue
 		}
 		if diff := cmp.Diff(sent(w.Messages), fromWire(got)); diff != "" {
@@ -215,8 +179,7 @@ func TestRequestsFromWindows(t *testing.T) {
 // TestFromCompletion appends the SDK's decoding of a reply with parallel
 // tool calls, then the results, and sends the next request.
 func TestFromCompletion(t *testing.T) {
-	api := newFakeAPI(t, completion(toolCallReply))
-	client := api.client()
+	api, client := newAPI(t, toolCallReply)
 	for _, backend := range chatring.Backends() {
 		h, err := chatring.New(chatring.Config{Backend: backend})
 		if err != nil {
@@ -237,28 +200,16 @@ func TestFromCompletion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stored, err := h.Append(ctx, m)
-		if err != nil {
-			t.Fatalf("Append(reply): %v", err)
-		}
-		want := []chatring.ToolCall{{ID: "call_a1", Name: "get_weather", Arguments: `{"city":"Oslo"}`},
-			{ID: "call_a2", Name: "get_time", Arguments: `{}`}}
-		if diff := cmp.Diff(want, stored.ToolCalls); diff != "" || stored.Content != "" {
-			t.Fatalf("stored reply: content %q, tool calls (-want +got):\n%s", stored.Content, diff)
-		}
-		for _, r := range []chatring.Message{{Role: chatring.Tool, ToolCallID: "call_a2", Content: "10:00"},
-			{Role: chatring.Tool, ToolCallID: "call_a1", Content: "4C, snow"}} {
-			if _, err := h.Append(ctx, r); err != nil {
-				t.Fatal(err)
-			}
-		}
+		chattest.AppendToolTurn(t, h, m, chatring.Message{ToolCalls: []chatring.ToolCall{
+			{ID: "call_a1", Name: "get_weather", Arguments: `{"city":"Oslo"}`},
+			{ID: "call_a2", Name: "get_time", Arguments: `{}`}}})
 		win, _ = h.Window(ctx, 0)
 		if _, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
 			Model: openai.ChatModelGPT4o, Messages: chatopenai.Messages(chatring.CompleteExchanges(win)),
 		}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := checkRequest(api.lastBody())
+		got, err := checkRequest(api.Last())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ package chattest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,4 +147,26 @@ func brief(msgs []chatring.Message) string {
 		fmt.Fprintf(&b, "%d:%s;", m.Seq, m.Role)
 	}
 	return b.String()
+}
+
+// AppendToolTurn appends a model's reply converted by an adapter to h,
+// fails t unless it was stored with want's content and tool calls, then
+// appends a result for each call, in reverse order (results may come in
+// any order), with content "result of <ID>".
+func AppendToolTurn(t testing.TB, h *chatring.History, reply, want chatring.Message) {
+	t.Helper()
+	ctx := t.Context()
+	stored, err := h.Append(ctx, reply)
+	if err != nil {
+		t.Fatalf("Append(reply): %v", err)
+	}
+	if stored.Content != want.Content || !slices.Equal(stored.ToolCalls, want.ToolCalls) {
+		t.Fatalf("stored reply: content %q, tool calls %+v; want %q, %+v",
+			stored.Content, stored.ToolCalls, want.Content, want.ToolCalls)
+	}
+	for _, c := range slices.Backward(stored.ToolCalls) {
+		if _, err := h.Append(ctx, chatring.Message{Role: chatring.Tool, ToolCallID: c.ID, Content: "result of " + c.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
