@@ -170,3 +170,33 @@ func AppendToolTurn(t testing.TB, h *chatring.History, reply, want chatring.Mess
 		}
 	}
 }
+
+// Checked reports whether the request built from w, whose body a checker
+// of the provider's rules answered with err, passed and should be compared
+// with the window. A window in flight must fail the check (the test fails
+// if it passed: the checker would be vacuous); any other must pass (the
+// test fails with the body if not).
+func Checked(t testing.TB, w Window, body []byte, err error) bool {
+	t.Helper()
+	switch {
+	case w.InFlight && err == nil:
+		t.Errorf("%s: a request with an exchange in flight passed the check", w.Name)
+	case !w.InFlight && err != nil:
+		t.Errorf("%s: %v\nbody: %s", w.Name, err, body)
+	}
+	return !w.InFlight && err == nil
+}
+
+// Asked returns a History of backend holding one user message, the
+// question that TestFromCompletion-like tests send first.
+func Asked(t testing.TB, backend, question string) *chatring.History {
+	t.Helper()
+	h, err := chatring.New(chatring.Config{Backend: backend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Append(t.Context(), chatring.Message{Role: chatring.User, Content: question}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
