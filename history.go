@@ -144,7 +144,7 @@ type env struct {
 // counters are the metrics kept with one atomic add each per call.
 type counters struct {
 	byRole       [len(roles)]atomic.Uint64 // appended messages, by roleIndex
-	bytes        atomic.Uint64             // content+name bytes ever appended
+	bytes        atomic.Uint64             // content, name and tool bytes ever appended
 	tokens       atomic.Uint64             // tokens ever appended
 	rejected     [numReasons]atomic.Uint64 // failed calls, by reason
 	deduplicated atomic.Uint64             // Appends that found their ID in the window

@@ -47,6 +47,7 @@ func ExampleNewMemoryStoreCollector() {
 	// chatring_messages_rejected_total{reason="invalid_content"} 0
 	// chatring_messages_rejected_total{reason="invalid_conversation"} 0
 	// chatring_messages_rejected_total{reason="invalid_role"} 1
+	// chatring_messages_rejected_total{reason="invalid_tool_call"} 0
 	// chatring_messages_rejected_total{reason="message_too_large"} 0
 	// chatring_messages_rejected_total{reason="other"} 0
 }

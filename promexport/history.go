@@ -29,7 +29,7 @@ func NewHistoryCollector(h HistorySource, opts ...Option) prometheus.Collector {
 	c.windowMessages = d.gauge("window_messages",
 		"Messages in the window, without the pinned system prompt.")
 	c.windowBytes = d.gauge("window_bytes",
-		"Content and name bytes of the messages in the window.")
+		"Content, name and tool call bytes of the messages in the window.")
 	c.windowTokens = d.gauge("window_tokens",
 		"Tokens of the messages in the window.")
 	c.systemPromptBytes = d.gauge("system_prompt_bytes",

@@ -71,7 +71,7 @@ func RejectionReasons() []string { return slices.Clone(rejectionReasons) }
 
 var rejectionReasons = []string{
 	"invalid_role", "empty_content", "message_too_large", "invalid_content",
-	"invalid_conversation", "closed", "canceled", "other",
+	"invalid_tool_call", "invalid_conversation", "closed", "canceled", "other",
 }
 
 // metric is one exported series family: its Desc and its value type.
@@ -166,7 +166,7 @@ func newMessageMetrics(d *describer) messageMetrics {
 		rejected: d.counter("messages_rejected_total",
 			"Rejected writes (invalid input, writes after Close, canceled contexts), by reason.", "reason"),
 		appendedBytes: d.counter("appended_bytes_total",
-			"Content and name bytes of the messages accepted by Append."),
+			"Content, name and tool call bytes of the messages accepted by Append."),
 		appendedTokens: d.counter("appended_tokens_total",
 			"Tokens of the messages accepted by Append."),
 		closed: d.gauge("closed",

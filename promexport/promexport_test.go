@@ -56,9 +56,9 @@ func TestHistoryCollector(t *testing.T) {
 			if err := h.Clear(ctx); err != nil { // clears seq 2 to 5
 				t.Fatal(err)
 			}
-			mustAppend(t, h, chatring.Message{Role: chatring.User, Content: "after clear", ID: "q1"}) // seq 6: 11, 2
-			mustAppend(t, h, chatring.Message{Role: chatring.User, Content: "after clear", ID: "q1"}) // deduplicated
-			mustAppend(t, h, chatring.Message{Role: chatring.Tool, Content: "42", Name: "calc"})      // seq 7: 2+4, 1
+			mustAppend(t, h, chatring.Message{Role: chatring.User, Content: "after clear", ID: "q1"})              // seq 6: 11, 2
+			mustAppend(t, h, chatring.Message{Role: chatring.User, Content: "after clear", ID: "q1"})              // deduplicated
+			mustAppend(t, h, chatring.Message{Role: chatring.Tool, Content: "42", Name: "calc", ToolCallID: "c1"}) // seq 7: 2+4+2, 1+1
 
 			canceled, cancel := context.WithCancel(ctx)
 			cancel()
@@ -82,12 +82,12 @@ func TestHistoryCollector(t *testing.T) {
 			}
 
 			want := fmt.Sprintf(`
-# HELP chatring_appended_bytes_total Content and name bytes of the messages accepted by Append.
+# HELP chatring_appended_bytes_total Content, name and tool call bytes of the messages accepted by Append.
 # TYPE chatring_appended_bytes_total counter
-chatring_appended_bytes_total 53
+chatring_appended_bytes_total 55
 # HELP chatring_appended_tokens_total Tokens of the messages accepted by Append.
 # TYPE chatring_appended_tokens_total counter
-chatring_appended_tokens_total 11
+chatring_appended_tokens_total 12
 # HELP chatring_backend_info Always 1; the backend label names the ring that holds each window.
 # TYPE chatring_backend_info gauge
 chatring_backend_info{backend=%q} 1
@@ -117,6 +117,7 @@ chatring_messages_rejected_total{reason="empty_content"} 1
 chatring_messages_rejected_total{reason="invalid_content"} 1
 chatring_messages_rejected_total{reason="invalid_conversation"} 0
 chatring_messages_rejected_total{reason="invalid_role"} 1
+chatring_messages_rejected_total{reason="invalid_tool_call"} 0
 chatring_messages_rejected_total{reason="message_too_large"} 1
 chatring_messages_rejected_total{reason="other"} 0
 # HELP chatring_system_prompt_bytes Bytes of the pinned system prompt, 0 when none is set.
@@ -125,9 +126,9 @@ chatring_system_prompt_bytes 8
 # HELP chatring_system_prompt_tokens Tokens of the pinned system prompt, 0 when none is set.
 # TYPE chatring_system_prompt_tokens gauge
 chatring_system_prompt_tokens 2
-# HELP chatring_window_bytes Content and name bytes of the messages in the window.
+# HELP chatring_window_bytes Content, name and tool call bytes of the messages in the window.
 # TYPE chatring_window_bytes gauge
-chatring_window_bytes 17
+chatring_window_bytes 19
 # HELP chatring_window_capacity_messages Messages a window keeps: 2 x max_turns.
 # TYPE chatring_window_capacity_messages gauge
 chatring_window_capacity_messages 4
@@ -136,7 +137,7 @@ chatring_window_capacity_messages 4
 chatring_window_messages 2
 # HELP chatring_window_tokens Tokens of the messages in the window.
 # TYPE chatring_window_tokens gauge
-chatring_window_tokens 3
+chatring_window_tokens 4
 `, backend)
 			if err := testutil.CollectAndCompare(promexport.NewHistoryCollector(h), strings.NewReader(want)); err != nil {
 				t.Error(err)
@@ -167,7 +168,7 @@ func TestMemoryStoreCollector(t *testing.T) {
 		Clears: 4, HeldBytes: 123456, Uptime: time.Hour, Closed: false,
 	}
 	want := `
-# HELP chatring_appended_bytes_total Content and name bytes of the messages accepted by Append.
+# HELP chatring_appended_bytes_total Content, name and tool call bytes of the messages accepted by Append.
 # TYPE chatring_appended_bytes_total counter
 chatring_appended_bytes_total{store="sessions"} 4096
 # HELP chatring_appended_tokens_total Tokens of the messages accepted by Append.
@@ -219,6 +220,7 @@ chatring_messages_rejected_total{reason="empty_content",store="sessions"} 0
 chatring_messages_rejected_total{reason="invalid_content",store="sessions"} 0
 chatring_messages_rejected_total{reason="invalid_conversation",store="sessions"} 2
 chatring_messages_rejected_total{reason="invalid_role",store="sessions"} 0
+chatring_messages_rejected_total{reason="invalid_tool_call",store="sessions"} 0
 chatring_messages_rejected_total{reason="message_too_large",store="sessions"} 3
 chatring_messages_rejected_total{reason="other",store="sessions"} 0
 chatring_messages_rejected_total{reason="quota",store="sessions"} 1

@@ -152,6 +152,10 @@ type messageRequest struct {
 	// ID is the message's idempotency key; the Idempotency-Key header
 	// sets it too.
 	ID string `json:"id,omitempty"`
+	// ToolCalls (an assistant's) and ToolCallID (a tool result's) carry
+	// tool calls, as in chatring.Message.
+	ToolCalls  []chatring.ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string              `json:"tool_call_id,omitempty"`
 }
 
 // promptRequest is the body of PUT /conversations/{id}/system-prompt.
@@ -189,7 +193,8 @@ func (a *api) appendMessage(w http.ResponseWriter, r *http.Request) {
 		req.ID = r.Header.Get("Idempotency-Key")
 	}
 	m, err := a.store.Append(r.Context(), r.PathValue("id"),
-		chatring.Message{Role: req.Role, Content: req.Content, Name: req.Name, ID: req.ID})
+		chatring.Message{Role: req.Role, Content: req.Content, Name: req.Name, ID: req.ID,
+			ToolCalls: req.ToolCalls, ToolCallID: req.ToolCallID})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -345,6 +350,7 @@ func errorStatus(err error) (int, string) {
 		{chatring.ErrInvalidRole, http.StatusBadRequest, "invalid_role"},
 		{chatring.ErrEmptyContent, http.StatusBadRequest, "empty_content"},
 		{chatring.ErrInvalidContent, http.StatusBadRequest, "invalid_content"},
+		{chatring.ErrInvalidToolCall, http.StatusBadRequest, "invalid_tool_call"},
 		{chatring.ErrInvalidConversation, http.StatusBadRequest, "invalid_conversation"},
 		{chatring.ErrBudgetTooSmall, http.StatusBadRequest, "budget_too_small"},
 		{chatring.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},

@@ -173,6 +173,28 @@ func TestConversationRoutes(t *testing.T) {
 	}
 }
 
+// TestToolExchange posts a tool call and its result, and reads them back
+// in the window; the window leaves out the call while its result is
+// missing only once something else follows it.
+func TestToolExchange(t *testing.T) {
+	srv, _ := testServer(t, chatring.Config{}, nil)
+	for _, body := range []string{
+		`{"role":"user","content":"Weather in Paris?"}`,
+		`{"role":"assistant","tool_calls":[{"id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"}]}`,
+		`{"role":"tool","tool_call_id":"call_1","content":"21C"}`,
+		`{"role":"assistant","content":"21C in Paris."}`,
+	} {
+		if a := do(t, srv, "POST", "/conversations/c/messages", body); a.code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", body, a.code, a.body)
+		}
+	}
+	w := do(t, srv, "GET", "/conversations/c/window", "").messages(t)
+	want := []chatring.ToolCall{{ID: "call_1", Name: "get_weather", Arguments: `{"city":"Paris"}`}}
+	if len(w) != 4 || !cmp.Equal(w[1].ToolCalls, want) || w[2].ToolCallID != "call_1" {
+		t.Errorf("window: %+v", w)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	const maxBytes = 100
 	srv, a := testServer(t, chatring.Config{MaxMessageBytes: maxBytes}, nil)
@@ -194,6 +216,9 @@ func TestErrors(t *testing.T) {
 		{"invalid UTF-8", "POST", "/conversations/c/messages", "{\"role\":\"user\",\"content\":\"a\xffb\"}", 400, "invalid_request"},
 		{"invalid UTF-8 in the prompt", "PUT", "/conversations/c/system-prompt", "{\"content\":\"\xc3\"}", 400, "invalid_request"},
 		{"invalid id", "POST", "/conversations/c/messages", `{"role":"user","content":"x","id":"\u00e9"}`, 400, "invalid_content"},
+		{"tool result without call ID", "POST", "/conversations/c/messages", `{"role":"tool","content":"21C"}`, 400, "invalid_tool_call"},
+		{"tool call arguments not JSON", "POST", "/conversations/c/messages",
+			`{"role":"assistant","tool_calls":[{"id":"c1","name":"f","arguments":"{"}]}`, 400, "invalid_content"},
 		{"negative budget", "GET", "/conversations/c/window?max_tokens=-1", "", 400, "budget_too_small"},
 		{"budget not a number", "GET", "/conversations/c/window?max_tokens=ten", "", 400, "invalid_request"},
 		{"empty system prompt", "PUT", "/conversations/c/system-prompt", `{"content":""}`, 400, "empty_content"},

@@ -34,7 +34,8 @@
 //
 // Errors are JSON, {"error": {"code": "...", "message": "..."}}: 400 for
 // invalid input (invalid_role, empty_content, invalid_content,
-// invalid_conversation, budget_too_small, invalid_request), 413 for content
+// invalid_tool_call, invalid_conversation, budget_too_small,
+// invalid_request), 413 for content
 // over max_message_bytes or a body over the limit, 503 with Retry-After for
 // chatring.ErrUnavailable and during shutdown, 404 and 405 for routes.
 //
