@@ -40,25 +40,35 @@ package chatring
 // the exchanges that lack results, except the exchange in flight (see
 // above). It clears the slots it vacates and returns the messages kept.
 func dropBrokenExchanges(msgs []Message) []Message {
-	w := 0 // msgs[:w] are kept; w <= i throughout
-	for i := 0; i < len(msgs); {
+	// Nothing changes before the first message with a tool field, and a
+	// conversation without tools has none: find it without copying.
+	i := 0
+	for i < len(msgs) && msgs[i].Role != Tool && len(msgs[i].ToolCalls) == 0 {
+		i++
+	}
+	w := i // msgs[:w] are kept; w <= i throughout
+	keep := func(j int) {
+		if w != j {
+			msgs[w] = msgs[j]
+		}
+		w++
+	}
+	for i < len(msgs) {
 		switch m := &msgs[i]; {
 		case m.Role == Tool: // not right after an exchange's call
 			i++
-		case m.Role == Assistant && len(m.ToolCalls) > 0:
+		case len(m.ToolCalls) > 0: // an assistant message: only those have calls
 			calls := m.ToolCalls
 			end := i + 1
 			for end < len(msgs) && msgs[end].Role == Tool {
 				end++
 			}
 			a := w // the exchange is kept at msgs[a:w]
-			msgs[w] = msgs[i]
-			w++
+			keep(i)
 			for j := i + 1; j < end; j++ {
 				id := msgs[j].ToolCallID
 				if callIndex(calls, id) >= 0 && !answered(msgs[a+1:w], id) {
-					msgs[w] = msgs[j]
-					w++
+					keep(j)
 				}
 			}
 			if w-a-1 < len(calls) && end < len(msgs) {
@@ -66,8 +76,7 @@ func dropBrokenExchanges(msgs []Message) []Message {
 			}
 			i = end
 		default:
-			msgs[w] = msgs[i]
-			w++
+			keep(i)
 			i++
 		}
 	}
