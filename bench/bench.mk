@@ -8,8 +8,10 @@
 #                         peers, to bench/out/peers.txt
 #   make benchstat        backends side by side (benchstat -col /backend)
 #   make bench-store      the store workloads (StoreAppend, StoreChatMix,
-#                         StoreWindow: -count 10 -cpu 1,2 -benchtime 100ms)
-#                         to bench/out/store.txt, and StoreMemory
+#                         StoreWindow: -count 10 -cpu 1,2 -benchtime 100ms,
+#                         -short) to bench/out/store.txt, the million-
+#                         conversation stores (-count 3 -cpu 2, each build
+#                         takes seconds) to bench/out/store-1m.txt, and StoreMemory
 #                         (-benchtime 1x) to bench/out/storemem.txt
 #   make bench-report     bench/RESULTS.md and bench/throughput.svg from
 #                         bench/out (runs bench and bench-peers if missing)
@@ -52,8 +54,10 @@ bench:
 	BENCH=$${BENCH:-'$(BENCH_RING)'} bash bench/run.sh root bench/out/bench.txt
 
 bench-store:
-	BENCH='^BenchmarkStore(Append|ChatMix|Window)$$' COUNT=$${COUNT:-10} CPU=$${CPU:-1,2} \
+	SHORT=1 BENCH='^BenchmarkStore(Append|ChatMix|Window)$$' COUNT=$${COUNT:-10} CPU=$${CPU:-1,2} \
 		BENCHTIME=$${BENCHTIME:-100ms} bash bench/run.sh root bench/out/store.txt
+	BENCH='^BenchmarkStore(Append|ChatMix|Window)$$/backend=/level=store/cap=20/convs=1000000/' COUNT=$${COUNT_1M:-3} \
+		CPU=$${CPU_1M:-2} BENCHTIME=$${BENCHTIME:-100ms} bash bench/run.sh root bench/out/store-1m.txt
 	BENCH='^BenchmarkStoreMemory$$' COUNT=1 CPU=$${CPU_MEM:-2} BENCHTIME=1x \
 		bash bench/run.sh root bench/out/storemem.txt
 

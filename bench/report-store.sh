@@ -9,7 +9,7 @@ root=$(git rev-parse --show-toplevel)
 cd "$root"
 out=bench/out
 results=bench/RESULTS.md
-[ -s "$out/store.txt" ] && [ -s "$out/storemem.txt" ] || make --no-print-directory bench-store
+[ -s "$out/store.txt" ] && [ -s "$out/store-1m.txt" ] && [ -s "$out/storemem.txt" ] || make --no-print-directory bench-store
 benchstat() { go tool -modfile="$root/bench/tools/go.mod" benchstat "$@"; }
 cmd_of() { sed -n 's/^# command: //p' "$1" | head -1; }
 val_of() { sed -n "s/^$2: //p" "$1" | head -1; }
@@ -27,6 +27,7 @@ trap 'rm -f "$section"' EXIT
 	echo
 	echo '```'
 	echo "$(cmd_of "$out/store.txt")"
+	echo "$(cmd_of "$out/store-1m.txt")"
 	echo "$(cmd_of "$out/storemem.txt")"
 	echo '```'
 	echo
@@ -43,6 +44,17 @@ trap 'rm -f "$section"' EXIT
 	echo '```'
 	echo "\$ benchstat -col /level -filter '.unit:(sec/op OR allocs/op)' bench/out/store.txt"
 	benchstat -col /level -filter '.unit:(sec/op OR allocs/op)' "$out/store.txt" 2>&1 | grep -v '^\(goos\|goarch\|pkg\|cpu\):'
+	echo '```'
+	echo
+	echo "### A million conversations (store only, -count 3 -cpu 2)"
+	echo
+	echo "Building a store of a million conversations takes seconds per backend, so"
+	echo "these run three times, at one -cpu, with no History baseline (a million"
+	echo "Histories in a slice would hold the same memory twice)."
+	echo
+	echo '```'
+	echo "\$ benchstat -col /backend -filter '.unit:(sec/op OR allocs/op)' bench/out/store-1m.txt"
+	benchstat -col /backend -filter '.unit:(sec/op OR allocs/op)' "$out/store-1m.txt" 2>&1 | grep -v '^\(goos\|goarch\|pkg\|cpu\):'
 	echo '```'
 	echo
 	echo "### Memory: 100 000 conversations, each a full default window of 64-byte messages"

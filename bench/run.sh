@@ -10,6 +10,8 @@
 #   COUNT      runs of every benchmark (default 10: benchstat wants >= 10)
 #   CPU        -cpu list: GOMAXPROCS, and so goroutines (default 1,2,4,8)
 #   BENCHTIME  -benchtime of every run (default 200ms)
+#   SHORT      1 to run with -short (the store benchmarks then leave out
+#              their million-conversation stores)
 set -euo pipefail
 module=${1:?usage: run.sh root|peers OUTFILE}
 out=${2:?usage: run.sh root|peers OUTFILE}
@@ -17,6 +19,8 @@ BENCH=${BENCH:-.}
 COUNT=${COUNT:-10}
 CPU=${CPU:-1,2,4,8}
 BENCHTIME=${BENCHTIME:-200ms}
+short=""
+[ "${SHORT:-}" = 1 ] && short=-short
 
 root=$(git rev-parse --show-toplevel)
 cd "$root"
@@ -29,7 +33,7 @@ peers) dir=bench/peers pkg=. ;;
 esac
 commit=$(git rev-parse --short=12 HEAD)
 git diff --quiet HEAD -- . 2>/dev/null || commit="$commit+dirty"
-cmd="go test -run '^\$' -bench '$BENCH' -count $COUNT -cpu $CPU -benchtime $BENCHTIME $pkg"
+cmd="go test $short -run '^\$' -bench '$BENCH' -count $COUNT -cpu $CPU -benchtime $BENCHTIME $pkg"
 echo "run.sh: (cd $dir && $cmd) > $out"
 {
 	echo "commit: $commit"
@@ -38,7 +42,8 @@ echo "run.sh: (cd $dir && $cmd) > $out"
 	echo "# command: (cd $dir && $cmd)"
 	echo "# started: $(date -u +%Y-%m-%dT%H:%M:%SZ), load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 	# The results also go to stderr, as progress of a long run.
-	(cd "$dir" && go test -run '^$' -bench "$BENCH" -count "$COUNT" -cpu "$CPU" -benchtime "$BENCHTIME" "$pkg") | tee /dev/stderr
+	# shellcheck disable=SC2086 # short is one flag or nothing
+	(cd "$dir" && go test $short -run '^$' -bench "$BENCH" -count "$COUNT" -cpu "$CPU" -benchtime "$BENCHTIME" "$pkg") | tee /dev/stderr
 	echo "# finished: $(date -u +%Y-%m-%dT%H:%M:%SZ), load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 } >"$out.tmp" || { cat "$out.tmp" >&2; echo "run.sh: benchmarks failed" >&2; exit 1; }
 mv "$out.tmp" "$out"
