@@ -178,6 +178,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// WithDefaults returns c with its zero fields set to their defaults (see
+// the Default constants), as New and NewMemoryStore use it; Shards stays 0
+// (the sharded backend picks it). It does not validate c. Store
+// implementations outside this package use it so that their defaults are
+// History's.
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 // Validate reports whether New would accept c: every field zero (meaning
 // its default) or within its limits, and a known backend. The error wraps
 // ErrInvalidConfig and is a *ValidationError naming the first bad field.

@@ -110,3 +110,15 @@ func ValidateConversation(conv string) error {
 func ValidateMessage(m Message, cfg Config) error {
 	return validateMessage(&m, cfg.withDefaults().MaxMessageBytes)
 }
+
+// ValidateSystemPrompt checks prompt as SetSystemPrompt would under cfg
+// (cfg's zero fields mean their defaults) and returns the same
+// *ValidationError, with Field "system_prompt". The empty prompt, which
+// removes the pinned prompt, is valid. Store implementations outside this
+// package use it so that they reject exactly what History rejects.
+func ValidateSystemPrompt(prompt string, cfg Config) error {
+	if prompt == "" {
+		return nil
+	}
+	return validateText("system_prompt", prompt, cfg.withDefaults().MaxMessageBytes)
+}
