@@ -1,0 +1,495 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatring/chatring"
+	"github.com/redis/go-redis/v9"
+)
+
+// FormatVersion is the version of the storage format (FORMAT.md) this
+// package writes and the only one it reads. Every conversation records it
+// in the v field of its meta hash.
+const FormatVersion = "1"
+
+// DefaultPrefix is the prefix of every key unless WithPrefix says
+// otherwise.
+const DefaultPrefix = "chatring:"
+
+// The server-side scripts, one per kind of call. Each file opens with a
+// comment that lists its KEYS, its ARGV and its reply.
+var (
+	//go:embed append.lua
+	appendSource string
+	//go:embed read.lua
+	readSource string
+	//go:embed prompt.lua
+	promptSource string
+	//go:embed clear.lua
+	clearSource string
+
+	appendScript = redis.NewScript(appendSource)
+	readScript   = redis.NewScript(readSource)
+	promptScript = redis.NewScript(promptSource)
+	clearScript  = redis.NewScript(clearSource)
+)
+
+// Store is a chatring.Store that keeps conversations in Redis, so that
+// every replica of a service sees the same conversations and they outlive
+// a restart. It works on a single server, with Sentinel and on Redis
+// Cluster: it talks to Redis through the redis.UniversalClient it is given,
+// and all the keys of one conversation share a hash tag, so they live in
+// one slot of a cluster. See FORMAT.md for the keys and the encoding.
+//
+// Every write is one server-side script (one round trip, atomic on the
+// server): Append checks the idempotency key, takes the next sequence
+// number, pushes, trims the list to the window and refreshes the idle TTL
+// of every key of the conversation. Messages and Window are one round trip
+// too, read by a script that returns the newest 2 × MaxTurns messages and
+// the pinned prompt and refreshes the TTL (a read is an access). Each
+// conversation is linearizable because each call is a single script or
+// command on the server.
+//
+// Append gives every message an idempotency key before its first send:
+// its Message.ID, or a random one generated for a message without an ID.
+// So when go-redis sends a script again after losing its reply (it does,
+// for network errors, up to MaxRetries times), the second run finds the
+// first and returns it instead of storing the message twice; and a caller
+// that retries an Append with the same Message.ID after ErrUnavailable
+// stores it once too.
+//
+// Errors: validation errors are chatring's (the same as History's, from
+// chatring.ValidateMessage); a Redis that cannot be reached, times out, is
+// loading, read-only, failing over or busy, or a client pool with no free
+// connection, gives an error wrapping chatring.ErrUnavailable and the
+// cause; stored data in an unknown format gives ErrFormat; any other
+// failure (a script error, a key of the wrong type) is returned wrapped,
+// neither ErrUnavailable nor a validation error.
+//
+// Close stops writes (ErrClosed) and waits for those in flight; Messages
+// and Window keep working after Close, on the client. Close does not close
+// the client: whoever made it closes it, after Close.
+//
+// Config.MaxConversations does not apply: Redis bounds memory with the
+// idle TTL and its own maxmemory policy.
+type Store struct {
+	// These fields are set by New and never written again.
+	client redis.UniversalClient
+	cfg    chatring.Config // defaults filled in
+	prefix string
+	tok    chatring.Tokenizer
+	now    func() time.Time
+	log    *slog.Logger
+	window string // 2 × MaxTurns, as a script argument
+	ttl    string // IdleTTL in milliseconds, as a script argument
+
+	gate gate
+}
+
+var _ chatring.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*options)
+
+type options struct {
+	prefix string
+	tok    chatring.Tokenizer
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// WithPrefix sets the prefix of every key the store writes (default
+// DefaultPrefix, "chatring:"), so that several stores, or several
+// services, can share a Redis without seeing each other's conversations.
+// It must not contain '{' or '}', which would change the keys' hash tag.
+func WithPrefix(prefix string) Option {
+	return func(o *options) { o.prefix = prefix }
+}
+
+// WithTokenizer sets the Tokenizer that counts Message.Tokens, once per
+// message at Append (default: chatring.ApproxTokenizer). The counts are
+// stored with the messages, so every replica should use the same one.
+func WithTokenizer(t chatring.Tokenizer) Option {
+	return func(o *options) { o.tok = t }
+}
+
+// WithClock sets the clock that stamps Message.Time and the pinned
+// prompt's Time (default: time.Now). Times come from the clock of the
+// replica that appends, not from Redis.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// WithLogger sets the structured logger (default: discard). The store
+// logs rejected calls and Redis errors at Warn, with the operation and the
+// error, never a message's content or name or a conversation ID.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
+// New returns a Store on client. cfg configures every conversation as it
+// would a History: zero fields mean their defaults, and an invalid cfg
+// returns an error wrapping chatring.ErrInvalidConfig. The window is
+// 2 × cfg.MaxTurns messages; cfg.IdleTTL is the idle TTL of every
+// conversation (PEXPIRE on each of its keys at every call on it);
+// cfg.Backend, cfg.Shards and cfg.MaxConversations do not apply. New does
+// not contact Redis.
+func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := options{prefix: DefaultPrefix}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if strings.ContainsAny(o.prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: key prefix must not contain '{' or '}': they would change the hash tag")
+	}
+	if o.tok == nil {
+		o.tok = chatring.ApproxTokenizer{}
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.WithDefaults()
+	s := &Store{
+		client: client, cfg: cfg, prefix: o.prefix, tok: o.tok, now: o.now, log: o.log,
+		window: strconv.Itoa(2 * cfg.MaxTurns),
+		ttl:    strconv.FormatInt(cfg.IdleTTL.Milliseconds(), 10),
+	}
+	s.gate.done = make(chan struct{})
+	return s, nil
+}
+
+// Config returns the configuration the store was created with, defaults
+// filled in.
+func (s *Store) Config() chatring.Config { return s.cfg }
+
+// Keys returns the Redis keys of conversation conv (FORMAT.md): the list
+// of its messages, its meta hash and the sorted set of its idempotency
+// keys. They share the hash tag {base64url(conv)}.
+func (s *Store) Keys(conv string) (messages, meta, ids string) {
+	k := s.keys(conv)
+	return k[0], k[1], k[2]
+}
+
+func (s *Store) keys(conv string) []string {
+	base := s.prefix + "{" + base64.RawURLEncoding.EncodeToString([]byte(conv)) + "}:"
+	return []string{base + "messages", base + "meta", base + "ids"}
+}
+
+// enter checks ctx and conv and registers a write with the gate; the
+// caller must call s.gate.exit() when it returns nil.
+func (s *Store) enter(ctx context.Context, op, conv string) error {
+	if err := s.check(ctx, op, conv); err != nil {
+		return err
+	}
+	if !s.gate.enter() {
+		return fmt.Errorf("redisstore: %s: %w", op, chatring.ErrClosed)
+	}
+	return nil
+}
+
+// check checks ctx and conv, as every method does first.
+func (s *Store) check(ctx context.Context, op, conv string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := chatring.ValidateConversation(conv); err != nil {
+		return s.rejected(ctx, op, err)
+	}
+	return nil
+}
+
+// rejected logs a validation error and returns it.
+func (s *Store) rejected(ctx context.Context, op string, err error) error {
+	s.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: rejected", slog.String("op", op), slog.Any("error", err))
+	return err
+}
+
+// run runs script on conv's keys and classifies its error.
+func (s *Store) run(ctx context.Context, op string, script *redis.Script, conv string, args ...any) (any, error) {
+	res, err := script.Run(ctx, s.client, s.keys(conv), args...).Result()
+	if err != nil {
+		return nil, s.failed(ctx, op, err)
+	}
+	return res, nil
+}
+
+// failed classifies and logs an error of the client.
+func (s *Store) failed(ctx context.Context, op string, err error) error {
+	err = classify(ctx, op, err)
+	s.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: call failed", slog.String("op", op), slog.Any("error", err))
+	return err
+}
+
+// Append implements chatring.Store: it checks ctx, the conversation ID,
+// Close and then m as History.Append does, fills in Time and Tokens, and
+// runs append.lua. Seq comes from Redis. See Store for idempotency.
+func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	if err := s.enter(ctx, "append", conv); err != nil {
+		return chatring.Message{}, err
+	}
+	defer s.gate.exit()
+	if err := chatring.ValidateMessage(m, s.cfg); err != nil {
+		return chatring.Message{}, s.rejected(ctx, "append", err)
+	}
+	m.Seq = 0
+	m.Time = s.now().Round(0)
+	m.Tokens = max(s.tok.Count(m.Content), 0)
+	body, err := encodeMessage(m)
+	if err != nil {
+		return chatring.Message{}, fmt.Errorf("redisstore: append: encode: %w", err)
+	}
+	res, err := s.run(ctx, "append", appendScript, conv, body, idempotencyKey(m.ID), s.window, s.ttl, FormatVersion)
+	if err != nil {
+		return chatring.Message{}, err
+	}
+	reply, ok := res.([]any)
+	if !ok || len(reply) != 2 {
+		return chatring.Message{}, replyError("append", res)
+	}
+	switch reply[0] {
+	case int64(1):
+		seq, ok := reply[1].(int64)
+		if !ok || seq < 1 {
+			return chatring.Message{}, replyError("append", res)
+		}
+		m.Seq = uint64(seq)
+		return m, nil
+	case int64(0):
+		stored, ok := reply[1].(string)
+		if !ok {
+			return chatring.Message{}, replyError("append", res)
+		}
+		return decodeMessage("append", stored)
+	}
+	return chatring.Message{}, replyError("append", res)
+}
+
+// idempotencyKey returns the member of the ids set for a message with
+// this ID: "i" and the ID, or "g" and 128 random bits in hex when the
+// message has none.
+func idempotencyKey(id string) string {
+	if id != "" {
+		return "i" + id
+	}
+	var r [16]byte
+	binary.LittleEndian.PutUint64(r[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(r[8:], rand.Uint64())
+	return "g" + hex.EncodeToString(r[:])
+}
+
+// Messages implements chatring.Store.
+func (s *Store) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
+	if err := s.check(ctx, "messages", conv); err != nil {
+		return dst, err
+	}
+	out, _, err := s.read(ctx, "messages", conv, false, dst)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+// Window implements chatring.Store: the window and the prompt come from
+// one read, and chatring.CutWindow applies History.Window's rules to them.
+func (s *Store) Window(ctx context.Context, conv string, maxTokens int) ([]chatring.Message, error) {
+	if err := s.check(ctx, "window", conv); err != nil {
+		return nil, err
+	}
+	if maxTokens < 0 {
+		return chatring.CutWindow(nil, nil, maxTokens) // the budget's error
+	}
+	if maxTokens == 0 {
+		maxTokens = s.cfg.MaxTokens
+	}
+	win, prompt, err := s.read(ctx, "window", conv, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	return chatring.CutWindow(win, prompt, maxTokens)
+}
+
+// read runs read.lua and appends the window to dst; it returns the
+// pinned prompt too when withPrompt is set.
+func (s *Store) read(ctx context.Context, op, conv string, withPrompt bool, dst []chatring.Message) ([]chatring.Message, *chatring.Message, error) {
+	flag := "0"
+	if withPrompt {
+		flag = "1"
+	}
+	res, err := s.run(ctx, op, readScript, conv, s.window, s.ttl, flag)
+	if err != nil {
+		return dst, nil, err
+	}
+	reply, ok := res.([]any)
+	if !ok || len(reply) != 3 {
+		return dst, nil, replyError(op, res)
+	}
+	version, ok1 := reply[0].(string)
+	promptJSON, ok2 := reply[1].(string)
+	list, ok3 := reply[2].([]any)
+	if !ok1 || !ok2 || !ok3 {
+		return dst, nil, replyError(op, res)
+	}
+	if version != "" && version != FormatVersion {
+		return dst, nil, fmt.Errorf("redisstore: %s: %w: conversation in format %q, this package reads %q",
+			op, ErrFormat, version, FormatVersion)
+	}
+	var prompt *chatring.Message
+	if promptJSON != "" {
+		p, err := decodeMessage(op, promptJSON)
+		if err != nil {
+			return dst, nil, err
+		}
+		prompt = &p
+	}
+	out := dst
+	for _, v := range list {
+		str, ok := v.(string)
+		if !ok {
+			return dst, nil, replyError(op, res)
+		}
+		m, err := decodeMessage(op, str)
+		if err != nil {
+			return dst, nil, err
+		}
+		out = append(out, m)
+	}
+	return out, prompt, nil
+}
+
+// SetSystemPrompt implements chatring.Store: the prompt is validated as
+// History validates it, its tokens counted once, and it is stored in the
+// conversation's meta hash. Removing the prompt (prompt "") of an unknown
+// conversation creates nothing.
+func (s *Store) SetSystemPrompt(ctx context.Context, conv, prompt string) error {
+	if err := s.enter(ctx, "set_system_prompt", conv); err != nil {
+		return err
+	}
+	defer s.gate.exit()
+	if err := chatring.ValidateSystemPrompt(prompt, s.cfg); err != nil {
+		return s.rejected(ctx, "set_system_prompt", err)
+	}
+	var body []byte
+	if prompt != "" {
+		var err error
+		body, err = json.Marshal(chatring.Message{Role: chatring.System, Content: prompt,
+			Time: s.now().Round(0), Tokens: max(s.tok.Count(prompt), 0)})
+		if err != nil {
+			return fmt.Errorf("redisstore: set_system_prompt: encode: %w", err)
+		}
+	}
+	_, err := s.run(ctx, "set_system_prompt", promptScript, conv, body, s.ttl, FormatVersion)
+	return err
+}
+
+// Clear implements chatring.Store: the messages and their idempotency
+// keys are removed; the sequence number continues and the prompt stays.
+// Clearing an unknown conversation does nothing.
+func (s *Store) Clear(ctx context.Context, conv string) error {
+	if err := s.enter(ctx, "clear", conv); err != nil {
+		return err
+	}
+	defer s.gate.exit()
+	_, err := s.run(ctx, "clear", clearScript, conv, s.ttl)
+	return err
+}
+
+// Delete implements chatring.Store with one UNLINK of the conversation's
+// keys (Redis frees their memory in the background). Deleting an unknown
+// conversation does nothing.
+func (s *Store) Delete(ctx context.Context, conv string) error {
+	if err := s.enter(ctx, "delete", conv); err != nil {
+		return err
+	}
+	defer s.gate.exit()
+	if err := s.client.Unlink(ctx, s.keys(conv)...).Err(); err != nil {
+		return s.failed(ctx, "delete", err)
+	}
+	return nil
+}
+
+// Close implements chatring.Store: writes fail with ErrClosed from the
+// moment it is called, and it returns when the writes in flight have
+// returned, or with an error wrapping ctx.Err() when ctx is done first.
+// The store holds nothing to flush: every acknowledged write is in Redis.
+// Close does not close the client. It is idempotent.
+func (s *Store) Close(ctx context.Context) error {
+	s.gate.close()
+	select {
+	case <-s.gate.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("redisstore: close: %d writes still in flight: %w", s.gate.inFlight(), ctx.Err())
+	}
+}
+
+// gate counts the writes in flight and lets Close wait for them. A write
+// costs a network round trip, so a mutex here is not measurable.
+type gate struct {
+	done chan struct{} // closed once closed is set and n is 0
+
+	mu     sync.Mutex // guards the fields below
+	n      int        // writes in flight
+	closed bool
+}
+
+// enter registers a write; it reports false once the gate is closed.
+func (g *gate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.n++
+	return true
+}
+
+// exit unregisters a write.
+func (g *gate) exit() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n--
+	if g.closed && g.n == 0 {
+		close(g.done)
+	}
+}
+
+// close closes the gate to new writes.
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return
+	}
+	g.closed = true
+	if g.n == 0 {
+		close(g.done)
+	}
+}
+
+func (g *gate) inFlight() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
+}
