@@ -91,3 +91,32 @@ func newStore(t testing.TB, client redis.UniversalClient, cfg chatring.Config, o
 	}
 	return s
 }
+
+// mustAppend appends a user message or fails the test.
+func mustAppend(t testing.TB, s chatring.Store, conv, content string) chatring.Message {
+	t.Helper()
+	m, err := s.Append(context.Background(), conv, chatring.Message{Role: chatring.User, Content: content})
+	if err != nil {
+		t.Fatalf("Append(%q): %v", conv, err)
+	}
+	return m
+}
+
+// messagesOf returns conv's window or fails the test.
+func messagesOf(t testing.TB, s chatring.Store, conv string) []chatring.Message {
+	t.Helper()
+	msgs, err := s.Messages(context.Background(), conv, nil)
+	if err != nil {
+		t.Fatalf("Messages(%q): %v", conv, err)
+	}
+	return msgs
+}
+
+// brief renders messages as "seq:role:content".
+func brief(msgs []chatring.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = fmt.Sprintf("%d:%s:%s", m.Seq, m.Role, m.Content)
+	}
+	return out
+}
