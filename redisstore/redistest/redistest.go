@@ -137,8 +137,10 @@ func (s *Server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
+		// A replica without its master and replica-serve-stale-data no
+		// answers MASTERDOWN, and that is how it is meant to run.
 		reply, err := s.Command(ctx, "PING")
-		if err == nil && reply == "+PONG" {
+		if err == nil && (reply == "+PONG" || strings.HasPrefix(reply, "-MASTERDOWN")) {
 			return nil
 		}
 		select {
