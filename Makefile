@@ -3,15 +3,20 @@ GO ?= go
 
 # The repository's Go modules: the library, and the ones kept separate so
 # that the library's importers never download their dependencies.
-MODULES = . tokenizer/tiktoken resilient bench/peers bench/tools promexport examples/chatservice adapters/openai adapters/anthropic adapters/langchaingo
+MODULES = . tokenizer/tiktoken redisstore resilient bench/peers bench/tools promexport examples/chatservice adapters/openai adapters/anthropic adapters/langchaingo
 
 .PHONY: test vet fmt-check stress cover fuzz-smoke
 
 ## test: gofmt and vet, then every test of every module under the race detector.
+## The Redis tests (redisstore, bench/peers) start their own redis-server;
+## without one on PATH they are skipped, and say so here, unless
+## CHATRING_REQUIRE_REDIS=1 (CI) makes them fail.
 test: fmt-check vet
 	@set -e; for m in $(MODULES); do \
 		echo "go test -race ./... ($$m)"; (cd $$m && $(GO) test -race ./...); \
 	done
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || \
+		echo "NOTE: redis-server or redis-cli not found: the Redis tests were skipped (install: apt-get install redis-server redis-tools)"
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
