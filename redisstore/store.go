@@ -29,20 +29,18 @@ const FormatVersion = "1"
 // otherwise.
 const DefaultPrefix = "chatring:"
 
-// The server-side scripts, one per kind of call. Each file opens with a
-// comment that lists its KEYS, its ARGV and its reply.
+// The server-side scripts, one per kind of write (reads need none: see
+// read). Each file opens with a comment that lists its KEYS, its ARGV and
+// its reply.
 var (
 	//go:embed append.lua
 	appendSource string
-	//go:embed read.lua
-	readSource string
 	//go:embed prompt.lua
 	promptSource string
 	//go:embed clear.lua
 	clearSource string
 
 	appendScript = redis.NewScript(appendSource)
-	readScript   = redis.NewScript(readSource)
 	promptScript = redis.NewScript(promptSource)
 	clearScript  = redis.NewScript(clearSource)
 )
@@ -58,10 +56,10 @@ var (
 // server): Append checks the idempotency key, takes the next sequence
 // number, pushes, trims the list to the window and refreshes the idle TTL
 // of every key of the conversation. Messages and Window are one round trip
-// too, read by a script that returns the newest 2 × MaxTurns messages and
-// the pinned prompt and refreshes the TTL (a read is an access). Each
-// conversation is linearizable because each call is a single script or
-// command on the server.
+// too: a MULTI/EXEC transaction that returns the newest 2 × MaxTurns
+// messages and the pinned prompt and refreshes the TTL (a read is an
+// access). Each conversation is linearizable because each call is a
+// single script, transaction or command on the server.
 //
 // Append gives every message an idempotency key before its first send:
 // its Message.ID, or a random one generated for a message without an ID.
@@ -87,14 +85,15 @@ var (
 // idle TTL and its own maxmemory policy.
 type Store struct {
 	// These fields are set by New and never written again.
-	client redis.UniversalClient
-	cfg    chatring.Config // defaults filled in
-	prefix string
-	tok    chatring.Tokenizer
-	now    func() time.Time
-	log    *slog.Logger
-	window string // 2 × MaxTurns, as a script argument
-	ttl    string // IdleTTL in milliseconds, as a script argument
+	client    redis.UniversalClient
+	cfg       chatring.Config // defaults filled in
+	prefix    string
+	tok       chatring.Tokenizer
+	now       func() time.Time
+	log       *slog.Logger
+	window    string // 2 × MaxTurns, as a script argument
+	windowLen int64  // 2 × MaxTurns
+	ttl       string // IdleTTL in milliseconds, as a script argument
 
 	gate gate
 }
@@ -173,8 +172,9 @@ func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*St
 	cfg = cfg.WithDefaults()
 	s := &Store{
 		client: client, cfg: cfg, prefix: o.prefix, tok: o.tok, now: o.now, log: o.log,
-		window: strconv.Itoa(2 * cfg.MaxTurns),
-		ttl:    strconv.FormatInt(cfg.IdleTTL.Milliseconds(), 10),
+		window:    strconv.Itoa(2 * cfg.MaxTurns),
+		windowLen: int64(2 * cfg.MaxTurns),
+		ttl:       strconv.FormatInt(cfg.IdleTTL.Milliseconds(), 10),
 	}
 	s.gate.done = make(chan struct{})
 	return s, nil
@@ -330,52 +330,69 @@ func (s *Store) Window(ctx context.Context, conv string, maxTokens int) ([]chatr
 	return chatring.CutWindow(win, prompt, maxTokens)
 }
 
-// read runs read.lua and appends the window to dst; it returns the
-// pinned prompt too when withPrompt is set.
+// read appends conv's window to dst and returns the pinned prompt too when
+// withPrompt is set. It is one round trip: a MULTI/EXEC transaction (atomic
+// like a script, and cheaper for Redis than moving the window through
+// Lua) of HMGET meta v [prompt], LRANGE of the newest 2 × MaxTurns
+// messages, and PEXPIRE of the three keys (a read is an access).
 func (s *Store) read(ctx context.Context, op, conv string, withPrompt bool, dst []chatring.Message) ([]chatring.Message, *chatring.Message, error) {
-	flag := "0"
-	if withPrompt {
-		flag = "1"
-	}
-	res, err := s.run(ctx, op, readScript, conv, s.window, s.ttl, flag)
+	k := s.keys(conv)
+	var meta *redis.SliceCmd
+	var list *redis.StringSliceCmd
+	cmds, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if withPrompt {
+			meta = p.HMGet(ctx, k[1], "v", "prompt")
+		} else {
+			meta = p.HMGet(ctx, k[1], "v")
+		}
+		list = p.LRange(ctx, k[0], -s.windowLen, -1)
+		for _, key := range k {
+			p.PExpire(ctx, key, s.cfg.IdleTTL)
+		}
+		return nil
+	})
 	if err != nil {
-		return dst, nil, err
+		return dst, nil, s.failed(ctx, op, cause(err, cmds))
 	}
-	reply, ok := res.([]any)
-	if !ok || len(reply) != 3 {
-		return dst, nil, replyError(op, res)
-	}
-	version, ok1 := reply[0].(string)
-	promptJSON, ok2 := reply[1].(string)
-	list, ok3 := reply[2].([]any)
-	if !ok1 || !ok2 || !ok3 {
-		return dst, nil, replyError(op, res)
-	}
-	if version != "" && version != FormatVersion {
+	fields := meta.Val()
+	if v, ok := fields[0].(string); ok && v != FormatVersion {
 		return dst, nil, fmt.Errorf("redisstore: %s: %w: conversation in format %q, this package reads %q",
-			op, ErrFormat, version, FormatVersion)
+			op, ErrFormat, v, FormatVersion)
 	}
 	var prompt *chatring.Message
-	if promptJSON != "" {
-		p, err := decodeMessage(op, promptJSON)
-		if err != nil {
-			return dst, nil, err
+	if withPrompt {
+		if p, ok := fields[1].(string); ok {
+			m, err := decodeMessage(op, p)
+			if err != nil {
+				return dst, nil, err
+			}
+			prompt = &m
 		}
-		prompt = &p
 	}
 	out := dst
-	for _, v := range list {
-		str, ok := v.(string)
-		if !ok {
-			return dst, nil, replyError(op, res)
-		}
-		m, err := decodeMessage(op, str)
+	for _, e := range list.Val() {
+		m, err := decodeMessage(op, e)
 		if err != nil {
 			return dst, nil, err
 		}
 		out = append(out, m)
 	}
 	return out, prompt, nil
+}
+
+// cause returns the error that made a transaction fail: when Redis
+// refused to queue a command (READONLY, MASTERDOWN, BUSY, ...) EXEC
+// fails with EXECABORT, and the reason is that command's error.
+func cause(err error, cmds []redis.Cmder) error {
+	if !redis.IsExecAbortError(err) {
+		return err
+	}
+	for _, c := range cmds {
+		if e := c.Err(); e != nil && !redis.IsExecAbortError(e) {
+			return e
+		}
+	}
+	return err
 }
 
 // SetSystemPrompt implements chatring.Store: the prompt is validated as

@@ -18,7 +18,9 @@ func TestMain(m *testing.M) {
 	// go-diodes logs "Diode set collision" through the standard logger when
 	// writers lap each other; that is expected under contention here.
 	log.SetOutput(io.Discard)
-	os.Exit(m.Run())
+	code := m.Run()
+	stopRedis()
+	os.Exit(code)
 }
 
 func BenchmarkAppend(b *testing.B)     { workload.Append(b, all) }
