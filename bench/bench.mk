@@ -6,6 +6,9 @@
 #                         -benchtime 200ms, to bench/out/bench.txt
 #   make bench-peers      the same workloads on the backends beside the
 #                         peers, to bench/out/peers.txt
+#   make bench-redis      the Redis store beside the naive Redis clients,
+#                         10 interleaved processes, to bench/out/redis.txt
+#                         (needs redis-server; see bench/redis.sh)
 #   make benchstat        backends side by side (benchstat -col /backend)
 #   make bench-store      the store workloads (StoreAppend, StoreChatMix,
 #                         StoreWindow: -count 10 -cpu 1,2 -benchtime 100ms,
@@ -43,12 +46,16 @@
 BENCHSTAT = $(GO) tool -modfile=bench/tools/go.mod benchstat
 BENCH_UNITS ?= -.unit:ops/s AND -.name:Floor
 
-.PHONY: bench bench-peers bench-store benchstat bench-report bench-smoke bench-regress bench-regress-ci
+.PHONY: bench bench-peers bench-redis bench-store benchstat bench-report bench-smoke bench-regress bench-regress-ci
 
 # The workloads of make bench: every benchmark function of package ./bench
 # but the store's, which have their own target (their million-conversation
 # stores take seconds each to build).
 BENCH_RING = ^Benchmark(Append|WriteHeavy|ChatMix|ReadHeavy|Snapshot|Seed|Window|Floor)$$
+
+# The workloads of make bench-peers: every benchmark function of bench/peers
+# but the Redis ones, which have their own target.
+BENCH_PEERS = ^Benchmark(Append|WriteHeavy|ChatMix|ReadHeavy|Snapshot|Seed)$$
 
 bench:
 	BENCH=$${BENCH:-'$(BENCH_RING)'} bash bench/run.sh root bench/out/bench.txt
@@ -62,7 +69,10 @@ bench-store:
 		bash bench/run.sh root bench/out/storemem.txt
 
 bench-peers:
-	bash bench/run.sh peers bench/out/peers.txt
+	BENCH=$${BENCH:-'$(BENCH_PEERS)'} bash bench/run.sh peers bench/out/peers.txt
+
+bench-redis:
+	bash bench/redis.sh bench/out/redis.txt
 
 benchstat:
 	@test -s bench/out/bench.txt || { echo "no bench/out/bench.txt: run make bench first"; exit 1; }
