@@ -12,6 +12,7 @@ import (
 	"github.com/chatring/chatring/redisstore"
 	"github.com/chatring/chatring/redisstore/redistest"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 )
 
 // The servers most tests share: one redis-server and one three-master
@@ -40,6 +41,14 @@ func TestMain(m *testing.M) {
 		shared.cluster.Stop()
 	}
 	shared.mu.Unlock()
+	if code == 0 {
+		// Every client a test made is closed by now, and with it its
+		// goroutines.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
