@@ -12,6 +12,15 @@
 //     lock-free ring for many writers and one draining reader. It has no
 //     snapshot of the window, so it runs the append-only workloads only.
 //
+// And beside github.com/chatring/chatring/redisstore, in the Redis
+// benchmarks (BenchmarkRedisAppend, BenchmarkRedisWindow,
+// BenchmarkRedisMemory; `make bench-redis`):
+//
+//   - RedisNaive, backend=naive: the Redis history services write by hand,
+//     as LangChain's RedisChatMessageHistory does (RPUSH, LTRIM and PEXPIRE
+//     as three commands, LRANGE to read); backend=naive-pipelined sends the
+//     three in one MULTI/EXEC.
+//
 // This is a module of its own (bench/peers/go.mod) so that the peers'
 // dependencies never reach chatring's importers.
 package peers

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,6 +183,7 @@ func runClients(b *testing.B, convs int, op func(ctx context.Context, conv strin
 	var mu sync.Mutex
 	var all []time.Duration
 	var seed atomic.Uint64
+	clientCPU, serverCPU := processCPU(b), redisCPU(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		rng := rand.New(rand.NewPCG(seed.Add(1), 1))
@@ -202,6 +204,8 @@ func runClients(b *testing.B, convs int, op func(ctx context.Context, conv strin
 		mu.Unlock()
 	})
 	b.StopTimer()
+	b.ReportMetric(float64((processCPU(b)-clientCPU).Nanoseconds())/float64(b.N), "client-cpu-ns/op")
+	b.ReportMetric(float64((redisCPU(b)-serverCPU).Nanoseconds())/float64(b.N), "server-cpu-ns/op")
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "ops/s")
 	}
@@ -218,9 +222,12 @@ func redisName(backend string) string {
 
 // BenchmarkRedisAppend appends to full windows of 10 000 conversations from
 // 64 goroutines (clients of one process, each with a connection of its
-// own): throughput, p50 and p99 latency, and round trips per append
+// own): throughput, p50 and p99 latency, round trips per append
 // (writes/op: go-redis writes each command, or each pipeline, with one
-// write).
+// write), and the CPU time per append of the clients' process and of
+// redis-server (client-cpu-ns/op, server-cpu-ns/op: getrusage and INFO
+// cpu; on a machine shared with other work they show where an operation's
+// cost is, which throughput alone does not).
 func BenchmarkRedisAppend(b *testing.B) {
 	msgs := workload.Messages(256, workload.PayloadBytes)
 	for _, name := range redisBackends {
@@ -316,6 +323,38 @@ func BenchmarkRedisMemory(b *testing.B) {
 			b.ReportMetric(float64(redisWindow*workload.PayloadBytes), "payload-B/conv")
 		})
 	}
+}
+
+// processCPU returns the CPU time (user and system) this process has
+// used: the clients' side of the benchmark.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU returns the CPU time (user and system) the redis-server has
+// used, from INFO cpu: the server's side.
+func redisCPU(b *testing.B) time.Duration {
+	info, err := redisEnv.clients[0].Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\r\n") {
+		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(line, f); ok {
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += x
+			}
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 // usedMemory returns INFO memory's used_memory.
