@@ -113,7 +113,8 @@ type options struct {
 // WithPrefix sets the prefix of every key the store writes (default
 // DefaultPrefix, "chatring:"), so that several stores, or several
 // services, can share a Redis without seeing each other's conversations.
-// It must not contain '{' or '}', which would change the keys' hash tag.
+// It must not contain '{' or '}', which would change the keys' hash tag
+// (New returns an error wrapping chatring.ErrInvalidConfig).
 func WithPrefix(prefix string) Option {
 	return func(o *options) { o.prefix = prefix }
 }
@@ -158,7 +159,8 @@ func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*St
 		opt(&o)
 	}
 	if strings.ContainsAny(o.prefix, "{}") {
-		return nil, fmt.Errorf("redisstore: key prefix must not contain '{' or '}': they would change the hash tag")
+		return nil, fmt.Errorf("redisstore: %w: key prefix must not contain '{' or '}': they would change the hash tag",
+			chatring.ErrInvalidConfig)
 	}
 	if o.tok == nil {
 		o.tok = chatring.ApproxTokenizer{}

@@ -61,7 +61,7 @@ func TestNewRejects(t *testing.T) {
 		t.Error("New(nil client) succeeded")
 	}
 	for _, p := range []string{"a{", "}", "x{y}"} {
-		if _, err := redisstore.New(client, chatring.Config{}, redisstore.WithPrefix(p)); err == nil {
+		if _, err := redisstore.New(client, chatring.Config{}, redisstore.WithPrefix(p)); !errors.Is(err, chatring.ErrInvalidConfig) {
 			t.Errorf("New with prefix %q succeeded; braces would change the hash tag", p)
 		}
 	}
