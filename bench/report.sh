@@ -226,7 +226,13 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 		echo "starts, in the same processes. 64 goroutines (go-redis pool of 64) over"
 		echo "10 000 conversations, each holding a full default window (20 messages of 64"
 		echo "bytes) before timing. p50/p99: latency of one call; writes/op: round trips"
-		echo "per call; resp-B/op: bytes Redis sent per read."
+		echo "per call; resp-B/op: bytes Redis sent per read; client-cpu and server-cpu: CPU"
+		echo "time per call of the benchmark process (getrusage) and of redis-server (INFO"
+		echo "cpu). Issue 11's targets: Append ops/s at least 2x naive's and p99 at most"
+		echo "naive's; a window read in one round trip (writes/op 1) with its bytes bounded"
+		echo "by the window (resp-B/op); Redis memory per conversation (usage-B/conv:"
+		echo "MEMORY USAGE of its keys; used-B/conv: used_memory grown per conversation)"
+		echo "beside the payload (payload-B/conv)."
 		echo
 		echo '```'
 		echo "\$ $(cmd_of "$out/redis.txt")"
