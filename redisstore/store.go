@@ -13,10 +13,10 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/internal/gate"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -95,7 +95,7 @@ type Store struct {
 	windowLen int64  // 2 × MaxTurns
 	ttl       string // IdleTTL in milliseconds, as a script argument
 
-	gate gate
+	gate gate.Gate // writes in flight, and Close
 }
 
 var _ chatring.Store = (*Store)(nil)
@@ -178,7 +178,7 @@ func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*St
 		windowLen: int64(2 * cfg.MaxTurns),
 		ttl:       strconv.FormatInt(cfg.IdleTTL.Milliseconds(), 10),
 	}
-	s.gate.done = make(chan struct{})
+	s.gate.Init()
 	return s, nil
 }
 
@@ -200,12 +200,12 @@ func (s *Store) keys(conv string) []string {
 }
 
 // enter checks ctx and conv and registers a write with the gate; the
-// caller must call s.gate.exit() when it returns nil.
+// caller must call s.gate.Exit() when it returns nil.
 func (s *Store) enter(ctx context.Context, op, conv string) error {
 	if err := s.check(ctx, op, conv); err != nil {
 		return err
 	}
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return fmt.Errorf("redisstore: %s: %w", op, chatring.ErrClosed)
 	}
 	return nil
@@ -251,7 +251,7 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	if err := s.enter(ctx, "append", conv); err != nil {
 		return chatring.Message{}, err
 	}
-	defer s.gate.exit()
+	defer s.gate.Exit()
 	if err := chatring.ValidateMessage(m, s.cfg); err != nil {
 		return chatring.Message{}, s.rejected(ctx, "append", err)
 	}
@@ -405,7 +405,7 @@ func (s *Store) SetSystemPrompt(ctx context.Context, conv, prompt string) error 
 	if err := s.enter(ctx, "set_system_prompt", conv); err != nil {
 		return err
 	}
-	defer s.gate.exit()
+	defer s.gate.Exit()
 	if err := chatring.ValidateSystemPrompt(prompt, s.cfg); err != nil {
 		return s.rejected(ctx, "set_system_prompt", err)
 	}
@@ -429,7 +429,7 @@ func (s *Store) Clear(ctx context.Context, conv string) error {
 	if err := s.enter(ctx, "clear", conv); err != nil {
 		return err
 	}
-	defer s.gate.exit()
+	defer s.gate.Exit()
 	_, err := s.run(ctx, "clear", clearScript, conv, s.ttl)
 	return err
 }
@@ -441,7 +441,7 @@ func (s *Store) Delete(ctx context.Context, conv string) error {
 	if err := s.enter(ctx, "delete", conv); err != nil {
 		return err
 	}
-	defer s.gate.exit()
+	defer s.gate.Exit()
 	if err := s.client.Unlink(ctx, s.keys(conv)...).Err(); err != nil {
 		return s.failed(ctx, "delete", err)
 	}
@@ -454,61 +454,9 @@ func (s *Store) Delete(ctx context.Context, conv string) error {
 // The store holds nothing to flush: every acknowledged write is in Redis.
 // Close does not close the client. It is idempotent.
 func (s *Store) Close(ctx context.Context) error {
-	s.gate.close()
-	select {
-	case <-s.gate.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("redisstore: close: %d writes still in flight: %w", s.gate.inFlight(), ctx.Err())
+	s.gate.Close()
+	if err := s.gate.Wait(ctx); err != nil {
+		return fmt.Errorf("redisstore: close: %w", err)
 	}
-}
-
-// gate counts the writes in flight and lets Close wait for them. A write
-// costs a network round trip, so a mutex here is not measurable.
-type gate struct {
-	done chan struct{} // closed once closed is set and n is 0
-
-	mu     sync.Mutex // guards the fields below
-	n      int        // writes in flight
-	closed bool
-}
-
-// enter registers a write; it reports false once the gate is closed.
-func (g *gate) enter() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return false
-	}
-	g.n++
-	return true
-}
-
-// exit unregisters a write.
-func (g *gate) exit() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.n--
-	if g.closed && g.n == 0 {
-		close(g.done)
-	}
-}
-
-// close closes the gate to new writes.
-func (g *gate) close() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return
-	}
-	g.closed = true
-	if g.n == 0 {
-		close(g.done)
-	}
-}
-
-func (g *gate) inFlight() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.n
+	return nil
 }
