@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/chatring/chatring"
 	"github.com/redis/go-redis/v9"
@@ -37,8 +38,8 @@ func classify(ctx context.Context, op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case ctx.Err() != nil && (isContext(err) || transient(err)):
-		return fmt.Errorf("redisstore: %s: %w (%w)", op, ctx.Err(), err)
+	case ctxDone(ctx) != nil && (isContext(err) || transient(err)):
+		return fmt.Errorf("redisstore: %s: %w (%w)", op, ctxDone(ctx), err)
 	case errors.Is(err, redis.ErrClosed):
 		return fmt.Errorf("redisstore: %s: %w (%w)", op, chatring.ErrClosed, err)
 	case transient(err) || isContext(err):
@@ -49,6 +50,20 @@ func classify(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("redisstore: %s: %w: %w", op, ErrFormat, err)
 	}
 	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// ctxDone returns ctx.Err(), or context.DeadlineExceeded once ctx's
+// deadline has passed even if ctx has not noticed yet: with
+// ContextTimeoutEnabled, go-redis sets the connection's deadline to ctx's,
+// and the network's i/o timeout can come a moment before ctx's own timer.
+func ctxDone(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 func isContext(err error) bool {
