@@ -3,7 +3,7 @@ GO ?= go
 
 # The repository's Go modules: the library, and the ones kept separate so
 # that the library's importers never download their dependencies.
-MODULES = . tokenizer/tiktoken redisstore resilient bench/peers bench/tools promexport examples/chatservice adapters/openai adapters/anthropic adapters/langchaingo
+MODULES = . tokenizer/tiktoken redisstore resilient resilient/redisfault bench/peers bench/tools promexport examples/chatservice adapters/openai adapters/anthropic adapters/langchaingo
 
 .PHONY: test vet fmt-check stress cover fuzz-smoke
 

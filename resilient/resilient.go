@@ -262,7 +262,11 @@ func (s *Store) attempt(ctx context.Context, now, end time.Time, f func(context.
 	case ctx.Err() != nil:
 		// The caller gave up: say nothing about the primary.
 		err = ctx.Err()
-	case actx.Err() != nil && !isRejection(err):
+	case (actx.Err() != nil || actx != ctx && errors.Is(err, context.DeadlineExceeded)) && !isRejection(err):
+		// The attempt's own deadline passed. A store may report it
+		// before actx notices (redisstore's socket deadline is the ctx
+		// deadline, and its read can time out a moment before the
+		// ctx's timer fires), as the ctx's DeadlineExceeded.
 		err = fmt.Errorf("%w: no answer within the attempt's deadline: %w", chatring.ErrUnavailable, err)
 	}
 	done(err)
