@@ -2,19 +2,30 @@
 GO ?= go
 
 # The repository's Go modules: the library, and the ones kept separate so
-# that the library's importers never download their dependencies.
+# that the library's importers never download their dependencies. This is
+# the only list of them: tidy-check, vet, staticcheck and the tests run on
+# every module named here, so a new module is one more word on this line.
 MODULES = . tokenizer/tiktoken redisstore resilient resilient/redisfault bench/peers bench/tools promexport examples/chatservice adapters/openai adapters/anthropic adapters/langchaingo
 
-.PHONY: test vet fmt-check stress cover fuzz-smoke
+# staticcheck, pinned in bench/tools/go.mod beside benchstat; its settings
+# are in staticcheck.conf at the repository root, which governs every module.
+STATICCHECK = $(GO) tool -modfile=$(CURDIR)/bench/tools/go.mod staticcheck
 
-## test: gofmt and vet, then every test of every module under the race detector.
+# each-module runs the command $(1) in every module, printing it (or the
+# shorter label $(2)) first; the first failure stops the loop.
+each-module = set -e; for m in $(MODULES); do \
+		echo "$(or $(2),$(1)) ($$m)"; (cd $$m && $(1)); \
+	done
+
+.PHONY: test vet fmt-check tidy-check staticcheck stress cover fuzz-smoke
+
+## test: gofmt, tidy modules, vet and staticcheck, then every test of every
+## module under the race detector.
 ## The Redis tests (redisstore, bench/peers) start their own redis-server;
 ## without one on PATH they are skipped, and say so here, unless
 ## CHATRING_REQUIRE_REDIS=1 (CI) makes them fail.
-test: fmt-check vet
-	@set -e; for m in $(MODULES); do \
-		echo "go test -race ./... ($$m)"; (cd $$m && $(GO) test -race ./...); \
-	done
+test: fmt-check tidy-check vet staticcheck
+	@$(call each-module,$(GO) test -race ./...)
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || \
 		echo "NOTE: redis-server or redis-cli not found: the Redis tests were skipped (install: apt-get install redis-server redis-tools)"
 
@@ -22,10 +33,18 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+## tidy-check: every go.mod and go.sum is what `go mod tidy` would write, so a
+## missing or a stray requirement fails here, not in a user's build. It
+## prints the diff and changes nothing; run `go mod tidy` in the module to fix.
+tidy-check:
+	@$(call each-module,$(GO) mod tidy -diff)
+
 vet:
-	@set -e; for m in $(MODULES); do \
-		echo "go vet ./... ($$m)"; (cd $$m && $(GO) vet ./...); \
-	done
+	@$(call each-module,$(GO) vet ./...)
+
+## staticcheck: staticcheck on every package of every module, tests included.
+staticcheck:
+	@$(call each-module,$(STATICCHECK) ./...,staticcheck ./...)
 
 ## fuzz-smoke: short runs of the fuzz targets beyond their seed corpora:
 ## validation (FuzzAppend, FuzzToolCalls), windows cut at random
