@@ -4,8 +4,8 @@ go 1.26.0
 
 require (
 	code.cloudfoundry.org/go-diodes v0.0.0-20231113191959-85adc333ee36
-	github.com/chatring/chatring v0.0.0
-	github.com/chatring/chatring/redisstore v0.0.0
+	github.com/chatring/chatring v0.2.0
+	github.com/chatring/chatring/redisstore v0.2.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/tmc/langchaingo v0.1.14
 )

@@ -3,7 +3,7 @@ module github.com/chatring/chatring/tokenizer/tiktoken
 go 1.26.0
 
 require (
-	github.com/chatring/chatring v0.0.0
+	github.com/chatring/chatring v0.1.0
 	github.com/tiktoken-go/tokenizer v0.10.0
 	go.uber.org/goleak v1.3.0
 )
