@@ -5,7 +5,7 @@ go 1.26.0
 replace github.com/chatring/chatring => ..
 
 require (
-	github.com/chatring/chatring v0.0.0
+	github.com/chatring/chatring v0.2.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0

@@ -8,8 +8,8 @@ replace (
 )
 
 require (
-	github.com/chatring/chatring v0.0.0
-	github.com/chatring/chatring/promexport v0.0.0
+	github.com/chatring/chatring v0.2.0
+	github.com/chatring/chatring/promexport v0.2.0
 	github.com/google/go-cmp v0.7.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
