@@ -168,7 +168,7 @@ func (s *Store) do(ctx context.Context, f func(context.Context) error) error {
 	if !retryable(ctx, err) || s.retry.Attempts == 1 {
 		return ended(ctx, err)
 	}
-	remaining := end.Sub(time.Now())
+	remaining := time.Until(end)
 	if remaining <= 0 {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,14 +44,15 @@ func TestMain(m *testing.M) {
 }
 
 // buildService builds the service once per test binary, with the race
-// detector when the tests have it.
+// detector when the tests have it. "go" resolves to the toolchain running
+// the tests: go test puts its GOROOT/bin first in the PATH of the tests.
 var buildService = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(binDir, "chatservice")
 	args := []string{"build", "-o", bin}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), append(args, ".")...)
+	cmd := exec.Command("go", append(args, ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
