@@ -7,6 +7,11 @@ GO ?= go
 # every module named here, so a new module is one more word on this line.
 MODULES = . tokenizer/tiktoken redisstore resilient resilient/redisfault bench/peers bench/tools promexport examples/chatservice adapters/openai adapters/anthropic adapters/langchaingo
 
+# The nested modules that are released (tagged <dir>/vX.Y.Z with the core's
+# vX.Y.Z): every module above but the core itself, the benchmark modules and
+# the examples.
+PUBLISHED = $(filter-out . bench/% examples/%,$(MODULES))
+
 # staticcheck, pinned in bench/tools/go.mod beside benchstat; its settings
 # are in staticcheck.conf at the repository root, which governs every module.
 STATICCHECK = $(GO) tool -modfile=$(CURDIR)/bench/tools/go.mod staticcheck
@@ -17,7 +22,7 @@ each-module = set -e; for m in $(MODULES); do \
 		echo "$(or $(2),$(1)) ($$m)"; (cd $$m && $(1)); \
 	done
 
-.PHONY: test vet fmt-check tidy-check mod-check staticcheck stress cover fuzz-smoke
+.PHONY: test vet fmt-check tidy-check mod-check staticcheck stress cover fuzz-smoke release-require
 
 ## test: gofmt, tidy and publishable modules, vet and staticcheck, then every
 ## test of every module under the race detector.
@@ -54,6 +59,18 @@ vet:
 ## staticcheck: staticcheck on every package of every module, tests included.
 staticcheck:
 	@$(call each-module,$(STATICCHECK) ./...,staticcheck ./...)
+
+## release-require: make release-require VERSION=vX.Y.Z makes every
+## published nested module require the core at VERSION, the release about to
+## be tagged (CONTRIBUTING.md, Releasing), and prints the tags to create.
+release-require:
+	@case "$(VERSION)" in v[0-9]*.[0-9]*.[0-9]*) ;; \
+	*) echo "usage: make release-require VERSION=vX.Y.Z"; exit 2 ;; esac
+	@set -e; for m in $(PUBLISHED); do \
+		echo "$$m: require github.com/chatring/chatring $(VERSION)"; \
+		(cd $$m && $(GO) mod edit -require=github.com/chatring/chatring@$(VERSION)); \
+	done
+	@echo "tags: $(VERSION) $(addsuffix /$(VERSION),$(PUBLISHED))"
 
 ## fuzz-smoke: short runs of the fuzz targets beyond their seed corpora:
 ## validation (FuzzAppend, FuzzToolCalls), windows cut at random
