@@ -3,7 +3,7 @@ module github.com/chatring/chatring/redisstore
 go 1.26.0
 
 require (
-	github.com/chatring/chatring v0.0.0
+	github.com/chatring/chatring v0.2.0
 	github.com/google/go-cmp v0.7.0
 	github.com/redis/go-redis/v9 v9.23.0
 	go.uber.org/goleak v1.3.0

@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/anthropics/anthropic-sdk-go/v2 v2.15.0
-	github.com/chatring/chatring v0.0.0
+	github.com/chatring/chatring v0.2.0
 	github.com/google/go-cmp v0.7.0
 )
 

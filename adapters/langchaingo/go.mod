@@ -3,7 +3,7 @@ module github.com/chatring/chatring/adapters/langchaingo
 go 1.26.0
 
 require (
-	github.com/chatring/chatring v0.0.0
+	github.com/chatring/chatring v0.2.0
 	github.com/google/go-cmp v0.7.0
 	github.com/tmc/langchaingo v0.1.14
 )

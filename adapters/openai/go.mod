@@ -3,7 +3,7 @@ module github.com/chatring/chatring/adapters/openai
 go 1.26.0
 
 require (
-	github.com/chatring/chatring v0.0.0
+	github.com/chatring/chatring v0.2.0
 	github.com/google/go-cmp v0.7.0
 	github.com/openai/openai-go/v3 v3.98.0
 )

@@ -3,9 +3,9 @@ module github.com/chatring/chatring/resilient/redisfault
 go 1.26.0
 
 require (
-	github.com/chatring/chatring v0.0.0
-	github.com/chatring/chatring/redisstore v0.0.0
-	github.com/chatring/chatring/resilient v0.0.0
+	github.com/chatring/chatring v0.2.0
+	github.com/chatring/chatring/redisstore v0.2.0
+	github.com/chatring/chatring/resilient v0.2.0
 	github.com/redis/go-redis/v9 v9.23.0
 )
 
