@@ -49,7 +49,7 @@ func CheckExchanges(win []chatring.Message, inFlight bool) error {
 	for i := range win {
 		m := &win[i]
 		if i > 0 && m.Seq <= win[i-1].Seq {
-			return fmt.Errorf("Seq %d follows %d", m.Seq, win[i-1].Seq)
+			return fmt.Errorf("message Seq %d follows Seq %d", m.Seq, win[i-1].Seq)
 		}
 		if m.Role == chatring.Tool {
 			if open == nil {

@@ -12,7 +12,7 @@
 //	...
 //	system, messages := chatanthropic.Messages(chatring.CompleteExchanges(win))
 //	msg, err := client.Messages.New(ctx, anthropic.MessageNewParams{
-//		Model: anthropic.ModelClaudeSonnet4_5, MaxTokens: 1024,
+//		Model: anthropic.ModelClaudeSonnet5_5, MaxTokens: 1024,
 //		System: system, Messages: messages,
 //	})
 //	...

@@ -214,7 +214,7 @@ func TestRequestsFromWindows(t *testing.T) {
 		}
 		sentCount++
 		_, err := client.Messages.New(t.Context(), anthropic.MessageNewParams{
-			Model: anthropic.ModelClaudeSonnet4_5, MaxTokens: 1024, System: system, Messages: msgs,
+			Model: anthropic.ModelClaudeSonnet5_5, MaxTokens: 1024, System: system, Messages: msgs,
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", w.Name, err)
@@ -265,7 +265,7 @@ func TestFromMessage(t *testing.T) {
 			win, _ := h.Window(ctx, 0)
 			system, msgs := chatanthropic.Messages(chatring.CompleteExchanges(win))
 			resp, err := client.Messages.New(ctx, anthropic.MessageNewParams{
-				Model: anthropic.ModelClaudeSonnet4_5, MaxTokens: 1024, System: system, Messages: msgs,
+				Model: anthropic.ModelClaudeSonnet5_5, MaxTokens: 1024, System: system, Messages: msgs,
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -75,7 +75,7 @@ func Example() {
 		}
 		system, messages := chatanthropic.Messages(chatring.CompleteExchanges(win))
 		resp, err := client.Messages.New(ctx, anthropic.MessageNewParams{
-			Model: anthropic.ModelClaudeSonnet4_5, MaxTokens: 1024,
+			Model: anthropic.ModelClaudeSonnet5_5, MaxTokens: 1024,
 			System: system, Messages: messages,
 		})
 		if err != nil {

@@ -12,7 +12,7 @@
 //	win, err := h.Window(ctx, budget)
 //	...
 //	params := openai.ChatCompletionNewParams{
-//		Model:    openai.ChatModelGPT4o,
+//		Model:    openai.ChatModelGPT5_5,
 //		Messages: chatopenai.Messages(chatring.CompleteExchanges(win)),
 //	}
 //

@@ -49,7 +49,7 @@ func TestRequestsFromWindows(t *testing.T) {
 	windows := chattest.Windows(t)
 	for _, w := range windows {
 		_, err := client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{
-			Model: openai.ChatModelGPT4o, Messages: chatopenai.Messages(w.Messages),
+			Model: openai.ChatModelGPT5_5, Messages: chatopenai.Messages(w.Messages),
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", w.Name, err)
@@ -74,7 +74,7 @@ func TestFromCompletion(t *testing.T) {
 		ctx := t.Context()
 		win, _ := h.Window(ctx, 0)
 		resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
-			Model: openai.ChatModelGPT4o, Messages: chatopenai.Messages(win),
+			Model: openai.ChatModelGPT5_5, Messages: chatopenai.Messages(win),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -88,7 +88,7 @@ func TestFromCompletion(t *testing.T) {
 			{ID: "call_a2", Name: "get_time", Arguments: `{}`}}})
 		win, _ = h.Window(ctx, 0)
 		if _, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
-			Model: openai.ChatModelGPT4o, Messages: chatopenai.Messages(chatring.CompleteExchanges(win)),
+			Model: openai.ChatModelGPT5_5, Messages: chatopenai.Messages(chatring.CompleteExchanges(win)),
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -62,7 +62,7 @@ func Example() {
 			log.Fatal(err)
 		}
 		resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
-			Model:    openai.ChatModelGPT4o,
+			Model:    openai.ChatModelGPT5_5,
 			Messages: chatopenai.Messages(chatring.CompleteExchanges(win)),
 		})
 		if err != nil {
