@@ -8,9 +8,9 @@ GO ?= go
 MODULES = . tokenizer/tiktoken redisstore resilient resilient/redisfault bench/peers bench/tools promexport examples/chatservice adapters/openai adapters/anthropic adapters/langchaingo
 
 # The nested modules that are released (tagged <dir>/vX.Y.Z with the core's
-# vX.Y.Z): every module above but the core itself, the benchmark modules and
-# the examples.
-PUBLISHED = $(filter-out . bench/% examples/%,$(MODULES))
+# vX.Y.Z): every module above but the core itself, the benchmark modules,
+# the examples and resilient/redisfault (fault tests, nothing to import).
+PUBLISHED = $(filter-out . bench/% examples/% resilient/redisfault,$(MODULES))
 
 # staticcheck, pinned in bench/tools/go.mod beside benchstat; its settings
 # are in staticcheck.conf at the repository root, which governs every module.
