@@ -61,15 +61,31 @@ func TestFaultSchedule(t *testing.T) {
 		r.faults.SetPolicy(nil)
 	})
 
+	// exercised reports whether every phase has run once and the
+	// breaker has opened and the outbox buffered: on a fast machine the
+	// appends alone may end first, on a loaded one an outage phase may
+	// see too few calls to open the breaker the first time round.
+	var done atomic.Bool
+	exercised := func() bool {
+		if done.Load() {
+			return true
+		}
+		st := r.Stats()
+		ok := cycles.Load() >= 1 && st.BreakerTransitions["open"] > 0 && st.Buffered > 0
+		if ok {
+			done.Store(true)
+		}
+		return ok
+	}
 	acked := make([][]acks.Ack, writers)
 	var work sync.WaitGroup
 	for w := range writers {
 		work.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			// At least appends each, and on until every phase has run
-			// once (on a fast machine the appends alone may end first),
-			// but no more than the windows hold without eviction.
-			for n := 0; n < appends || cycles.Load() < 1 && n < 4*appends; n++ {
+			// At least appends each, and on until the schedule has been
+			// exercised (see exercised), but no more than the windows
+			// hold without eviction.
+			for n := 0; n < 4*appends && (n < appends || n%16 != 0 || !exercised()); n++ {
 				a := acks.Ack{Writer: w, N: n, Conv: fmt.Sprint("conv-", rng.IntN(convs)), Content: fmt.Sprintf("w%d-%d", w, n)}
 				m := chatring.Message{Role: chatring.User, Content: a.Content}
 				if n%3 == 0 {
