@@ -91,6 +91,7 @@ type Store struct {
 	tok       chatring.Tokenizer
 	now       func() time.Time
 	log       *slog.Logger
+	obs       Observer
 	window    string // 2 × MaxTurns, as a script argument
 	windowLen int64  // 2 × MaxTurns
 	ttl       string // IdleTTL in milliseconds, as a script argument
@@ -108,6 +109,7 @@ type options struct {
 	tok    chatring.Tokenizer
 	now    func() time.Time
 	log    *slog.Logger
+	obs    Observer
 }
 
 // WithPrefix sets the prefix of every key the store writes (default
@@ -173,7 +175,7 @@ func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*St
 	}
 	cfg = cfg.WithDefaults()
 	s := &Store{
-		client: client, cfg: cfg, prefix: o.prefix, tok: o.tok, now: o.now, log: o.log,
+		client: client, cfg: cfg, prefix: o.prefix, tok: o.tok, now: o.now, log: o.log, obs: o.obs,
 		window:    strconv.Itoa(2 * cfg.MaxTurns),
 		windowLen: int64(2 * cfg.MaxTurns),
 		ttl:       strconv.FormatInt(cfg.IdleTTL.Milliseconds(), 10),
@@ -229,7 +231,8 @@ func (s *Store) rejected(ctx context.Context, op string, err error) error {
 }
 
 // run runs script on conv's keys and classifies its error.
-func (s *Store) run(ctx context.Context, op string, script *redis.Script, conv string, args ...any) (any, error) {
+func (s *Store) run(ctx context.Context, op string, script *redis.Script, conv string, args ...any) (_ any, err error) {
+	defer s.observe(op, s.begin(), &err)
 	res, err := script.Run(ctx, s.client, s.keys(conv), args...).Result()
 	if err != nil {
 		return nil, s.failed(ctx, op, err)
@@ -337,7 +340,8 @@ func (s *Store) Window(ctx context.Context, conv string, maxTokens int) ([]chatr
 // like a script, and cheaper for Redis than moving the window through
 // Lua) of HMGET meta v [prompt], LRANGE of the newest 2 × MaxTurns
 // messages, and PEXPIRE of the three keys (a read is an access).
-func (s *Store) read(ctx context.Context, op, conv string, withPrompt bool, dst []chatring.Message) ([]chatring.Message, *chatring.Message, error) {
+func (s *Store) read(ctx context.Context, op, conv string, withPrompt bool, dst []chatring.Message) (_ []chatring.Message, _ *chatring.Message, err error) {
+	defer s.observe(op, s.begin(), &err)
 	k := s.keys(conv)
 	var meta *redis.SliceCmd
 	var list *redis.StringSliceCmd
@@ -437,11 +441,12 @@ func (s *Store) Clear(ctx context.Context, conv string) error {
 // Delete implements chatring.Store with one UNLINK of the conversation's
 // keys (Redis frees their memory in the background). Deleting an unknown
 // conversation does nothing.
-func (s *Store) Delete(ctx context.Context, conv string) error {
+func (s *Store) Delete(ctx context.Context, conv string) (err error) {
 	if err := s.enter(ctx, "delete", conv); err != nil {
 		return err
 	}
 	defer s.gate.Exit()
+	defer s.observe("delete", s.begin(), &err)
 	if err := s.client.Unlink(ctx, s.keys(conv)...).Err(); err != nil {
 		return s.failed(ctx, "delete", err)
 	}

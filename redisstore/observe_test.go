@@ -1,0 +1,183 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/redisstore"
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+)
+
+// recorder is an Observer that records "op kind" for every observation,
+// and checks that each duration is positive.
+type recorder struct {
+	t   *testing.T
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *recorder) Observe(op string, d time.Duration, kind redisstore.ErrorKind) {
+	if d <= 0 {
+		r.t.Errorf("Observe(%s, %v, %v): want a positive duration", op, d, kind)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, op+" "+kind.String())
+}
+
+// take returns the observations so far and forgets them.
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := r.got
+	r.got = nil
+	return got
+}
+
+// TestObserver: every method that calls Redis is observed once, with its
+// op name and the kind of its error; calls rejected before Redis are not
+// observed.
+func TestObserver(t *testing.T) {
+	client, _ := singleNode(t)
+	rec := &recorder{t: t}
+	s := newStore(t, client, chatring.Config{MaxTurns: 2}, redisstore.WithObserver(rec))
+	ctx := t.Context()
+	for name, call := range calls(s, "conv") {
+		if err := call(ctx); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	got := rec.take()
+	slices.Sort(got)
+	want := []string{"append none", "clear none", "delete none", "messages none", "set_system_prompt none", "window none"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("observations (-want +got):\n%s", diff)
+	}
+	for _, op := range got {
+		if !slices.Contains(redisstore.Ops(), strings.Fields(op)[0]) {
+			t.Errorf("observed op %q is not in Ops() %q", op, redisstore.Ops())
+		}
+	}
+
+	// Rejected before Redis: not observed.
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, err := range []error{
+		func() error {
+			_, err := s.Append(ctx, "conv", chatring.Message{Role: "robot", Content: "x"})
+			return err
+		}(),
+		func() error { _, err := s.Messages(ctx, "", nil); return err }(),
+		func() error { _, err := s.Window(canceled, "conv", 0); return err }(),
+		s.Delete(ctx, strings.Repeat("x", 300)),
+	} {
+		if err == nil {
+			t.Fatal("a call that should be rejected succeeded")
+		}
+	}
+	if got := rec.take(); len(got) != 0 {
+		t.Errorf("rejected calls were observed: %q", got)
+	}
+
+	// KindFormat: a conversation in another format version.
+	_, meta, _ := s.Keys("old")
+	if err := client.HSet(ctx, meta, "v", "9").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Window(ctx, "old", 0); err == nil {
+		t.Fatal("Window of a conversation in format 9 succeeded")
+	}
+	if _, err := s.Append(ctx, "old", chatring.Message{Role: chatring.User, Content: "x"}); err == nil {
+		t.Fatal("Append to a conversation in format 9 succeeded")
+	}
+	// KindOther: the messages key holds a string (WRONGTYPE).
+	msgs, _, _ := s.Keys("wrong")
+	if err := client.Set(ctx, msgs, "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Messages(ctx, "wrong", nil); err == nil {
+		t.Fatal("Messages of a string key succeeded")
+	}
+	want = []string{"window format", "append format", "messages other"}
+	if diff := cmp.Diff(want, rec.take()); diff != "" {
+		t.Errorf("observations (-want +got):\n%s", diff)
+	}
+}
+
+// TestObserverUnavailableAndCanceled: a refused connection is
+// KindUnavailable; a server that never answers, with the caller's
+// deadline passing, is KindCanceled.
+func TestObserverUnavailableAndCanceled(t *testing.T) {
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Close()
+	rec := &recorder{t: t}
+	s := newStore(t, noRetries(t, redis.Options{Addr: gone.Addr().String()}), chatring.Config{}, redisstore.WithObserver(rec))
+	if err := s.Clear(t.Context(), "c"); err == nil {
+		t.Fatal("Clear on a closed port succeeded")
+	}
+
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() { // accept, read and never answer
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = c.Read(make([]byte, 1<<16)); <-t.Context().Done() }()
+		}
+	}()
+	s = newStore(t, noRetries(t, redis.Options{Addr: silent.Addr().String(), ContextTimeoutEnabled: true, Protocol: 2, ReadTimeout: 500 * time.Millisecond}),
+		chatring.Config{}, redisstore.WithObserver(rec))
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := s.Messages(ctx, "c", nil); err == nil {
+		t.Fatal("Messages on a silent server succeeded")
+	}
+	want := []string{"clear unavailable", "messages canceled"}
+	if diff := cmp.Diff(want, rec.take()); diff != "" {
+		t.Errorf("observations (-want +got):\n%s", diff)
+	}
+}
+
+// TestKindOf: the kinds of the errors the Store returns, and their
+// names, which are metric label values.
+func TestKindOf(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "none"},
+		{fmt.Errorf("x: %w: %w", chatring.ErrUnavailable, context.DeadlineExceeded), "unavailable"},
+		{fmt.Errorf("x: %w (%w)", context.Canceled, net.ErrClosed), "canceled"},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), "canceled"},
+		{fmt.Errorf("x: %w: bad", redisstore.ErrFormat), "format"},
+		{fmt.Errorf("x: %w (%w)", chatring.ErrClosed, redis.ErrClosed), "other"},
+		{fmt.Errorf("WRONGTYPE"), "other"},
+	} {
+		if got := redisstore.KindOf(c.err).String(); got != c.want {
+			t.Errorf("KindOf(%v) = %s, want %s", c.err, got, c.want)
+		}
+	}
+	var names []string
+	for _, k := range redisstore.ErrorKinds() {
+		names = append(names, k.String())
+	}
+	if diff := cmp.Diff([]string{"canceled", "unavailable", "format", "other"}, names); diff != "" {
+		t.Errorf("ErrorKinds (-want +got):\n%s", diff)
+	}
+}
