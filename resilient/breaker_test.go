@@ -180,6 +180,18 @@ func TestBreakerHalfOpen(t *testing.T) {
 		t.Fatalf("probe after a canceled one: %v", err)
 	}
 	wantBreaker(t, r, "closed", 2, 2, 1)
+	want := []resilient.BreakerChange{
+		{From: "closed", To: "open", Count: 1},
+		{From: "open", To: "half-open", Count: 2},
+		{From: "half-open", To: "closed", Count: 1},
+		{From: "half-open", To: "open", Count: 1},
+	}
+	if diff := cmp.Diff(want, r.Stats().BreakerChanges); diff != "" {
+		t.Errorf("BreakerChanges (-want +got):\n%s", diff)
+	}
+	if st := r.Stats(); st.OutboxCapacity != 0 {
+		t.Errorf("OutboxCapacity %d without an outbox, want 0", st.OutboxCapacity)
+	}
 	recs := r.logs.records(t, "resilient: circuit breaker closed")
 	if len(recs) != 1 || recs[0]["level"] != "INFO" || recs[0]["from"] != "half-open" {
 		t.Errorf("log records of the closing: %v, want one at INFO from half-open", recs)

@@ -119,6 +119,7 @@ func (s *Store) flush(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
+	s.ctr.unflushed.Add(uint64(n))
 	if err := ctx.Err(); err != nil {
 		last = errors.Join(err, last)
 	}

@@ -67,6 +67,9 @@ func TestCloseUnflushed(t *testing.T) {
 	if !strings.Contains(err.Error(), "3 buffered appends in 2 conversations not flushed") {
 		t.Errorf("Close's error %q does not say what was not flushed", err)
 	}
+	if st := r.Stats(); st.Unflushed != 3 || st.Outbox != 3 {
+		t.Errorf("Stats after Close: unflushed %d, outbox %d; want 3 and 3", st.Unflushed, st.Outbox)
+	}
 	if r.faults.Calls(faultstore.Append) < 2 {
 		t.Errorf("Close made %d replay attempts, want it to keep trying until its deadline", r.faults.Calls(faultstore.Append))
 	}

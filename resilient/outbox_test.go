@@ -151,8 +151,9 @@ func TestOutboxFull(t *testing.T) {
 	if m.Seq != 0 || m.ID == "" {
 		t.Errorf("refused message %+v: want no Seq, the ID to retry with", m)
 	}
-	if st := r.Stats(); st.OutboxFull != 1 || st.Outbox != 2 || st.OutboxHighWater != 2 {
-		t.Errorf("Stats: full %d, outbox %d, high water %d; want 1, 2, 2", st.OutboxFull, st.Outbox, st.OutboxHighWater)
+	if st := r.Stats(); st.OutboxFull != 1 || st.Outbox != 2 || st.OutboxHighWater != 2 || st.OutboxCapacity != 2 || st.Unflushed != 0 {
+		t.Errorf("Stats: full %d, outbox %d, high water %d, capacity %d, unflushed %d; want 1, 2, 2, 2, 0",
+			st.OutboxFull, st.Outbox, st.OutboxHighWater, st.OutboxCapacity, st.Unflushed)
 	}
 	got, _ := r.Messages(context.Background(), "c", nil)
 	if diff := cmp.Diff([]string{"1:1"}, brief(got)); diff != "" {

@@ -54,7 +54,9 @@ type counters struct {
 	attempts, retries, failedFast             atomic.Uint64
 	degradedReads, degradedMisses             atomic.Uint64
 	buffered, outboxFull, replayed, discarded atomic.Uint64
-	transitions                               [3]atomic.Uint64 // by gobreaker.State entered
+	transitions                               [3]atomic.Uint64    // by gobreaker.State entered
+	changes                                   [3][3]atomic.Uint64 // by gobreaker.State left and entered
+	unflushed                                 atomic.Uint64
 }
 
 var _ chatring.Store = (*Store)(nil)
@@ -141,6 +143,7 @@ func (s *Store) Primary() chatring.Store { return s.primary }
 // breaker's lock: it counts, logs and wakes the flusher, nothing more.
 func (s *Store) stateChanged(_ string, from, to gobreaker.State) {
 	s.ctr.transitions[to].Add(1)
+	s.ctr.changes[from][to].Add(1)
 	level := slog.LevelInfo
 	if to == gobreaker.StateOpen {
 		level = slog.LevelWarn

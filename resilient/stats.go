@@ -23,27 +23,56 @@ type Stats struct {
 	DegradedMisses uint64 `json:"degraded_misses"`
 	// Buffered counts the appends the outbox accepted (a retry of a
 	// buffered ID is not counted again), OutboxFull those it refused,
-	// Replayed those the primary then stored, and Discarded those the
-	// primary rejected as invalid on replay.
+	// Replayed those the primary then stored, Discarded those the
+	// primary rejected as invalid on replay, and Unflushed those Close
+	// could not replay before its ctx was done (lost with the process;
+	// Close's *UnflushedError counts them too).
 	Buffered   uint64 `json:"buffered"`
 	OutboxFull uint64 `json:"outbox_full"`
 	Replayed   uint64 `json:"replayed"`
 	Discarded  uint64 `json:"discarded"`
+	Unflushed  uint64 `json:"unflushed"`
 	// Outbox is the number of buffered appends now, in
 	// OutboxConversations conversations; OutboxHighWater the most it
-	// held at once.
+	// held at once; OutboxCapacity its bound (WithOutbox; 0: no outbox).
 	Outbox              int `json:"outbox"`
 	OutboxConversations int `json:"outbox_conversations"`
 	OutboxHighWater     int `json:"outbox_high_water"`
+	OutboxCapacity      int `json:"outbox_capacity"`
 	// Breaker is the breaker's state: "closed", "open" or "half-open".
 	Breaker string `json:"breaker"`
 	// BreakerTransitions counts the breaker's state changes by the state
 	// entered; all three keys are always present.
 	BreakerTransitions map[string]uint64 `json:"breaker_transitions"`
+	// BreakerChanges counts the breaker's state changes by the state
+	// left and the state entered: one entry for each of the four changes
+	// the breaker makes (closed to open, open to half-open, half-open to
+	// closed, half-open to open: the only ones gobreaker makes), always
+	// in that order.
+	BreakerChanges []BreakerChange `json:"breaker_changes"`
+}
+
+// BreakerChange counts one kind of state change of the breaker.
+type BreakerChange struct {
+	// From is the state left and To the state entered: "closed",
+	// "open" or "half-open".
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Count is the number of such changes since New.
+	Count uint64 `json:"count"`
+}
+
+// breakerChanges are the state changes the breaker makes, in the order
+// of Stats.BreakerChanges.
+var breakerChanges = [...][2]gobreaker.State{
+	{gobreaker.StateClosed, gobreaker.StateOpen},
+	{gobreaker.StateOpen, gobreaker.StateHalfOpen},
+	{gobreaker.StateHalfOpen, gobreaker.StateClosed},
+	{gobreaker.StateHalfOpen, gobreaker.StateOpen},
 }
 
 // Stats returns the Store's metrics. It takes the breaker's and the
-// outbox's locks briefly and allocates one small map.
+// outbox's locks briefly and allocates one small map and one small slice.
 func (s *Store) Stats() Stats {
 	c := &s.ctr
 	st := Stats{
@@ -56,6 +85,7 @@ func (s *Store) Stats() Stats {
 		OutboxFull:     c.outboxFull.Load(),
 		Replayed:       c.replayed.Load(),
 		Discarded:      c.discarded.Load(),
+		Unflushed:      c.unflushed.Load(),
 		Breaker:        s.breaker.State().String(),
 		BreakerTransitions: map[string]uint64{
 			gobreaker.StateClosed.String():   c.transitions[gobreaker.StateClosed].Load(),
@@ -63,6 +93,13 @@ func (s *Store) Stats() Stats {
 			gobreaker.StateHalfOpen.String(): c.transitions[gobreaker.StateHalfOpen].Load(),
 		},
 	}
+	st.BreakerChanges = make([]BreakerChange, len(breakerChanges))
+	for i, ch := range breakerChanges {
+		st.BreakerChanges[i] = BreakerChange{From: ch[0].String(), To: ch[1].String(), Count: c.changes[ch[0]][ch[1]].Load()}
+	}
 	st.Outbox, st.OutboxConversations, st.OutboxHighWater = s.outbox.counts()
+	if s.outbox != nil {
+		st.OutboxCapacity = s.outbox.max
+	}
 	return st
 }
