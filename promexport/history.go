@@ -1,6 +1,7 @@
 package promexport
 
 import (
+	"github.com/chatring/chatring/promexport/internal/collect"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -9,10 +10,10 @@ type historyCollector struct {
 	collector
 	src HistorySource
 
-	evicted, cleared                      metric
-	windowMessages, windowBytes           metric
-	windowTokens                          metric
-	systemPromptBytes, systemPromptTokens metric
+	evicted, cleared                      collect.Metric
+	windowMessages, windowBytes           collect.Metric
+	windowTokens                          collect.Metric
+	systemPromptBytes, systemPromptTokens collect.Metric
 }
 
 // NewHistoryCollector returns a prometheus.Collector that exports h's Stats
@@ -22,19 +23,19 @@ type historyCollector struct {
 func NewHistoryCollector(h HistorySource, opts ...Option) prometheus.Collector {
 	c := &historyCollector{collector: newCollector(opts), src: h}
 	d := &c.d
-	c.evicted = d.counter("messages_evicted_total",
+	c.evicted = d.Counter("messages_evicted_total",
 		"Messages pushed out of the window by newer ones.")
-	c.cleared = d.counter("messages_cleared_total",
+	c.cleared = d.Counter("messages_cleared_total",
 		"Messages removed from the window by Clear.")
-	c.windowMessages = d.gauge("window_messages",
+	c.windowMessages = d.Gauge("window_messages",
 		"Messages in the window, without the pinned system prompt.")
-	c.windowBytes = d.gauge("window_bytes",
+	c.windowBytes = d.Gauge("window_bytes",
 		"Content, name and tool call bytes of the messages in the window.")
-	c.windowTokens = d.gauge("window_tokens",
+	c.windowTokens = d.Gauge("window_tokens",
 		"Tokens of the messages in the window.")
-	c.systemPromptBytes = d.gauge("system_prompt_bytes",
+	c.systemPromptBytes = d.Gauge("system_prompt_bytes",
 		"Bytes of the pinned system prompt, 0 when none is set.")
-	c.systemPromptTokens = d.gauge("system_prompt_tokens",
+	c.systemPromptTokens = d.Gauge("system_prompt_tokens",
 		"Tokens of the pinned system prompt, 0 when none is set.")
 	return c
 }
@@ -52,11 +53,11 @@ func (c *historyCollector) Collect(ch chan<- prometheus.Metric) {
 		appendedTokens:   s.AppendedTokens,
 		closed:           s.Closed,
 	})
-	emit(ch, c.evicted, float64(s.Evicted))
-	emit(ch, c.cleared, float64(s.Cleared))
-	emit(ch, c.windowMessages, float64(s.WindowMessages))
-	emit(ch, c.windowBytes, float64(s.WindowBytes))
-	emit(ch, c.windowTokens, float64(s.WindowTokens))
-	emit(ch, c.systemPromptBytes, float64(s.SystemPromptBytes))
-	emit(ch, c.systemPromptTokens, float64(s.SystemPromptTokens))
+	collect.Emit(ch, c.evicted, float64(s.Evicted))
+	collect.Emit(ch, c.cleared, float64(s.Cleared))
+	collect.Emit(ch, c.windowMessages, float64(s.WindowMessages))
+	collect.Emit(ch, c.windowBytes, float64(s.WindowBytes))
+	collect.Emit(ch, c.windowTokens, float64(s.WindowTokens))
+	collect.Emit(ch, c.systemPromptBytes, float64(s.SystemPromptBytes))
+	collect.Emit(ch, c.systemPromptTokens, float64(s.SystemPromptTokens))
 }

@@ -1,6 +1,7 @@
 package promexport
 
 import (
+	"github.com/chatring/chatring/promexport/internal/collect"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -9,9 +10,9 @@ type memoryStoreCollector struct {
 	collector
 	src MemoryStoreSource
 
-	conversations, maxConversations metric
-	created, deleted, evicted       metric
-	clears, heldBytes               metric
+	conversations, maxConversations collect.Metric
+	created, deleted, evicted       collect.Metric
+	clears, heldBytes               collect.Metric
 }
 
 // evictionReasons are the values of the reason label of
@@ -28,19 +29,19 @@ var evictionReasons = []string{"capacity", "idle"}
 func NewMemoryStoreCollector(s MemoryStoreSource, opts ...Option) prometheus.Collector {
 	c := &memoryStoreCollector{collector: newCollector(opts), src: s}
 	d := &c.d
-	c.conversations = d.gauge("conversations",
+	c.conversations = d.Gauge("conversations",
 		"Conversations the store holds.")
-	c.maxConversations = d.gauge("max_conversations",
+	c.maxConversations = d.Gauge("max_conversations",
 		"The store's bound on conversations (max_conversations); beyond it the store evicts one.")
-	c.created = d.counter("conversations_created_total",
+	c.created = d.Counter("conversations_created_total",
 		"Conversations created by a first write.")
-	c.deleted = d.counter("conversations_deleted_total",
+	c.deleted = d.Counter("conversations_deleted_total",
 		"Conversations removed by Delete.")
-	c.evicted = d.counter("conversations_evicted_total",
+	c.evicted = d.Counter("conversations_evicted_total",
 		"Conversations removed by the store itself: reason capacity (max_conversations) or idle (idle_ttl).", "reason")
-	c.clears = d.counter("clears_total",
+	c.clears = d.Counter("clears_total",
 		"Clear calls on existing conversations.")
-	c.heldBytes = d.gauge("held_bytes",
+	c.heldBytes = d.Gauge("held_bytes",
 		"Estimated heap bytes the conversations hold (rings, message strings, bookkeeping).")
 	return c
 }
@@ -58,11 +59,11 @@ func (c *memoryStoreCollector) Collect(ch chan<- prometheus.Metric) {
 		appendedTokens:   s.AppendedTokens,
 		closed:           s.Closed,
 	})
-	emit(ch, c.conversations, float64(s.Conversations))
-	emit(ch, c.maxConversations, float64(s.MaxConversations))
-	emit(ch, c.created, float64(s.Created))
-	emit(ch, c.deleted, float64(s.Deleted))
-	emitMap(ch, c.evicted, s.EvictedByReason, evictionReasons)
-	emit(ch, c.clears, float64(s.Clears))
-	emit(ch, c.heldBytes, float64(s.HeldBytes))
+	collect.Emit(ch, c.conversations, float64(s.Conversations))
+	collect.Emit(ch, c.maxConversations, float64(s.MaxConversations))
+	collect.Emit(ch, c.created, float64(s.Created))
+	collect.Emit(ch, c.deleted, float64(s.Deleted))
+	collect.EmitMap(ch, c.evicted, s.EvictedByReason, evictionReasons)
+	collect.Emit(ch, c.clears, float64(s.Clears))
+	collect.Emit(ch, c.heldBytes, float64(s.HeldBytes))
 }

@@ -10,9 +10,9 @@ import (
 
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/promexport"
+	"github.com/chatring/chatring/promexport/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 )
 
@@ -294,53 +294,13 @@ func TestMemoryStoreCollectorCounts(t *testing.T) {
 		{"chatring_closed", nil, 1},
 		{"chatring_held_bytes", nil, float64(s.Stats().HeldBytes)},
 	} {
-		if got := sample(t, c, tc.name, tc.labels); got != tc.want {
+		if got := promtest.Sample(t, c, tc.name, tc.labels); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
-	if held := sample(t, c, "chatring_held_bytes", nil); held <= 0 {
+	if held := promtest.Sample(t, c, "chatring_held_bytes", nil); held <= 0 {
 		t.Errorf("chatring_held_bytes = %v with %d conversations, want > 0", held, convs-10)
 	}
-}
-
-// sample collects c and returns the value of the series of family name
-// whose labels include labels; it fails the test when there is none.
-func sample(t *testing.T, c prometheus.Collector, name string, labels map[string]string) float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			for k, v := range labels {
-				if labelValue(m, k) != v {
-					continue series
-				}
-			}
-			if f.GetType() == dto.MetricType_COUNTER {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no series %s%v", name, labels)
-	return 0
-}
-
-func labelValue(m *dto.Metric, name string) string {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
 }
 
 // TestRejectionReasons checks that every reason chatring reports for the
@@ -396,18 +356,8 @@ func newSources(t *testing.T) (*chatring.History, *chatring.MemoryStore) {
 // TestLint runs promlint over both collectors' expositions.
 func TestLint(t *testing.T) {
 	h, s := newSources(t)
-	for name, c := range map[string]prometheus.Collector{
-		"history":     promexport.NewHistoryCollector(h),
-		"memoryStore": promexport.NewMemoryStoreCollector(s),
-	} {
-		problems, err := testutil.CollectAndLint(c)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for _, p := range problems {
-			t.Errorf("%s: %s: %s", name, p.Metric, p.Text)
-		}
-	}
+	promtest.Lint(t, promexport.NewHistoryCollector(h))
+	promtest.Lint(t, promexport.NewMemoryStoreCollector(s))
 }
 
 // TestOneRegistry registers a History's and a store's collectors in one
@@ -495,8 +445,8 @@ func TestScrapeDuringAppends(t *testing.T) {
 					scraping = false
 				default:
 				}
-				n := sample(t, c, "chatring_messages_appended_total", map[string]string{"role": "user"})
-				created := sample(t, c, "chatring_conversations_created_total", nil)
+				n := promtest.Sample(t, c, "chatring_messages_appended_total", map[string]string{"role": "user"})
+				created := promtest.Sample(t, c, "chatring_conversations_created_total", nil)
 				if n < last || created < lastCreated {
 					t.Fatalf("counters went down: appended %v -> %v, created %v -> %v", last, n, lastCreated, created)
 				}
