@@ -3,6 +3,7 @@
 package promtest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,12 +16,7 @@ import (
 // histogram's sample count. It fails the test when there is none.
 func Sample(t testing.TB, c prometheus.Collector, name string, labels map[string]string) float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	families := gather(t, c)
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
@@ -65,4 +61,47 @@ func Lint(t testing.TB, c prometheus.Collector) {
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
+}
+
+// Counters collects c and returns the value of every counter series, and
+// the sample count of every histogram series, keyed by the family name
+// and the series' labels.
+func Counters(t testing.TB, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	families := gather(t, c)
+	out := make(map[string]float64)
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName() + fmt.Sprint(m.GetLabel())
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				out[key] = m.GetCounter().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				out[key] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return out
+}
+
+// Monotonic fails t when a series of now is lower than in before.
+func Monotonic(t testing.TB, before, now map[string]float64) {
+	t.Helper()
+	for k, v := range now {
+		if v < before[k] {
+			t.Errorf("%s went down: %v -> %v", k, before[k], v)
+		}
+	}
+}
+
+// gather registers c alone in a pedantic registry and gathers it.
+func gather(t testing.TB, c prometheus.Collector) []*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return families
 }
