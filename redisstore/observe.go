@@ -59,9 +59,15 @@ type ErrorKind uint8
 const (
 	// KindNone: the operation succeeded.
 	KindNone ErrorKind = iota
-	// KindCanceled: the caller's ctx was canceled or its deadline passed
-	// while the operation ran. Not Redis's fault.
+	// KindCanceled: the caller's ctx was canceled while the operation
+	// ran: the caller gave up (a client that went away). Not Redis's
+	// fault.
 	KindCanceled
+	// KindTimeout: the ctx's deadline passed while the operation ran:
+	// Redis did not answer in the time the caller (or the resilient
+	// wrapper's AttemptTimeout) gave it. Redis, the network or the
+	// client's pool was slow for this caller.
+	KindTimeout
 	// KindUnavailable: the error wraps chatring.ErrUnavailable: Redis
 	// could not be reached, timed out, was loading, read-only, failing
 	// over or busy, or the client's pool had no free connection.
@@ -77,17 +83,19 @@ const (
 // ErrorKinds returns the kinds of a failed operation (all but KindNone),
 // in a fixed order. The slice is a new copy on every call.
 func ErrorKinds() []ErrorKind {
-	return []ErrorKind{KindCanceled, KindUnavailable, KindFormat, KindOther}
+	return []ErrorKind{KindCanceled, KindTimeout, KindUnavailable, KindFormat, KindOther}
 }
 
-// String returns the kind's name: "none", "canceled", "unavailable",
-// "format" or "other".
+// String returns the kind's name: "none", "canceled", "timeout",
+// "unavailable", "format" or "other".
 func (k ErrorKind) String() string {
 	switch k {
 	case KindNone:
 		return "none"
 	case KindCanceled:
 		return "canceled"
+	case KindTimeout:
+		return "timeout"
 	case KindUnavailable:
 		return "unavailable"
 	case KindFormat:
@@ -104,8 +112,10 @@ func KindOf(err error) ErrorKind {
 		return KindNone
 	case errors.Is(err, chatring.ErrUnavailable):
 		return KindUnavailable
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
 		return KindCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return KindTimeout
 	case errors.Is(err, ErrFormat):
 		return KindFormat
 	}

@@ -112,10 +112,10 @@ func TestObserver(t *testing.T) {
 	}
 }
 
-// TestObserverUnavailableAndCanceled: a refused connection is
-// KindUnavailable; a server that never answers, with the caller's
-// deadline passing, is KindCanceled.
-func TestObserverUnavailableAndCanceled(t *testing.T) {
+// TestObserverUnavailableTimeoutCanceled: a refused connection is
+// KindUnavailable; a server that never answers is KindTimeout when the
+// caller's deadline passes, KindCanceled when the caller cancels.
+func TestObserverUnavailableTimeoutCanceled(t *testing.T) {
 	gone, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +148,12 @@ func TestObserverUnavailableAndCanceled(t *testing.T) {
 	if _, err := s.Messages(ctx, "c", nil); err == nil {
 		t.Fatal("Messages on a silent server succeeded")
 	}
-	want := []string{"clear unavailable", "messages canceled"}
+	ctx, cancel = context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, err := s.Window(ctx, "c", 0); err == nil {
+		t.Fatal("Window on a silent server succeeded")
+	}
+	want := []string{"clear unavailable", "messages timeout", "window canceled"}
 	if diff := cmp.Diff(want, rec.take()); diff != "" {
 		t.Errorf("observations (-want +got):\n%s", diff)
 	}
@@ -164,7 +169,7 @@ func TestKindOf(t *testing.T) {
 		{nil, "none"},
 		{fmt.Errorf("x: %w: %w", chatring.ErrUnavailable, context.DeadlineExceeded), "unavailable"},
 		{fmt.Errorf("x: %w (%w)", context.Canceled, net.ErrClosed), "canceled"},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), "canceled"},
+		{fmt.Errorf("x: %w (%w)", context.DeadlineExceeded, net.ErrClosed), "timeout"},
 		{fmt.Errorf("x: %w: bad", redisstore.ErrFormat), "format"},
 		{fmt.Errorf("x: %w (%w)", chatring.ErrClosed, redis.ErrClosed), "other"},
 		{fmt.Errorf("WRONGTYPE"), "other"},
@@ -177,7 +182,7 @@ func TestKindOf(t *testing.T) {
 	for _, k := range redisstore.ErrorKinds() {
 		names = append(names, k.String())
 	}
-	if diff := cmp.Diff([]string{"canceled", "unavailable", "format", "other"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"canceled", "timeout", "unavailable", "format", "other"}, names); diff != "" {
 		t.Errorf("ErrorKinds (-want +got):\n%s", diff)
 	}
 }

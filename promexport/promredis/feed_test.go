@@ -20,7 +20,8 @@ func feed(c *promredis.Collector) {
 		{"append", 2 * time.Millisecond, redisstore.KindUnavailable},   // le 0.0025
 		{"append", 500 * time.Millisecond, redisstore.KindUnavailable}, // le 0.5
 		{"messages", 50 * time.Microsecond, redisstore.KindNone},       // le 0.0001
-		{"window", 3 * time.Second, redisstore.KindCanceled},           // +Inf only
+		{"window", 3 * time.Second, redisstore.KindTimeout},
+		{"delete", 20 * time.Microsecond, redisstore.KindCanceled},     // le 0.0001           // +Inf only
 		{"set_system_prompt", time.Millisecond, redisstore.KindFormat}, // le 0.001
 		{"clear", 10 * time.Millisecond, redisstore.KindOther},         // le 0.01
 		{"scan", time.Millisecond, redisstore.KindNone},                // an op promredis does not know: exported from now on

@@ -11,16 +11,18 @@
 // # Metrics
 //
 //	chatring_redis_operation_duration_seconds{op}  histogram  duration of the operations sent to Redis, failed ones included
-//	chatring_redis_errors_total{op,kind}           counter    the failed ones, by kind: canceled, unavailable, format, other
+//	chatring_redis_errors_total{op,kind}           counter    the failed ones, by kind: canceled, timeout, unavailable, format, other
 //
 // op is one of redisstore.Ops(): append, messages, window,
 // set_system_prompt, clear, delete. kind is one of redisstore.ErrorKinds():
-// canceled (the caller's ctx ended: not Redis's fault), unavailable
-// (chatring.ErrUnavailable: Redis down, slow, loading, failing over, or
-// the client's pool exhausted), format (redisstore.ErrFormat) and other.
-// Every op, and every op and kind, is exported from the start, at 0: 102
-// series for the histogram (14 buckets, +Inf, _sum and _count for each
-// op) and 24 for the errors, whatever the number of conversations. Calls
+// canceled (the caller's ctx was canceled: the caller went away, not
+// Redis's fault), timeout (the ctx's deadline passed: Redis did not
+// answer in the time the caller, or the resilient wrapper's
+// AttemptTimeout, gave it), unavailable (chatring.ErrUnavailable: Redis
+// down, loading, failing over, or the client's pool exhausted), format
+// (redisstore.ErrFormat) and other. Every op, and every op and kind, is
+// exported from the start, at 0: 102 series for the histogram (14
+// buckets, +Inf, _sum and _count for each op) and 30 for the errors, whatever the number of conversations. Calls
 // that the store rejects before sending them (invalid input, writes after
 // Close) are not operations on Redis: chatring's own statistics count
 // them.
@@ -90,7 +92,7 @@ func New(opts ...promexport.Option) *Collector {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace:   collect.Namespace,
 			Name:        "redis_errors_total",
-			Help:        "Operations sent to Redis that failed, by op and kind (canceled, unavailable, format, other).",
+			Help:        "Operations sent to Redis that failed, by op and kind (canceled, timeout, unavailable, format, other).",
 			ConstLabels: o.ConstLabels,
 		}, []string{"op", "kind"}),
 		ops: make(map[string]opSeries),

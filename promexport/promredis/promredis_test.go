@@ -34,15 +34,15 @@ func TestExposition(t *testing.T) {
 }
 
 const want = `
-# HELP chatring_redis_errors_total Operations sent to Redis that failed, by op and kind (canceled, unavailable, format, other).
+# HELP chatring_redis_errors_total Operations sent to Redis that failed, by op and kind (canceled, timeout, unavailable, format, other).
 # TYPE chatring_redis_errors_total counter
 chatring_redis_errors_total{kind="canceled",op="append",store="sessions"} 0
 chatring_redis_errors_total{kind="canceled",op="clear",store="sessions"} 0
-chatring_redis_errors_total{kind="canceled",op="delete",store="sessions"} 0
+chatring_redis_errors_total{kind="canceled",op="delete",store="sessions"} 1
 chatring_redis_errors_total{kind="canceled",op="messages",store="sessions"} 0
 chatring_redis_errors_total{kind="canceled",op="scan",store="sessions"} 0
 chatring_redis_errors_total{kind="canceled",op="set_system_prompt",store="sessions"} 0
-chatring_redis_errors_total{kind="canceled",op="window",store="sessions"} 1
+chatring_redis_errors_total{kind="canceled",op="window",store="sessions"} 0
 chatring_redis_errors_total{kind="format",op="append",store="sessions"} 0
 chatring_redis_errors_total{kind="format",op="clear",store="sessions"} 0
 chatring_redis_errors_total{kind="format",op="delete",store="sessions"} 0
@@ -57,6 +57,13 @@ chatring_redis_errors_total{kind="other",op="messages",store="sessions"} 0
 chatring_redis_errors_total{kind="other",op="scan",store="sessions"} 1
 chatring_redis_errors_total{kind="other",op="set_system_prompt",store="sessions"} 0
 chatring_redis_errors_total{kind="other",op="window",store="sessions"} 0
+chatring_redis_errors_total{kind="timeout",op="append",store="sessions"} 0
+chatring_redis_errors_total{kind="timeout",op="clear",store="sessions"} 0
+chatring_redis_errors_total{kind="timeout",op="delete",store="sessions"} 0
+chatring_redis_errors_total{kind="timeout",op="messages",store="sessions"} 0
+chatring_redis_errors_total{kind="timeout",op="scan",store="sessions"} 0
+chatring_redis_errors_total{kind="timeout",op="set_system_prompt",store="sessions"} 0
+chatring_redis_errors_total{kind="timeout",op="window",store="sessions"} 1
 chatring_redis_errors_total{kind="unavailable",op="append",store="sessions"} 2
 chatring_redis_errors_total{kind="unavailable",op="clear",store="sessions"} 0
 chatring_redis_errors_total{kind="unavailable",op="delete",store="sessions"} 0
@@ -100,23 +107,23 @@ chatring_redis_operation_duration_seconds_bucket{op="clear",store="sessions",le=
 chatring_redis_operation_duration_seconds_bucket{op="clear",store="sessions",le="+Inf"} 1
 chatring_redis_operation_duration_seconds_sum{op="clear",store="sessions"} 0.01
 chatring_redis_operation_duration_seconds_count{op="clear",store="sessions"} 1
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.0001"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.00025"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.0005"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.001"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.0025"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.005"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.01"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.025"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.05"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.1"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.25"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.5"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="1"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="2.5"} 0
-chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="+Inf"} 0
-chatring_redis_operation_duration_seconds_sum{op="delete",store="sessions"} 0
-chatring_redis_operation_duration_seconds_count{op="delete",store="sessions"} 0
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.0001"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.00025"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.0005"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.001"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.0025"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.005"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.01"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.025"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.05"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.1"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.25"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="0.5"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="1"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="2.5"} 1
+chatring_redis_operation_duration_seconds_bucket{op="delete",store="sessions",le="+Inf"} 1
+chatring_redis_operation_duration_seconds_sum{op="delete",store="sessions"} 2e-05
+chatring_redis_operation_duration_seconds_count{op="delete",store="sessions"} 1
 chatring_redis_operation_duration_seconds_bucket{op="messages",store="sessions",le="0.0001"} 1
 chatring_redis_operation_duration_seconds_bucket{op="messages",store="sessions",le="0.00025"} 1
 chatring_redis_operation_duration_seconds_bucket{op="messages",store="sessions",le="0.0005"} 1
@@ -270,13 +277,14 @@ func TestCounts(t *testing.T) {
 		{"chatring_redis_errors_total", map[string]string{"op": "append", "kind": "unavailable"}, 1},
 		{"chatring_redis_errors_total", map[string]string{"op": "append", "kind": "other"}, 0},
 		{"chatring_redis_errors_total", map[string]string{"op": "window", "kind": "canceled"}, 0},
+		{"chatring_redis_errors_total", map[string]string{"op": "window", "kind": "timeout"}, 0},
 	} {
 		if got := promtest.Sample(t, c, tc.name, tc.labels); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
-	if n := testutil.CollectAndCount(c); n != 6+6*4 {
-		t.Errorf("%d series (a histogram is one), want %d: one histogram per op, one error counter per op and kind", n, 6+6*4)
+	if n := testutil.CollectAndCount(c); n != 6+6*5 {
+		t.Errorf("%d series (a histogram is one), want %d: one histogram per op, one error counter per op and kind", n, 6+6*5)
 	}
 }
 
