@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/promexport/promredis"
+	"github.com/chatring/chatring/promexport/promresilient"
+	"github.com/chatring/chatring/resilient"
 )
 
 // The alerting rules shipped in deploy/ for this service.
@@ -44,7 +47,10 @@ func TestAlertRules(t *testing.T) {
 
 // TestAlertMetricsExist checks that every metric and every route the
 // alerting rules name is one the service exports, so that no rule waits
-// silently on a series that never comes.
+// silently on a series that never comes. The rules on the Redis store and
+// the resilient wrapper name the metrics of their collectors
+// (promexport/promredis and promexport/promresilient), registered here
+// beside the service's own.
 func TestAlertMetricsExist(t *testing.T) {
 	rules, err := os.ReadFile(alertsFile)
 	if err != nil {
@@ -63,6 +69,11 @@ func TestAlertMetricsExist(t *testing.T) {
 	}
 	defer store.Close(context.Background())
 	reg := newRegistry(store)
+	wrapped, err := resilient.New(store, resilient.WithMirror(0)) // no outbox, no mirror: nothing to close
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(promredis.New(), promresilient.New(wrapped))
 	a := newAPI(store, chatring.DefaultMaxMessageBytes, slog.New(slog.DiscardHandler), reg)
 	// One append, so that the HTTP metrics have a series; the alerts
 	// name its route.
