@@ -1,6 +1,11 @@
 // Package promexport exports chatring's statistics to Prometheus: a
 // prometheus.Collector for a chatring.History and one for a
-// chatring.MemoryStore.
+// chatring.MemoryStore. Its subpackages promredis (the Redis store's
+// operations: latency histograms and errors by kind) and promresilient
+// (the resilient wrapper: breaker, retries, degraded reads, outbox) are
+// separate packages so that importing this one compiles neither the Redis
+// client nor the resilience libraries; their metrics are listed in their
+// documentation.
 //
 // It is a module of its own, github.com/chatring/chatring/promexport, so that
 // the importers of chatring never download the Prometheus client. Its name
