@@ -35,6 +35,10 @@
 // RedisChatMessageHistory pattern: a push and a separate EXPIRE per
 // message and full LRANGE reads.
 //
+// WithObserver reports the duration and the error kind of every operation
+// sent to Redis; package github.com/chatring/chatring/promexport/promredis
+// exports them to Prometheus.
+//
 // This is a module of its own, so that importers of chatring never
 // download a Redis client.
 package redisstore

@@ -62,7 +62,8 @@
 // without touching the primary, or is degraded (below). After OpenFor it
 // lets Probes attempts through: enough successes close it, a failure
 // opens it again. Every state change is logged (Warn when it opens, Info
-// otherwise) and counted in Stats.BreakerTransitions.
+// otherwise) and counted in Stats.BreakerTransitions (by the state
+// entered) and Stats.BreakerChanges (by the states left and entered).
 //
 // # Degradation
 //
