@@ -48,14 +48,14 @@ func (s *Store) replay(ctx context.Context, conv string, q *queue) error {
 	}
 }
 
-// flushWorkers is how many conversations the flusher replays at once:
-// each replay is one round trip per message, so a backlog drains about
-// flushWorkers times faster than one conversation after another.
+// flushWorkers is how many conversations are replayed at once, by the
+// flusher and by Close: each replay is one round trip per message, so a
+// backlog over many conversations drains about flushWorkers times faster
+// than one conversation after another.
 const flushWorkers = 8
 
 // flusher replays the outbox every flushEvery while it holds messages,
-// and at once when the breaker closes, until ctx is done: up to
-// flushWorkers conversations at a time, each in order. A conversation
+// and at once when the breaker closes, until ctx is done. A conversation
 // that a caller is replaying already is skipped.
 func (s *Store) flusher(ctx context.Context) {
 	defer close(s.flushDone)
@@ -68,31 +68,59 @@ func (s *Store) flusher(ctx context.Context) {
 		case <-s.wake:
 		case <-t.C:
 		}
-		if s.outbox.empty() {
+		s.replayAll(ctx, false)
+	}
+}
+
+// replayAll replays the buffered appends of every conversation that has
+// some, up to flushWorkers conversations at a time, each in order and by
+// one goroutine. With wait it waits for a conversation another goroutine
+// is replaying, else it skips it. It starts no more conversations once
+// one has met the open breaker (the others would fail fast too) or ctx is
+// done. It returns an error that stopped a replay, preferring one that
+// is not ErrUnavailable; nil if none did.
+func (s *Store) replayAll(ctx context.Context, wait bool) error {
+	if s.outbox.empty() {
+		return nil
+	}
+	var (
+		workers sync.WaitGroup
+		slots   = make(chan struct{}, flushWorkers)
+		open    atomic.Bool
+		mu      sync.Mutex
+		failed  error // guarded by mu
+	)
+	for _, conv := range s.outbox.conversations() {
+		if open.Load() || ctx.Err() != nil {
+			break
+		}
+		q := s.outbox.queue(conv)
+		if q == nil || !wait && !q.replay.TryLock() {
 			continue
 		}
-		var workers sync.WaitGroup
-		slots := make(chan struct{}, flushWorkers)
-		var stop atomic.Bool // the breaker is open: no point trying the others now
-		for _, conv := range s.outbox.conversations() {
-			if stop.Load() || ctx.Err() != nil {
-				break
+		slots <- struct{}{}
+		workers.Go(func() {
+			defer func() { <-slots }()
+			if wait {
+				q.replay.Lock()
 			}
-			q := s.outbox.queue(conv)
-			if q == nil || !q.replay.TryLock() {
-				continue
+			err := s.replay(ctx, conv, q)
+			q.replay.Unlock()
+			if err == nil {
+				return
 			}
-			slots <- struct{}{}
-			workers.Go(func() {
-				defer func() { <-slots }()
-				defer q.replay.Unlock()
-				if err := s.replay(ctx, conv, q); errors.Is(err, ErrBreakerOpen) {
-					stop.Store(true)
-				}
-			})
-		}
-		workers.Wait()
+			if errors.Is(err, ErrBreakerOpen) {
+				open.Store(true)
+			}
+			mu.Lock()
+			if failed == nil || errors.Is(failed, chatring.ErrUnavailable) {
+				failed = err
+			}
+			mu.Unlock()
+		})
 	}
+	workers.Wait()
+	return failed
 }
 
 // flush replays the whole outbox until it is empty or ctx is done, and
@@ -100,11 +128,7 @@ func (s *Store) flusher(ctx context.Context) {
 func (s *Store) flush(ctx context.Context) error {
 	var last error
 	for !s.outbox.empty() && ctx.Err() == nil {
-		for _, conv := range s.outbox.conversations() {
-			if err := s.settle(ctx, conv, true); err != nil {
-				last = err
-			}
-		}
+		last = s.replayAll(ctx, true)
 		if s.outbox.empty() || last != nil && !errors.Is(last, chatring.ErrUnavailable) {
 			break // done, or the primary will not take them (ErrClosed, say)
 		}

@@ -32,8 +32,11 @@ type outbox struct {
 
 // queue is one conversation's buffered messages.
 type queue struct {
-	replay sync.Mutex         // held while replaying, see outbox
-	msgs   []chatring.Message // oldest first, each with an ID; guarded by outbox.mu
+	replay sync.Mutex // held while replaying, see outbox
+	// msgs are oldest first, each with an ID, and ids holds their IDs;
+	// both are guarded by outbox.mu.
+	msgs []chatring.Message
+	ids  map[string]struct{}
 }
 
 func newOutbox(max int) *outbox {
@@ -63,10 +66,9 @@ func (o *outbox) push(conv string, m chatring.Message, base uint64) (_ chatring.
 	defer o.mu.Unlock()
 	q := o.queues[conv]
 	if q != nil {
-		for _, b := range q.msgs {
-			if b.ID == m.ID {
-				return b, true, nil
-			}
+		if _, ok := q.ids[m.ID]; ok {
+			i := slices.IndexFunc(q.msgs, func(b chatring.Message) bool { return b.ID == m.ID })
+			return q.msgs[i], true, nil
 		}
 	}
 	switch {
@@ -76,11 +78,12 @@ func (o *outbox) push(conv string, m chatring.Message, base uint64) (_ chatring.
 		return chatring.Message{}, false, errFull
 	}
 	if q == nil {
-		q = new(queue)
+		q = &queue{ids: make(map[string]struct{})}
 		o.queues[conv] = q
 	}
 	m.Seq = base + uint64(len(q.msgs)) + 1
 	q.msgs = append(q.msgs, m)
+	q.ids[m.ID] = struct{}{}
 	o.high = max(o.high, int(o.n.Add(1)))
 	return m, false, nil
 }
@@ -110,6 +113,7 @@ func (o *outbox) head(q *queue) (chatring.Message, bool) {
 func (o *outbox) pop(conv string, q *queue) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	delete(q.ids, q.msgs[0].ID)
 	q.msgs[0] = chatring.Message{}
 	q.msgs = q.msgs[1:]
 	o.n.Add(-1)
@@ -123,6 +127,9 @@ func (o *outbox) pop(conv string, q *queue) {
 // mirror's messages): a buffered append that an attempt stored although
 // its reply was lost, and that a read of the primary then saw, is in
 // both until its replay finds it stored.
+//
+// It holds the outbox's lock, which every replay needs too, for one map
+// look-up per known message and a copy of the queue.
 func (o *outbox) pending(conv string, base uint64, known, dst []chatring.Message) []chatring.Message {
 	if o.empty() {
 		return dst
@@ -133,8 +140,17 @@ func (o *outbox) pending(conv string, base uint64, known, dst []chatring.Message
 	if q == nil {
 		return dst
 	}
+	var both map[string]struct{} // rare: only after lost replies
+	for i := range known {
+		if _, ok := q.ids[known[i].ID]; ok {
+			if both == nil {
+				both = make(map[string]struct{})
+			}
+			both[known[i].ID] = struct{}{}
+		}
+	}
 	for _, m := range q.msgs {
-		if slices.ContainsFunc(known, func(k chatring.Message) bool { return k.ID == m.ID }) {
+		if _, ok := both[m.ID]; ok {
 			continue
 		}
 		base++
