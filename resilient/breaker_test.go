@@ -3,6 +3,10 @@ package resilient_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,5 +199,76 @@ func TestBreakerHalfOpen(t *testing.T) {
 	recs := r.logs.records(t, "resilient: circuit breaker closed")
 	if len(recs) != 1 || recs[0]["level"] != "INFO" || recs[0]["from"] != "half-open" {
 		t.Errorf("log records of the closing: %v, want one at INFO from half-open", recs)
+	}
+}
+
+// stallingHandler is a slog.Handler whose Handle of a breaker state
+// change blocks until release is closed, after closing entered once.
+type stallingHandler struct {
+	slog.Handler
+	entered, release chan struct{}
+	once             *sync.Once
+}
+
+func (h stallingHandler) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "resilient: circuit breaker") {
+		h.once.Do(func() { close(h.entered) })
+		<-h.release
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// TestBreakerSlowLogDoesNotStall: a log handler that blocks while it
+// logs a breaker state change holds up the call that made the change,
+// not the others: they pass the breaker (failing fast) and Stats
+// answers, because the change is logged outside the breaker's lock. The
+// change is logged once, when the handler returns.
+func TestBreakerSlowLogDoesNotStall(t *testing.T) {
+	logs := new(logBuffer)
+	h := stallingHandler{Handler: slog.NewJSONHandler(logs, nil), entered: make(chan struct{}),
+		release: make(chan struct{}), once: new(sync.Once)}
+	r := newRig(t, chatring.Config{}, oneAttempt, resilient.WithLogger(slog.New(h)),
+		resilient.WithBreaker(resilient.BreakerPolicy{Failures: 1, FailureRatio: 0.01, OpenFor: time.Hour}))
+	r.down()
+	opener := make(chan error, 1)
+	go func() { opener <- r.try("c") }() // opens the breaker, then logs it
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(h.release)
+			<-opener
+		}
+	}
+	defer release()
+	select {
+	case <-h.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the breaker's opening was not logged")
+	}
+	others := make(chan error, 1)
+	go func() {
+		var err error
+		for range 10 {
+			if err = r.try("d"); !errors.Is(err, resilient.ErrBreakerOpen) {
+				break
+			}
+		}
+		if st := r.Stats(); st.Breaker != "open" || st.FailedFast != 10 {
+			err = fmt.Errorf("Stats: breaker %s, failed fast %d; want open, 10", st.Breaker, st.FailedFast)
+		}
+		others <- err
+	}()
+	select {
+	case err := <-others:
+		if !errors.Is(err, resilient.ErrBreakerOpen) {
+			t.Errorf("calls while a state change is being logged: %v, want ErrBreakerOpen", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("calls stalled behind the log handler of a breaker state change")
+	}
+	release()
+	if recs := logs.records(t, "resilient: circuit breaker open"); len(recs) != 1 {
+		t.Errorf("log records of the opening: %v, want one", recs)
 	}
 }

@@ -53,3 +53,42 @@ func TestAttemptDeadlineReportedEarly(t *testing.T) {
 		t.Errorf("Append after 3 early deadlines = %v, want ErrUnavailable", err)
 	}
 }
+
+// TestCallerDeadlineFirst: when the caller's deadline comes before the
+// attempt's, the attempt runs under the caller's ctx alone (no timer of
+// the wrapper's), and a deadline the store reports then is the caller's:
+// returned as the store reported it, not retried, not counted against
+// the primary.
+func TestCallerDeadlineFirst(t *testing.T) {
+	ms, err := chatring.NewMemoryStore(chatring.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	primary := &earlyDeadline{MemoryStore: ms}
+	s, err := resilient.New(primary, resilient.WithRetry(resilient.RetryPolicy{
+		Attempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Millisecond, AttemptTimeout: time.Second}),
+		resilient.WithBreaker(resilient.BreakerPolicy{Failures: 2, FailureRatio: 0.01, OpenFor: time.Hour}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // later than the attempt's
+	defer cancel()
+	soon, cancelSoon := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancelSoon()
+	primary.fails.Store(1)
+	_, err = s.Append(soon, "c", chatring.Message{Role: chatring.User, Content: "hello"})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, chatring.ErrUnavailable) {
+		t.Errorf("Append with the caller's deadline first, store timed out: %v, want context.DeadlineExceeded only", err)
+	}
+	if st := s.Stats(); st.Attempts != 1 || st.Retries != 0 || st.Breaker != "closed" {
+		t.Errorf("Stats: %d attempts, %d retries, breaker %s; want 1, 0, closed", st.Attempts, st.Retries, st.Breaker)
+	}
+	// With the caller's deadline later, the same failure is the
+	// attempt's own: ErrUnavailable, retried; and the breaker counts it,
+	// its first failure (two would open it).
+	primary.fails.Store(1)
+	if m, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "hello"}); err != nil || m.Seq != 1 {
+		t.Errorf("Append with the attempt's deadline first = seq %d, %v; want it stored on the retry", m.Seq, err)
+	}
+}

@@ -29,7 +29,7 @@ type Store struct {
 	log        *slog.Logger
 	tok        chatring.Tokenizer
 	retry      RetryPolicy
-	breaker    *gobreaker.TwoStepCircuitBreaker[struct{}]
+	breaker    *gobreaker.CircuitBreaker[struct{}]
 	mirror     *mirror // nil: degraded reads off
 	outbox     *outbox // nil: no outbox
 	flushEvery time.Duration
@@ -43,6 +43,7 @@ type Store struct {
 	flushDone chan struct{}
 
 	ctr counters
+	tr  transitions
 
 	closeMu  sync.Mutex // serializes Close
 	closed   bool       // guarded by closeMu
@@ -103,7 +104,7 @@ func New(primary chatring.Store, opts ...Option) (*Store, error) {
 	}
 	s.gate.Init()
 	b := o.breaker
-	s.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:         "chatring-resilient",
 		MaxRequests:  uint32(b.Probes),
 		Interval:     b.Window,
@@ -139,22 +140,57 @@ func (s *Store) Config() chatring.Config { return s.cfg }
 // Primary returns the wrapped store.
 func (s *Store) Primary() chatring.Store { return s.primary }
 
+// transitions are the breaker's state changes not logged yet. The
+// breaker reports a change under its lock, which every attempt takes, so
+// stateChanged only records it there; whoever called into the breaker
+// logs it after the breaker returned (logTransitions), so that a slow log
+// handler holds up that caller, not every call.
+type transitions struct {
+	n    atomic.Int32 // len(list), read without mu on the hot path
+	mu   sync.Mutex   // guards list
+	list []transition
+	log  sync.Mutex // held while logging, so that changes are logged in order
+}
+
+type transition struct{ from, to gobreaker.State }
+
 // stateChanged is the breaker's OnStateChange. It runs under the
-// breaker's lock: it counts, logs and wakes the flusher, nothing more.
+// breaker's lock: it counts and records the change, and wakes the
+// flusher, nothing more.
 func (s *Store) stateChanged(_ string, from, to gobreaker.State) {
 	s.ctr.transitions[to].Add(1)
 	s.ctr.changes[from][to].Add(1)
-	level := slog.LevelInfo
-	if to == gobreaker.StateOpen {
-		level = slog.LevelWarn
-	}
-	s.log.LogAttrs(context.Background(), level, "resilient: circuit breaker "+to.String(),
-		slog.String("from", from.String()), slog.String("to", to.String()))
+	s.tr.mu.Lock()
+	s.tr.list = append(s.tr.list, transition{from, to})
+	s.tr.n.Store(int32(len(s.tr.list)))
+	s.tr.mu.Unlock()
 	if to == gobreaker.StateClosed {
 		select {
 		case s.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// logTransitions logs the recorded state changes, oldest first, unless
+// another goroutine is logging them (it logs those recorded meanwhile
+// too). Call it after every call into the breaker, outside its lock.
+func (s *Store) logTransitions() {
+	for s.tr.n.Load() != 0 && s.tr.log.TryLock() {
+		s.tr.mu.Lock()
+		list := s.tr.list
+		s.tr.list = nil
+		s.tr.n.Store(0)
+		s.tr.mu.Unlock()
+		for _, t := range list {
+			level := slog.LevelInfo
+			if t.to == gobreaker.StateOpen {
+				level = slog.LevelWarn
+			}
+			s.log.LogAttrs(context.Background(), level, "resilient: circuit breaker "+t.to.String(),
+				slog.String("from", t.from.String()), slog.String("to", t.to.String()))
+		}
+		s.tr.log.Unlock()
 	}
 }
 
@@ -243,11 +279,21 @@ func degradable(ctx context.Context, err error) bool {
 // attempt's deadline (AttemptTimeout from now, and no later than end),
 // and reports its outcome to the breaker.
 func (s *Store) attempt(ctx context.Context, now, end time.Time, f func(context.Context) error) error {
-	done, err := s.breaker.Allow()
-	if err != nil {
+	var err error
+	_, berr := s.breaker.Execute(func() (struct{}, error) {
+		err = s.try(ctx, now, end, f)
+		return struct{}{}, err
+	})
+	s.logTransitions()
+	if berr != nil && err == nil { // refused: f did not run
 		s.ctr.failedFast.Add(1)
 		return errOpen
 	}
+	return err
+}
+
+// try runs f once within the attempt's deadline, for attempt.
+func (s *Store) try(ctx context.Context, now, end time.Time, f func(context.Context) error) error {
 	s.ctr.attempts.Add(1)
 	actx := ctx
 	if t := s.retry.AttemptTimeout; t > 0 {
@@ -255,11 +301,18 @@ func (s *Store) attempt(ctx context.Context, now, end time.Time, f func(context.
 		if end.Before(deadline) {
 			deadline = end
 		}
-		var cancel context.CancelFunc
-		actx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
+		// A caller's deadline as soon needs no timer of the wrapper's
+		// own (a timer costs about 1 µs): the attempt ends at the
+		// caller's deadline, and is the caller's, as below; a
+		// DeadlineExceeded the store reports early is then the
+		// caller's too, not the attempt's.
+		if d, ok := ctx.Deadline(); !ok || d.After(deadline) {
+			var cancel context.CancelFunc
+			actx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
 	}
-	err = f(actx)
+	err := f(actx)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -272,6 +325,5 @@ func (s *Store) attempt(ctx context.Context, now, end time.Time, f func(context.
 		// ctx's timer fires), as the ctx's DeadlineExceeded.
 		err = fmt.Errorf("%w: no answer within the attempt's deadline: %w", chatring.ErrUnavailable, err)
 	}
-	done(err)
 	return err
 }

@@ -101,5 +101,6 @@ func (s *Store) Stats() Stats {
 	if s.outbox != nil {
 		st.OutboxCapacity = s.outbox.max
 	}
+	s.logTransitions() // State may have moved the breaker from open to half-open
 	return st
 }
