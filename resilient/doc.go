@@ -35,7 +35,9 @@
 // permanent, ErrClosed is final, and a canceled or expired ctx is the
 // caller's own decision. A caller may send a failed Append again later
 // (a user resubmitting, a job rerun) with the ID the Store returned with
-// the error.
+// the error. An append that returned ErrBuffered is queued already and
+// must not be sent again; sent again without the returned ID (by code
+// that retries every ErrUnavailable), it is a second message.
 //
 // An Append without a Message.ID gets one before its first attempt (see
 // IDPrefix), so a retry after an ambiguous failure — the request reached
@@ -63,7 +65,10 @@
 // lets Probes attempts through: enough successes close it, a failure
 // opens it again. Every state change is logged (Warn when it opens, Info
 // otherwise) and counted in Stats.BreakerTransitions (by the state
-// entered) and Stats.BreakerChanges (by the states left and entered).
+// entered) and Stats.BreakerChanges (by the states left and entered). It
+// is logged by the call that caused it once the breaker has returned,
+// outside the breaker's lock, so a slow log handler holds up that call
+// only.
 //
 // # Degradation
 //
@@ -185,7 +190,8 @@
 // # Close
 //
 // Close stops accepting writes (ErrClosed), waits for the writes in
-// flight, replays the outbox until it is empty or ctx is done, and
+// flight, replays the outbox (up to 8 conversations at a time, each in
+// order) until it is empty or ctx is done, and
 // closes the primary. Its error says how many buffered appends, in how
 // many conversations, were not flushed (an *UnflushedError); they are
 // logged with counts only. Nothing this package logs contains message
