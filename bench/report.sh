@@ -259,3 +259,5 @@ mv "$results.tmp" "$results"
 echo "report.sh: wrote $results and $chart"
 # The store's section, from make bench-store's files (run when missing).
 bash bench/report-store.sh
+# The resilient Store's section is hand-written (its runs need redis-server).
+{ echo; cat bench/resilient.md; } >>"$results"

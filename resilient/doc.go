@@ -165,27 +165,28 @@
 // BenchmarkAppend, BenchmarkMessages and BenchmarkBreakerOpen measure it
 // (go test -run '^$' -bench . -count 10 -benchtime 200ms, compared with
 // benchstat). On the shared 2-core machine they ran on, other builds kept
-// the load average near 20, so the intervals are wide (±40–300%) and the
-// figures are medians:
+// the load average between 13 and 20, so the wall-clock intervals are
+// wide (±40–300%) and the figures are medians:
 //
 //   - With the breaker open, an Append fails fast in 0.34 µs at the
 //     median and 5.1 µs at the 99th percentile (9.4 µs in the worst of
 //     the ten runs): far below a millisecond, and the primary is not
 //     called. A degraded Messages of 20 messages takes 1.0 µs at the
 //     median, 133 µs at the 99th percentile.
-//   - On the happy path the Store adds about 2.9 µs to an Append on a
-//     MemoryStore (3.4 µs against 0.54 µs) and 2.2 µs to a read of 20
-//     messages. About 1.2 µs of the Append's is the attempt's deadline, a
-//     context.WithDeadline timer (2.2 µs in all with AttemptTimeout -1);
-//     the rest is the breaker's two locks and clock reads, the mirror and,
-//     for messages without an ID, the ID the MemoryStore then checks
-//     (0.55 µs of its own). These figures predate Append's own
-//     validation of the message (so that an invalid message is a
-//     validation error even while the primary is down), which adds one
-//     pass over the content, as the primary's does; it was not measured
-//     again. Against a store that answers over the network
-//     in tens of microseconds this is a few percent; measure it on your
-//     primary.
+//   - On the happy path the Store adds about 2.1 µs of CPU to an Append
+//     on a MemoryStore (3.1 µs against 1.0 µs of process CPU time per
+//     call, cpu-ns/op, at load average 13; ns/op varied by ±45–70%
+//     there). About 1.2 µs of it is the attempt's deadline, a
+//     context.WithDeadline timer: 0.9 µs in all with AttemptTimeout -1,
+//     or when the caller's deadline comes no later than the attempt's
+//     (then the Store sets no timer of its own). The rest is the
+//     breaker's lock and clock reads, the mirror and validation. (An
+//     earlier run, by ns/op, put a read of 20 messages at 2.2 µs more.)
+//     Over a
+//     loopback Redis Append the client's CPU per call grew by 5.9 µs
+//     (21.9 µs to 27.7 µs), 4.4 µs without the timer, while the
+//     wall-clock difference could not be resolved (±40–50%);
+//     bench/RESULTS.md has the runs. Measure it on your primary.
 //
 // # Close
 //
