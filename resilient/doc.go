@@ -184,9 +184,11 @@
 //     earlier run, by ns/op, put a read of 20 messages at 2.2 µs more.)
 //     Over a
 //     loopback Redis Append the client's CPU per call grew by 5.9 µs
-//     (21.9 µs to 27.7 µs), 4.4 µs without the timer, while the
-//     wall-clock difference could not be resolved (±40–50%);
-//     bench/RESULTS.md has the runs. Measure it on your primary.
+//     (21.9 µs to 27.7 µs; 7.8 µs in a second run), 4.4 µs without the
+//     timer, about 2 µs of it the mirror's cache lookup missing the CPU
+//     cache between round trips, while the wall-clock difference could
+//     not be resolved (±40–50%); bench/RESULTS.md has the runs. Measure
+//     it on your primary.
 //
 // # Close
 //
