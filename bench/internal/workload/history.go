@@ -25,9 +25,9 @@ func newHistoryRing(backend string) func(capacity int) Ring {
 }
 
 // newHistory returns a History of capacity messages (capacity/2 turns) on
-// backend, with the default tokenizer and no logger output.
-func newHistory(backend string, capacity int) *chatring.History {
-	h, err := chatring.New(chatring.Config{Backend: backend, MaxTurns: capacity / 2})
+// backend, with the default tokenizer, no logger output and opts.
+func newHistory(backend string, capacity int, opts ...chatring.Option) *chatring.History {
+	h, err := chatring.New(chatring.Config{Backend: backend, MaxTurns: capacity / 2}, opts...)
 	if err != nil {
 		panic("workload: " + err.Error())
 	}

@@ -1,6 +1,12 @@
 package workload
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/chatring/chatring"
+)
 
 func TestIsReadSpread(t *testing.T) {
 	for _, p := range []int{0, 1, WriteHeavyReadPercent, ChatMixReadPercent, 50, ReadHeavyReadPercent, 100} {
@@ -44,5 +50,28 @@ func TestMessages(t *testing.T) {
 func TestName(t *testing.T) {
 	if got, want := Name("backend", "mutex", "cap", 20), "backend=mutex/cap=20"; got != want {
 		t.Errorf("Name = %q, want %q", got, want)
+	}
+}
+
+func TestPayloadMessages(t *testing.T) {
+	want := map[string]int{MsgASCII: PayloadBytes, MsgChinese: PayloadBytes, MsgEnglish: 2048}
+	for _, msg := range Msgs {
+		ms := PayloadMessages(msg, 64)
+		h := newHistory(chatring.BackendMutex, 20)
+		for i, m := range ms {
+			if len(m.Content) != want[msg] {
+				t.Errorf("%s message %d: %d bytes, want %d", msg, i, len(m.Content), want[msg])
+			}
+			if _, err := h.Append(context.Background(), m); err != nil {
+				t.Errorf("%s message %d: Append: %v", msg, i, err)
+			}
+		}
+		if ms[0].Content == ms[1].Content {
+			t.Errorf("%s: consecutive messages are equal", msg)
+		}
+	}
+	zh := PayloadMessages(MsgChinese, 1)[0].Content
+	if n := utf8.RuneCountInString(zh); n != 22 {
+		t.Errorf("%s: %d runes, want 21 Chinese characters and one ASCII byte", MsgChinese, n)
 	}
 }

@@ -112,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // KeyOrder is the order of the key=value parts of every benchmark name.
 // A name may leave keys out but not reorder them; backend comes first.
-var KeyOrder = []string{"backend", "level", "cap", "convs", "dist", "goroutines", "budget"}
+var KeyOrder = []string{"backend", "level", "cap", "msg", "convs", "dist", "goroutines", "budget"}
 
 // Sample is one benchmark result line.
 type Sample struct {
