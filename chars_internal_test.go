@@ -1,8 +1,12 @@
 package chatring
 
 import (
+	"math/bits"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // TestPrintableASCII8 compares the word-at-a-time test with the byte
@@ -15,7 +19,7 @@ func TestPrintableASCII8(t *testing.T) {
 		for v := range 256 {
 			buf := []byte("abcdefgh")
 			buf[pos] = byte(v)
-			if got, want := printableASCII8(string(buf)), printable(byte(v)); got != want {
+			if got, want := printableASCII8(word8(string(buf))), printable(byte(v)); got != want {
 				t.Fatalf("printableASCII8(%q) = %v, want %v", buf, got, want)
 			}
 		}
@@ -29,7 +33,7 @@ func TestPrintableASCII8(t *testing.T) {
 			buf[i] = picks[rng.IntN(len(picks))]
 			want = want && printable(buf[i])
 		}
-		if got := printableASCII8(string(buf[:])); got != want {
+		if got := printableASCII8(word8(string(buf[:]))); got != want {
 			t.Fatalf("printableASCII8(%q) = %v, want %v", buf, got, want)
 		}
 	}
@@ -82,6 +86,110 @@ func FuzzApproxTokenizer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		if got, want := (ApproxTokenizer{}).Count(text), referenceCount(text); got != want {
 			t.Fatalf("Count(%q) = %d, reference says %d", text, got, want)
+		}
+	})
+}
+
+// TestNonLetters8 compares the word-at-a-time test with the byte
+// definition, as TestPrintableASCII8 does: the lowest bit set must be the
+// high bit of the first byte that is not a letter.
+func TestNonLetters8(t *testing.T) {
+	letter := func(b byte) bool { return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' }
+	first := func(buf []byte) int { // index of the first non-letter, 8 if none
+		for i, b := range buf {
+			if !letter(b) {
+				return i
+			}
+		}
+		return 8
+	}
+	got := func(buf []byte) int { return bits.TrailingZeros64(nonLetters8(word8(string(buf)))) / 8 }
+	for pos := range 8 {
+		for v := range 256 {
+			buf := []byte("abcdefgh")
+			buf[pos] = byte(v)
+			if g, w := got(buf), first(buf); g != w {
+				t.Fatalf("nonLetters8(%q): first non-letter at %d, want %d", buf, g, w)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	picks := []byte{0x00, 0x1f, 0x20, '@', 'A', 'Z', '[', '`', 'a', 'z', '{', 0x7f, 0x80, 0xc1, 0xe1, 0xfa, 0xff}
+	for range 100000 {
+		var buf [8]byte
+		for i := range buf {
+			buf[i] = picks[rng.IntN(len(picks))]
+		}
+		if g, w := got(buf[:]), first(buf[:]); g != w {
+			t.Fatalf("nonLetters8(%q): first non-letter at %d, want %d", buf, g, w)
+		}
+	}
+}
+
+// TestDecodeRune compares the inline decoder with package utf8 on every
+// two- and three-byte sequence and on every lead byte followed by short or
+// bad continuations.
+func TestDecodeRune(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		r, n := decodeRune(s)
+		wr, wn := utf8.DecodeRuneInString(s)
+		if r != wr || n != wn {
+			t.Fatalf("decodeRune(%q) = %U, %d; utf8 says %U, %d", s, r, n, wr, wn)
+		}
+	}
+	for b0 := 0x80; b0 < 0x100; b0++ {
+		check(string([]byte{byte(b0)}))
+		for b1 := range 0x100 {
+			check(string([]byte{byte(b0), byte(b1)}))
+			if b0 >= 0xE0 && b0 <= 0xEF {
+				for _, b2 := range []byte{0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xff} {
+					check(string([]byte{byte(b0), byte(b1), b2}))
+				}
+			}
+		}
+	}
+	for r := rune(0x80); r <= 0x10FFFF; r++ {
+		check(string(r) + "x")
+	}
+}
+
+// TestClassOf checks the class tables against classify for every rune.
+func TestClassOf(t *testing.T) {
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if got, want := classOf(r), classify(r); got != want {
+			t.Fatalf("classOf(%U) = %d, classify says %d", r, got, want)
+		}
+	}
+}
+
+// FuzzScanText checks the fused pass (scanText with approx) against the
+// two passes it replaces, checkChars with the blank test and then
+// referenceCount, and against the specification of content: same error,
+// same count.
+func FuzzScanText(f *testing.F) {
+	for _, s := range []string{"", " ", "hello, world!", "a\tb\r\nc", "\x00", "a\x7fb", "\u0085", "\u00a0",
+		"\xff", "\xed\xa0\x80", "你好，世界！", "ｈｅｌｌｏ", "abcdefghijklmnopq rstuvwxyz", "\u3000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		const maxBytes = 64
+		tokens, err := scanText("content", s, maxBytes, true)
+		wantErr := validateText("content", s, maxBytes)
+		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Fatalf("scanText(%q) error %v, validateText says %v", s, err, wantErr)
+		}
+		valid := len(s) <= maxBytes && utf8.ValidString(s) && strings.TrimSpace(s) != "" &&
+			!strings.ContainsFunc(s, func(r rune) bool {
+				return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r >= 0x7f && r <= 0x9f
+			})
+		if valid != (err == nil) {
+			t.Fatalf("scanText(%q) error %v, but the specification says valid = %v", s, err, valid)
+		}
+		if err == nil {
+			if want := referenceCount(s); tokens != want {
+				t.Fatalf("scanText(%q) counts %d tokens, reference says %d", s, tokens, want)
+			}
 		}
 	})
 }

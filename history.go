@@ -139,6 +139,9 @@ type env struct {
 	log *slog.Logger
 	now func() time.Time // the clock: time.Now unless WithClock
 	ctr *counters
+	// approx is set when tok is ApproxTokenizer: Append then counts the
+	// content's tokens in the pass that validates it (approxScan).
+	approx bool
 }
 
 // counters are the metrics kept with one atomic add each per call.
@@ -250,7 +253,8 @@ func newEnv(cfg Config, opts []Option) (*env, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
-	return &env{cfg: cfg.withDefaults(), tok: o.tok, log: o.log, now: o.now, ctr: new(counters)}, nil
+	_, approx := o.tok.(ApproxTokenizer)
+	return &env{cfg: cfg.withDefaults(), tok: o.tok, log: o.log, now: o.now, ctr: new(counters), approx: approx}, nil
 }
 
 // newHistory returns an empty History in e, tracking the bytes it holds
@@ -336,10 +340,11 @@ func (h *History) Append(ctx context.Context, m Message) (Message, error) {
 // prepare validates m, counting and logging a rejection, and fills in its
 // Tokens.
 func (e *env) prepare(ctx context.Context, m Message) (Message, error) {
-	if err := validateMessage(&m, e.cfg.MaxMessageBytes); err != nil {
+	content, err := validateCounted(&m, e.cfg.MaxMessageBytes, e.approx)
+	if err != nil {
 		return Message{}, e.reject(ctx, "append", m.Role, len(m.Content), err)
 	}
-	m.Tokens = countTokens(e.tok, &m)
+	m.Tokens = countTokens(e.tok, &m, content)
 	return m, nil
 }
 

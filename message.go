@@ -162,15 +162,20 @@ func (m *Message) size() int {
 }
 
 // countTokens returns the tokens of m's content and tool fields, one
-// tok.Count per non-empty string, each clamped at 0.
-func countTokens(tok Tokenizer, m *Message) int {
+// tok.Count per non-empty string, each clamped at 0; content >= 0 is the
+// content's count, already taken (see validateCounted), and is used
+// instead of counting the content again.
+func countTokens(tok Tokenizer, m *Message, content int) int {
 	count := func(s string) int {
 		if s == "" {
 			return 0
 		}
 		return max(tok.Count(s), 0)
 	}
-	n := count(m.Content) + count(m.ToolCallID)
+	if content < 0 {
+		content = count(m.Content)
+	}
+	n := content + count(m.ToolCallID)
 	for i := range m.ToolCalls {
 		c := &m.ToolCalls[i]
 		n += count(c.ID) + count(c.Name) + count(c.Arguments)
@@ -181,18 +186,38 @@ func countTokens(tok Tokenizer, m *Message) int {
 // validateText checks s as the content of a message (field "content") or a
 // system prompt. It never quotes s in the error.
 func validateText(field string, s string, maxBytes int) error {
+	_, err := scanText(field, s, maxBytes, false)
+	return err
+}
+
+// scanText is validateText; with approx set it also counts the tokens of
+// s as ApproxTokenizer does, in the same pass over s (approxScan), and
+// returns the count, else -1.
+func scanText(field string, s string, maxBytes int, approx bool) (tokens int, err error) {
 	if len(s) > maxBytes {
-		return &ValidationError{Field: field, Err: ErrMessageTooLarge,
+		return -1, &ValidationError{Field: field, Err: ErrMessageTooLarge,
 			Reason: fmt.Sprintf("%d bytes, limit %d", len(s), maxBytes)}
 	}
-	if err := checkChars(field, s, true); err != nil {
-		return err
+	blank := false
+	tokens = -1
+	if approx {
+		var bad int
+		if tokens, blank, bad = approxScan(s, true); bad >= 0 {
+			// The error path: checkChars finds the same byte (fuzzed by
+			// FuzzScanText) and builds the same error as without approx.
+			return -1, checkChars(field, s, true)
+		}
+	} else {
+		if err := checkChars(field, s, true); err != nil {
+			return -1, err
+		}
+		blank = strings.TrimSpace(s) == ""
 	}
-	if strings.TrimSpace(s) == "" {
-		return &ValidationError{Field: field, Err: ErrEmptyContent,
+	if blank {
+		return -1, &ValidationError{Field: field, Err: ErrEmptyContent,
 			Reason: fmt.Sprintf("%d bytes of white space or nothing", len(s))}
 	}
-	return nil
+	return tokens, nil
 }
 
 // validateName checks a message's Name: optional, no control characters at
@@ -214,7 +239,7 @@ func checkChars(field string, s string, allowSpace bool) error {
 		// Eight bytes at a time while they are all printable ASCII
 		// (0x20 to 0x7e), the common case; any other byte, including an
 		// allowed tab or newline, goes through the loop below.
-		for i+8 <= len(s) && printableASCII8(s[i:i+8]) {
+		for i+8 <= len(s) && printableASCII8(word8(s[i:])) {
 			i += 8
 		}
 		if i == len(s) {
@@ -240,15 +265,12 @@ func checkChars(field string, s string, allowSpace bool) error {
 	return nil
 }
 
-// printableASCII8 reports whether the 8 bytes of s are all in 0x20..0x7e,
-// testing them as one word (the "haszero"/"hasless" bit tricks of Sean
-// Anderson's Bit Twiddling Hacks): no high bit set, no byte that adding one
-// carries into the high bit (0x7f), no byte that subtracting 0x20 borrows
-// from (below 0x20).
-func printableASCII8(s string) bool {
-	_ = s[7]
-	w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+// printableASCII8 reports whether the 8 bytes of w (word8) are all in
+// 0x20..0x7e, testing them as one word (the "haszero"/"hasless" bit tricks
+// of Sean Anderson's Bit Twiddling Hacks): no high bit set, no byte that
+// adding one carries into the high bit (0x7f), no byte that subtracting
+// 0x20 borrows from (below 0x20).
+func printableASCII8(w uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	return w&highs == 0 && (w+ones)&highs == 0 && (w-0x20*ones)&^w&highs == 0
 }
@@ -260,23 +282,32 @@ func controlError(field string, r rune, at int) error {
 
 // validateMessage checks m's caller-supplied fields.
 func validateMessage(m *Message, maxBytes int) error {
+	_, err := validateCounted(m, maxBytes, false)
+	return err
+}
+
+// validateCounted is validateMessage; with approx set it also returns the
+// ApproxTokenizer count of m.Content, taken in the same pass as its
+// checks, else -1 (see countTokens).
+func validateCounted(m *Message, maxBytes int, approx bool) (content int, err error) {
 	if !m.Role.Valid() {
-		return &ValidationError{Field: "role", Err: ErrInvalidRole,
+		return -1, &ValidationError{Field: "role", Err: ErrInvalidRole,
 			Reason: fmt.Sprintf("%d-byte role is not system, user, assistant or tool", len(m.Role))}
 	}
+	content = -1
 	// An assistant message that only calls tools has no text.
 	if m.Content != "" || m.Role != Assistant || len(m.ToolCalls) == 0 {
-		if err := validateText("content", m.Content, maxBytes); err != nil {
-			return err
+		if content, err = scanText("content", m.Content, maxBytes, approx); err != nil {
+			return -1, err
 		}
 	}
 	if err := validateName(m.Name); err != nil {
-		return err
+		return -1, err
 	}
 	if err := validateID(m.ID); err != nil {
-		return err
+		return -1, err
 	}
-	return validateToolFields(m, maxBytes)
+	return content, validateToolFields(m, maxBytes)
 }
 
 // validateID checks a message's idempotency key: optional, at most

@@ -1,6 +1,7 @@
 package chatring
 
 import (
+	"math/bits"
 	"unicode"
 	"unicode/utf8"
 )
@@ -124,19 +125,134 @@ func runTokens(c, n int, single bool, next int) int {
 
 // Count estimates the number of tokens in text.
 func (ApproxTokenizer) Count(text string) int {
-	tokens := 0
+	tokens, _, _ := approxScan(text, false)
+	return tokens
+}
+
+// classBad marks, in asciiChecked, the bytes that content may not hold:
+// the C0 controls but tab, newline and carriage return, and DEL. It is no
+// run's class, so a run never extends over one.
+const classBad = 0xff
+
+// asciiChecked is asciiClass with the bytes that content may not hold
+// marked classBad, for approxScan's checking pass.
+var asciiChecked = func() (t [utf8.RuneSelf]uint8) {
+	t = asciiClass
+	for b := range t {
+		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' || b == 0x7f {
+			t[b] = classBad
+		}
+	}
+	return t
+}()
+
+// Classes of the non-ASCII characters that chat text uses most, looked up
+// instead of classified: U+0080 to U+07FF (the two-byte range: Latin
+// accents, Greek, Cyrillic, Hebrew, Arabic), U+3000 to U+30FF (CJK
+// punctuation, kana) and U+FF00 to U+FFEF (full-width forms). Each entry
+// is classify's answer, so the lookup changes nothing but the time.
+var (
+	twoByteClass   = classTable(0x80, 0x800)
+	cjkPunctClass  = classTable(0x3000, 0x3100)
+	fullWidthClass = classTable(0xFF00, 0xFFF0)
+)
+
+// classTable returns classify(r) for lo <= r < hi, at r-lo.
+func classTable(lo, hi rune) []uint8 {
+	t := make([]uint8, hi-lo)
+	for r := lo; r < hi; r++ {
+		t[r-lo] = uint8(classify(r))
+	}
+	return t
+}
+
+// classOf is classify for a non-ASCII rune, with the tables above.
+func classOf(r rune) int {
+	switch {
+	case r < 0x800:
+		return int(twoByteClass[r-0x80])
+	case 0x4E00 <= r && r <= 0x9FFF:
+		return classIdeograph
+	case 0x3000 <= r && r < 0x3100:
+		return int(cjkPunctClass[r-0x3000])
+	case 0xFF00 <= r && r < 0xFFF0:
+		return int(fullWidthClass[r-0xFF00])
+	}
+	return classify(r)
+}
+
+// decodeRune is utf8.DecodeRuneInString for s[0] >= utf8.RuneSelf, with
+// the two- and three-byte forms (everything up to U+FFFF) decoded inline
+// and the rest, invalid input included, left to package utf8.
+func decodeRune(s string) (rune, int) {
+	b0 := s[0]
+	switch {
+	case 0xC2 <= b0 && b0 <= 0xDF && len(s) >= 2 && s[1]&0xC0 == 0x80:
+		return rune(b0&0x1F)<<6 | rune(s[1]&0x3F), 2
+	case 0xE0 <= b0 && b0 <= 0xEF && len(s) >= 3 && s[1]&0xC0 == 0x80 && s[2]&0xC0 == 0x80:
+		r := rune(b0&0x0F)<<12 | rune(s[1]&0x3F)<<6 | rune(s[2]&0x3F)
+		// Not overlong (E0 80..9F) and not a surrogate (ED A0..BF).
+		if r >= 0x800 && (r < 0xD800 || r > 0xDFFF) {
+			return r, 3
+		}
+	}
+	return utf8.DecodeRuneInString(s)
+}
+
+// nonLetters8 returns the high bit of every byte of w (word8) that is
+// not an ASCII letter, and maybe of bytes after it, but of no letter
+// before it: a letter is a byte without the high bit that, with its case
+// bit set, is in 'a'..'z' (adding 0x1f carries into the high bit from 'a'
+// up, adding 0x05 from '{' up). Only a byte with the high bit set carries
+// into the next byte, so the lowest bit set is exact: the first byte that
+// is not a letter.
+func nonLetters8(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := w | 0x20*ones
+	return (w | ^(x + 0x1f*ones) | (x + 0x05*ones)) & highs
+}
+
+// word8 returns the first 8 bytes of s as a little-endian word.
+func word8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// approxScan is ApproxTokenizer.Count and, when check is set, checkChars
+// of content (tab, newline and carriage return allowed) in the same pass
+// over text. It returns the token count; blank, whether text holds
+// nothing but white space (true for ""); and bad, the byte offset of the
+// first character content may not hold (invalid UTF-8 or a control
+// character), or -1. Without check, bad is always -1; when bad >= 0,
+// tokens and blank mean nothing.
+func approxScan(text string, check bool) (tokens int, blank bool, bad int) {
+	table := &asciiClass
+	if check {
+		table = &asciiChecked
+	}
+	blank = true
 	class, run, single := classNone, 0, false // the current run; single: one space or punct
 	for i := 0; i < len(text); {
 		var c int
 		var r rune
 		if b := text[i]; b < utf8.RuneSelf {
-			r, c = rune(b), int(asciiClass[b])
+			r, c = rune(b), int(table[b])
+			if c == classBad {
+				return 0, false, i
+			}
 			i++
 		} else {
 			var n int
-			r, n = utf8.DecodeRuneInString(text[i:])
-			c = classify(r)
+			r, n = decodeRune(text[i:])
+			if check && (r == utf8.RuneError && n == 1 || r <= 0x9F) { // C1 controls: U+0080 to U+009F
+				return 0, false, i
+			}
+			c = classOf(r)
 			i += n
+		}
+		if c != classSpace {
+			blank = false
 		}
 		if c == class && c != classIdeograph {
 			run++
@@ -148,7 +264,29 @@ func (ApproxTokenizer) Count(text string) int {
 		// Extend the run over following ASCII bytes of its class without
 		// the bookkeeping above: most text is runs of ASCII letters.
 		j := i
-		for j < len(text) && text[j] < utf8.RuneSelf && int(asciiClass[text[j]]) == class {
+		switch class {
+		case classLetter:
+			for j+8 <= len(text) {
+				if m := nonLetters8(word8(text[j:])); m != 0 {
+					j += bits.TrailingZeros64(m) / 8 // the letters before the first other byte
+					break
+				}
+				j += 8
+			}
+		case classIdeograph:
+			// Each following character of the common CJK block (U+4E00
+			// to U+9FFF: E4 B8 80 to E9 BF BF) ends the previous one's
+			// run of one, a token, and starts its own.
+			for j+3 <= len(text) && 0xE4 <= text[j] && text[j] <= 0xE9 &&
+				text[j+1]&0xC0 == 0x80 && text[j+2]&0xC0 == 0x80 &&
+				(text[j] != 0xE4 || text[j+1] >= 0xB8) {
+				tokens++
+				j += 3
+			}
+			i = j
+			continue
+		}
+		for j < len(text) && text[j] < utf8.RuneSelf && int(table[text[j]]) == class {
 			j++
 		}
 		if j > i {
@@ -161,5 +299,5 @@ func (ApproxTokenizer) Count(text string) int {
 	if tokens == 0 && text != "" {
 		tokens = 1
 	}
-	return tokens
+	return tokens, blank, -1
 }
