@@ -401,7 +401,7 @@ func (h *History) push(ctx context.Context, m Message) Message {
 	// Time is taken before Push, which assigns Seq: see Message.Time.
 	m.Time = h.now().Round(0)
 	m.Seq = 0 // stored without Seq; readers compute it
-	m.Seq = h.buf.Push(m)
+	m.Seq = h.ringPush(m)
 
 	h.ctr.byRole[roleIndex(m.Role)].Add(1)
 	h.ctr.bytes.Add(uint64(m.size()))
@@ -419,6 +419,36 @@ func (h *History) push(ctx context.Context, m Message) Message {
 			slog.Uint64("seq", m.Seq))
 	}
 	return m
+}
+
+// ringPush is h.buf.Push with the call made on the ring's concrete type:
+// a call through the generic interface passes the instantiation's
+// dictionary and copies the Message once more (Floor/backend=mutex-direct
+// in bench/RESULTS.md), which Append would pay on every message.
+func (h *History) ringPush(m Message) uint64 {
+	switch r := h.buf.(type) {
+	case *ringbuf.Ring[Message]:
+		return r.Push(m)
+	case *sharded.Ring[Message]:
+		return r.Push(m)
+	case *lockfree.Ring[Message]:
+		return r.Push(m)
+	}
+	return h.buf.Push(m)
+}
+
+// ringSnapshot is h.buf.Snapshot called on the ring's concrete type, as
+// ringPush does for Push.
+func (h *History) ringSnapshot(dst []Message) ([]Message, uint64) {
+	switch r := h.buf.(type) {
+	case *ringbuf.Ring[Message]:
+		return r.Snapshot(dst)
+	case *sharded.Ring[Message]:
+		return r.Snapshot(dst)
+	case *lockfree.Ring[Message]:
+		return r.Snapshot(dst)
+	}
+	return h.buf.Snapshot(dst)
 }
 
 // reject counts and logs a failed call and returns err. The log record
@@ -467,7 +497,7 @@ func (h *History) snapshot(dst []Message) []Message {
 	for {
 		through := h.clear.Load().through
 		var last uint64
-		dst, last = h.buf.Snapshot(dst[:base])
+		dst, last = h.ringSnapshot(dst[:base])
 		if h.clear.Load().through == through {
 			return visible(dst, base, last, through)
 		}
