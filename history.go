@@ -329,36 +329,55 @@ func (h *History) Append(ctx context.Context, m Message) (Message, error) {
 		return Message{}, h.reject(ctx, "append", m.Role, len(m.Content),
 			closedError("append"))
 	}
-	m, err := h.prepare(ctx, m)
-	if err != nil {
+	// The message is passed by pointer from here on: it is 96 bytes, and
+	// each copy of it costs Append as much as a few checks.
+	if err := h.prepareIn(ctx, &m); err != nil {
 		return Message{}, err
 	}
-	m, _ = h.commit(ctx, m)
+	h.commitIn(ctx, &m)
 	return m, nil
 }
 
 // prepare validates m, counting and logging a rejection, and fills in its
 // Tokens.
 func (e *env) prepare(ctx context.Context, m Message) (Message, error) {
-	content, err := validateCounted(&m, e.cfg.MaxMessageBytes, e.approx)
-	if err != nil {
-		return Message{}, e.reject(ctx, "append", m.Role, len(m.Content), err)
+	if err := e.prepareIn(ctx, &m); err != nil {
+		return Message{}, err
 	}
-	m.Tokens = countTokens(e.tok, &m, content)
 	return m, nil
+}
+
+// prepareIn is prepare on *m, in place.
+func (e *env) prepareIn(ctx context.Context, m *Message) error {
+	content, err := validateCounted(m, e.cfg.MaxMessageBytes, e.approx)
+	if err != nil {
+		return e.reject(ctx, "append", m.Role, len(m.Content), err)
+	}
+	m.Tokens = countTokens(e.tok, m, content)
+	return nil
 }
 
 // commit stores a prepared message, or finds the message with its ID in
 // the window; ok is false, with nothing stored, only when h was retired by
 // its MemoryStore.
 func (h *History) commit(ctx context.Context, m Message) (_ Message, ok bool) {
+	if !h.commitIn(ctx, &m) {
+		return Message{}, false
+	}
+	return m, true
+}
+
+// commitIn is commit on *m, in place: *m becomes the stored message (or
+// the one found with its ID).
+func (h *History) commitIn(ctx context.Context, m *Message) (ok bool) {
 	if m.ID == "" {
-		return h.push(ctx, m), true
+		h.push(ctx, m)
+		return true
 	}
 	h.idMu.Lock()
 	defer h.idMu.Unlock()
 	if h.retired.Load() {
-		return Message{}, false
+		return false
 	}
 	if old, found := h.findID(m.ID); found {
 		h.ctr.deduplicated.Add(1)
@@ -366,9 +385,11 @@ func (h *History) commit(ctx context.Context, m Message) (_ Message, ok bool) {
 			h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: duplicate append",
 				slog.String("role", string(old.Role)), slog.Uint64("seq", old.Seq))
 		}
-		return old, true
+		*m = old
+		return true
 	}
-	return h.push(ctx, m), true
+	h.push(ctx, m)
+	return true
 }
 
 // scratch holds window-sized buffers for findID, so that Appends with an
@@ -396,8 +417,9 @@ func (h *History) findID(id string) (Message, bool) {
 	return found, ok
 }
 
-// push stores a validated message and counts it.
-func (h *History) push(ctx context.Context, m Message) Message {
+// push stores the validated message *m, counts it, and fills in its Time
+// and Seq.
+func (h *History) push(ctx context.Context, m *Message) {
 	// Time is taken before Push, which assigns Seq: see Message.Time.
 	m.Time = h.now().Round(0)
 	m.Seq = 0 // stored without Seq; readers compute it
@@ -407,7 +429,7 @@ func (h *History) push(ctx context.Context, m Message) Message {
 	h.ctr.bytes.Add(uint64(m.size()))
 	h.ctr.tokens.Add(uint64(m.Tokens))
 	if h.sizes != nil {
-		size := uint32(heldBytes(&m, h.cfg.Backend))
+		size := uint32(heldBytes(m, h.cfg.Backend))
 		old := h.sizes[(m.Seq-1)%uint64(len(h.sizes))].Swap(size)
 		h.held.Add(int64(size) - int64(old))
 	}
@@ -418,23 +440,22 @@ func (h *History) push(ctx context.Context, m Message) Message {
 			slog.Int("tokens", m.Tokens),
 			slog.Uint64("seq", m.Seq))
 	}
-	return m
 }
 
 // ringPush is h.buf.Push with the call made on the ring's concrete type:
 // a call through the generic interface passes the instantiation's
 // dictionary and copies the Message once more (Floor/backend=mutex-direct
 // in bench/RESULTS.md), which Append would pay on every message.
-func (h *History) ringPush(m Message) uint64 {
+func (h *History) ringPush(m *Message) uint64 {
 	switch r := h.buf.(type) {
 	case *ringbuf.Ring[Message]:
-		return r.Push(m)
+		return r.Push(*m)
 	case *sharded.Ring[Message]:
-		return r.Push(m)
+		return r.Push(*m)
 	case *lockfree.Ring[Message]:
-		return r.Push(m)
+		return r.Push(*m)
 	}
-	return h.buf.Push(m)
+	return h.buf.Push(*m)
 }
 
 // ringSnapshot is h.buf.Snapshot called on the ring's concrete type, as
