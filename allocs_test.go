@@ -1,0 +1,87 @@
+package chatring_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/chatring/chatring"
+)
+
+// TestHotPathAllocations checks issue 13's allocation targets on a full
+// window (every Append evicts): History.Append allocates nothing with the
+// mutex and sharded backends (the lockfree ring allocates one entry per
+// Push by design), Messages into a dst with room allocates nothing, Window
+// allocates once (the slice it returns), and MemoryStore.Append to a
+// conversation that exists allocates nothing. Like TestStatsAllocations it
+// runs without the race detector, whose instrumentation allocates.
+func TestHotPathAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector; run without -race")
+	}
+	ctx := context.Background()
+	msgs := []chatring.Message{
+		{Role: chatring.User, Content: "What is the capital of France? Answer in one word."},
+		{Role: chatring.Assistant, Content: "巴黎。Paris, the capital since 987."},
+	}
+	for _, backend := range chatring.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			h := newHistory(t, chatring.Config{Backend: backend, MaxTurns: 10})
+			for i := range 30 {
+				mustAppend(t, h, msgs[i%2].Role, msgs[i%2].Content)
+			}
+			i := 0
+			appends := testing.AllocsPerRun(200, func() {
+				if _, err := h.Append(ctx, msgs[i%2]); err != nil {
+					t.Fatal(err)
+				}
+				i++
+			})
+			want := 0.0
+			if backend == chatring.BackendLockFree {
+				want = 1 // the ring's entry
+			}
+			if appends != want {
+				t.Errorf("Append allocated %v times per call, want %v", appends, want)
+			}
+			dst := make([]chatring.Message, 0, 20)
+			if n := testing.AllocsPerRun(200, func() {
+				var err error
+				if dst, err = h.Messages(ctx, dst[:0]); err != nil || len(dst) != 20 {
+					t.Fatalf("Messages = %d messages, %v", len(dst), err)
+				}
+			}); n != 0 {
+				t.Errorf("Messages into a dst with room allocated %v times per call, want 0", n)
+			}
+			if n := testing.AllocsPerRun(200, func() {
+				if _, err := h.Window(ctx, 0); err != nil {
+					t.Fatal(err)
+				}
+			}); n > 1 {
+				t.Errorf("Window allocated %v times per call, want at most 1", n)
+			}
+		})
+	}
+	t.Run("store", func(t *testing.T) {
+		for _, backend := range []string{chatring.BackendMutex, chatring.BackendSharded} {
+			s, err := chatring.NewMemoryStore(chatring.Config{Backend: backend, MaxTurns: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close(ctx) })
+			for i := range 30 {
+				if _, err := s.Append(ctx, "conv-1", msgs[i%2]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			i := 0
+			if n := testing.AllocsPerRun(200, func() {
+				if _, err := s.Append(ctx, "conv-1", msgs[i%2]); err != nil {
+					t.Fatal(err)
+				}
+				i++
+			}); n != 0 {
+				t.Errorf("%s: MemoryStore.Append to an existing conversation allocated %v times per call, want 0", backend, n)
+			}
+		}
+	})
+}
