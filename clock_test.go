@@ -66,3 +66,47 @@ func TestWithClock(t *testing.T) {
 		t.Errorf("WithClock(nil): Time = %v, want time.Now, between %v and %v", m.Time, before, after)
 	}
 }
+
+// TestCoarseClock checks that a CoarseClock's readings follow time.Now
+// (never ahead of it, and moving on as it does), that a History stamps
+// messages with them, and that after Stop it is time.Now and leaves no
+// goroutine (TestMain checks that).
+func TestCoarseClock(t *testing.T) {
+	c := chatring.NewCoarseClock(time.Millisecond)
+	defer c.Stop()
+	first := c.Now()
+	if now := time.Now(); first.After(now) {
+		t.Fatalf("Now() = %v, after time.Now() = %v", first, now)
+	}
+	// The goroutine ticks every millisecond; allow a loaded machine
+	// seconds to run it.
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Now().After(first) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Now() still %v after 10s", first)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h := newHistory(t, chatring.Config{}, chatring.WithClock(c.Now))
+	stamped := c.Now()
+	m := mustAppend(t, h, chatring.User, "hi")
+	if after := time.Now(); m.Time.Before(stamped.Round(0)) || m.Time.After(after) {
+		t.Errorf("Append: Time = %v, want between the clock's reading %v and time.Now() %v", m.Time, stamped, after)
+	}
+	c.Stop()
+	c.Stop()                         // idempotent
+	time.Sleep(5 * time.Millisecond) // a frozen reading would now be behind
+	before := time.Now()
+	if got := c.Now(); got.Before(before) || got.After(time.Now()) {
+		t.Errorf("after Stop, Now() = %v, want time.Now() (%v or a little later)", got, before)
+	}
+}
+
+func TestCoarseClockRejectsNonPositiveResolution(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("NewCoarseClock(0) did not panic")
+		}
+	}()
+	chatring.NewCoarseClock(0)
+}

@@ -217,7 +217,8 @@ func WithTokenizer(t Tokenizer) Option {
 // system prompt's Time and Stats.Uptime (default: time.Now). Use it for
 // reproducible times in tests, or for a cheaper clock where time.Now is
 // slow: on some virtual machines one clock read costs more than the rest of
-// an Append (see Floor/backend=clock in bench/RESULTS.md). now must be safe
+// an Append (see Floor/backend=clock in bench/RESULTS.md); CoarseClock is
+// one, with a documented resolution. now must be safe
 // for concurrent use; History strips any monotonic reading from the times
 // it stores. A nil clock means the default.
 func WithClock(now func() time.Time) Option {

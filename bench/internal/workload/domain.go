@@ -74,18 +74,22 @@ func PayloadMessages(msg string, n int) []Msg {
 	return ms
 }
 
-// LevelHistoryFixedClock is the level of HistoryAppend where
-// History.Append runs with a clock that returns a fixed time
-// (chatring.WithClock): what the domain layer costs without the clock
-// read, beside LevelHistory with the default clock (time.Now).
-const LevelHistoryFixedClock = "history-fixedclock"
+// The levels of HistoryAppend besides LevelRing and LevelHistory (the
+// default clock, time.Now): History.Append with a clock that returns a
+// fixed time (chatring.WithClock), what the domain layer costs without the
+// clock read; and with a chatring.CoarseClock of a millisecond.
+const (
+	LevelHistoryFixedClock  = "history-fixedclock"
+	LevelHistoryCoarseClock = "history-coarseclock"
+)
 
 // HistoryAppend puts History.Append next to the bare Push of the same
 // backend, for each payload of Msgs, at capacity 20: for every backend
 // and payload, level=ring (the backend's Push), level=history
-// (History.Append, default clock) and level=history-fixedclock
-// (History.Append with WithClock returning a constant), one goroutine per
-// P, every push evicting. `benchstat -col /level` gives the ratios of
+// (History.Append, default clock), level=history-fixedclock
+// (History.Append with WithClock returning a constant) and
+// level=history-coarseclock (WithClock of a CoarseClock, 1ms), one
+// goroutine per P, every push evicting. `benchstat -col /level` gives the ratios of
 // issue 13's targets 1 and 2.
 //
 // Sub-benchmarks: backend=B/level=L/cap=20/msg=M.
@@ -98,19 +102,24 @@ func HistoryAppend(b *testing.B, rings []Contender) {
 			const mask = 63
 			levels := []struct {
 				level string
-				new   func() Ring
+				new   func(b *testing.B) Ring
 			}{
-				{LevelRing, func() Ring { return ring.New(capacity) }},
-				{LevelHistory, func() Ring { return historyRing{newHistory(ring.Backend, capacity)} }},
-				{LevelHistoryFixedClock, func() Ring {
+				{LevelRing, func(*testing.B) Ring { return ring.New(capacity) }},
+				{LevelHistory, func(*testing.B) Ring { return historyRing{newHistory(ring.Backend, capacity)} }},
+				{LevelHistoryFixedClock, func(*testing.B) Ring {
 					return historyRing{newHistory(ring.Backend, capacity,
 						chatring.WithClock(func() time.Time { return fixed }))}
+				}},
+				{LevelHistoryCoarseClock, func(b *testing.B) Ring {
+					clock := chatring.NewCoarseClock(time.Millisecond)
+					b.Cleanup(clock.Stop)
+					return historyRing{newHistory(ring.Backend, capacity, chatring.WithClock(clock.Now))}
 				}},
 			}
 			for _, l := range levels {
 				c := Contender{Backend: ring.Backend, Level: l.level}
 				b.Run(name(c, capacity)+"/"+Name("msg", msg), func(b *testing.B) {
-					r := l.new()
+					r := l.new(b)
 					for i := range capacity {
 						r.Push(msgs[i&mask])
 					}
