@@ -142,6 +142,9 @@ type env struct {
 	// approx is set when tok is ApproxTokenizer: Append then counts the
 	// content's tokens in the pass that validates it (approxScan).
 	approx bool
+	// quiet is set when log discards everything (slog.DiscardHandler, the
+	// default): Append then skips asking the handler whether it logs.
+	quiet bool
 }
 
 // counters are the metrics kept with one atomic add each per call.
@@ -255,7 +258,8 @@ func newEnv(cfg Config, opts []Option) (*env, error) {
 		o.now = time.Now
 	}
 	_, approx := o.tok.(ApproxTokenizer)
-	return &env{cfg: cfg.withDefaults(), tok: o.tok, log: o.log, now: o.now, ctr: new(counters), approx: approx}, nil
+	return &env{cfg: cfg.withDefaults(), tok: o.tok, log: o.log, now: o.now, ctr: new(counters),
+		approx: approx, quiet: o.log.Handler() == slog.DiscardHandler}, nil
 }
 
 // newHistory returns an empty History in e, tracking the bytes it holds
@@ -434,7 +438,7 @@ func (h *History) push(ctx context.Context, m *Message) {
 		old := h.sizes[(m.Seq-1)%uint64(len(h.sizes))].Swap(size)
 		h.held.Add(int64(size) - int64(old))
 	}
-	if h.log.Enabled(ctx, slog.LevelDebug) {
+	if !h.quiet && h.log.Enabled(ctx, slog.LevelDebug) {
 		h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: append",
 			slog.String("role", string(m.Role)),
 			slog.Int("bytes", len(m.Content)),

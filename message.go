@@ -301,13 +301,26 @@ func validateCounted(m *Message, maxBytes int, approx bool) (content int, err er
 			return -1, err
 		}
 	}
-	if err := validateName(m.Name); err != nil {
-		return -1, err
+	// The checks below pass at once on empty fields; skipping their calls
+	// matters on Append's path, where most messages have none.
+	if m.Name != "" {
+		if err := validateName(m.Name); err != nil {
+			return -1, err
+		}
 	}
-	if err := validateID(m.ID); err != nil {
-		return -1, err
+	if m.ID != "" {
+		if err := validateID(m.ID); err != nil {
+			return -1, err
+		}
 	}
-	return content, validateToolFields(m, maxBytes)
+	if m.Role == Tool || m.ToolCallID != "" || len(m.ToolCalls) > 0 {
+		// Without tool fields there is nothing to check: a Tool message
+		// must have ToolCallID, and the size is the content's, checked.
+		if err := validateToolFields(m, maxBytes); err != nil {
+			return -1, err
+		}
+	}
+	return content, nil
 }
 
 // validateID checks a message's idempotency key: optional, at most
