@@ -266,12 +266,25 @@ func approxScan(text string, check bool) (tokens int, blank bool, bad int) {
 		j := i
 		switch class {
 		case classLetter:
-			for j+8 <= len(text) {
-				if m := nonLetters8(word8(text[j:])); m != 0 {
-					j += bits.TrailingZeros64(m) / 8 // the letters before the first other byte
+			for {
+				for j+8 <= len(text) {
+					if m := nonLetters8(word8(text[j:])); m != 0 {
+						j += bits.TrailingZeros64(m) / 8 // the letters before the first other byte
+						break
+					}
+					j += 8
+				}
+				for j < len(text) && text[j] < utf8.RuneSelf && table[text[j]] == classLetter {
+					j++
+				}
+				// Prose: a word, one space, a word. The word's run ends,
+				// the single space before a word is free, and a run of
+				// one letter starts, without going round the main loop.
+				if j+1 >= len(text) || text[j] != ' ' || text[j+1] >= utf8.RuneSelf || table[text[j+1]] != classLetter {
 					break
 				}
-				j += 8
+				tokens += runTokens(classLetter, run+j-i, false, classSpace)
+				run, i, j = 1, j+2, j+2
 			}
 		case classIdeograph:
 			// Each following character of the common CJK block (U+4E00
