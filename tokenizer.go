@@ -267,15 +267,18 @@ func approxScan(text string, check bool) (tokens int, blank bool, bad int) {
 		switch class {
 		case classLetter:
 			for {
-				for j+8 <= len(text) {
+				for {
+					if j+8 > len(text) { // the last bytes, one at a time
+						for j < len(text) && text[j] < utf8.RuneSelf && table[text[j]] == classLetter {
+							j++
+						}
+						break
+					}
 					if m := nonLetters8(word8(text[j:])); m != 0 {
 						j += bits.TrailingZeros64(m) / 8 // the letters before the first other byte
 						break
 					}
 					j += 8
-				}
-				for j < len(text) && text[j] < utf8.RuneSelf && table[text[j]] == classLetter {
-					j++
 				}
 				// Prose: a word, one space, a word. The word's run ends,
 				// the single space before a word is free, and a run of
