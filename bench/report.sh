@@ -255,6 +255,11 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 		echo '```'
 	fi
 } >"$results.tmp"
+# Sections written by hand between <!-- NAME:begin --> and <!-- NAME:end -->
+# markers (issue 13's, from bench/out/issue13*.txt) are kept as they were.
+if [ -f "$results" ]; then
+	sed -n '/^<!-- [a-z0-9]*:begin (by hand)/,/^<!-- [a-z0-9]*:end -->/p' "$results" >>"$results.tmp"
+fi
 mv "$results.tmp" "$results"
 echo "report.sh: wrote $results and $chart"
 # The store's section, from make bench-store's files (run when missing).
