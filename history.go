@@ -334,7 +334,7 @@ func (h *History) Append(ctx context.Context, m Message) (Message, error) {
 		return Message{}, h.reject(ctx, "append", m.Role, len(m.Content),
 			closedError("append"))
 	}
-	// The message is passed by pointer from here on: it is 96 bytes, and
+	// The message is passed by pointer from here on: it is 144 bytes, and
 	// each copy of it costs Append as much as a few checks.
 	if err := h.prepareIn(ctx, &m); err != nil {
 		return Message{}, err
