@@ -149,14 +149,26 @@ func TestDecodeRune(t *testing.T) {
 			}
 		}
 	}
-	for r := rune(0x80); r <= 0x10FFFF; r++ {
+	// Every rune the inline forms decode, and beyond them a few of the
+	// four-byte ones, which decodeRune leaves to package utf8.
+	for r := rune(0x80); r <= 0xFFFF; r++ {
 		check(string(r) + "x")
+	}
+	for _, r := range []rune{0x10000, 0x1F642, 0x10FFFF} {
+		check(string(r))
 	}
 }
 
-// TestClassOf checks the class tables against classify for every rune.
+// TestClassOf checks the class tables against classify for every rune of
+// the Basic Multilingual Plane, where the tables and the CJK range are
+// (classOf answers every rune above it with classify itself), and a few
+// runes above it.
 func TestClassOf(t *testing.T) {
-	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+	runes := []rune{0x10000, 0x1F642, 0x20000, unicode.MaxRune}
+	for r := rune(0x80); r <= 0xFFFF; r++ {
+		runes = append(runes, r)
+	}
+	for _, r := range runes {
 		if got, want := classOf(r), classify(r); got != want {
 			t.Fatalf("classOf(%U) = %d, classify says %d", r, got, want)
 		}
