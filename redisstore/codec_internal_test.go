@@ -53,13 +53,7 @@ func fill(t *testing.T, v reflect.Value, n *int) {
 // without a change in this package. (No validation runs here: the store's
 // own tests cover what Append accepts.)
 func TestEveryMessageFieldRoundTrips(t *testing.T) {
-	server := redistest.NewServer(t)
-	client := redis.NewClient(&redis.Options{Addr: server.Addr})
-	t.Cleanup(func() { client.Close() })
-	s, err := New(client, chatring.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, client := serverStore(t)
 	var m chatring.Message
 	n := 0
 	fill(t, reflect.ValueOf(&m).Elem(), &n)
@@ -69,10 +63,10 @@ func TestEveryMessageFieldRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if _, err := appendScript.Run(ctx, client, s.keys("conv"), body, idempotencyKey(""), "20", "60000", FormatVersion).Result(); err != nil {
+	if _, err := appendScript.Run(ctx, client, s.keys("conv"), body, idempotencyToken(""), "20", "60000", FormatVersion).Result(); err != nil {
 		t.Fatal(err)
 	}
-	msgs, _, _ := s.Keys("conv")
+	msgs, _ := s.Keys("conv")
 	stored, err := client.LIndex(ctx, msgs, 0).Result()
 	if err != nil {
 		t.Fatal(err)
@@ -85,4 +79,18 @@ func TestEveryMessageFieldRoundTrips(t *testing.T) {
 	if diff := cmp.Diff(m, got); diff != "" {
 		t.Errorf("a message with every field set did not round-trip (-sent +stored):\n%s\nstored: %s", diff, stored)
 	}
+}
+
+// serverStore returns a Store with the default Config on a redis-server of
+// its own, and the store's client.
+func serverStore(t *testing.T) (*Store, *redis.Client) {
+	t.Helper()
+	server := redistest.NewServer(t)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr})
+	t.Cleanup(func() { client.Close() })
+	s, err := New(client, chatring.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, client
 }

@@ -16,15 +16,15 @@
 // The design follows centrifugal/centrifuge's Redis history (its
 // internal/redis_lua/broker_history_add_list.lua and
 // broker_history_list.lua), the best Go prior art. Taken from it: one
-// script per append that bumps an offset in a meta hash with HINCRBY,
+// script per append that bumps an offset kept in a meta hash,
 // writes that number into the stored payload inside the script (there a
 // "__p1:offset:epoch__" prefix, here the "seq" member of the JSON), pushes,
 // trims and sets the TTL; an idempotency check in the same script; a
 // history read that returns the meta with the list in one round trip; and
 // keys that share a {channel} hash tag on a cluster. Done differently:
-// the idempotency keys live in a sorted set scored by Seq and trimmed with
-// the window, so an ID deduplicates exactly while its message is in the
-// window (centrifuge keeps a result key per idempotency key, with its own
+// the idempotency tokens (22 bytes each) live in a field of the meta hash,
+// in list order and trimmed with the window, so an ID deduplicates exactly
+// while its message is in the window (centrifuge keeps a result key per idempotency key, with its own
 // expiry); the hash tag is the base64url of the ID, not the raw ID, which
 // may hold braces; every key of a conversation shares one idle TTL
 // (centrifuge's meta outlives its list, to keep the offset and epoch);

@@ -1,11 +1,11 @@
 package redisstore_test
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +18,9 @@ import (
 
 // documentedKeys computes a conversation's keys by FORMAT.md's rule, not
 // with the store's code.
-func documentedKeys(prefix, conv string) (messages, meta, ids string) {
+func documentedKeys(prefix, conv string) (messages, meta string) {
 	tag := "{" + base64.RawURLEncoding.EncodeToString([]byte(conv)) + "}"
-	return prefix + tag + ":messages", prefix + tag + ":meta", prefix + tag + ":ids"
+	return prefix + tag + ":messages", prefix + tag + ":meta"
 }
 
 // TestFormat writes a conversation through the store and reads it back
@@ -49,7 +49,7 @@ func testFormat(t *testing.T, client redis.UniversalClient) {
 		t.Fatal(err)
 	}
 	const conv = "user-42:{draft}"
-	if got, _, _ := documentedKeys("chatring:", conv); got != "chatring:{dXNlci00Mjp7ZHJhZnR9}:messages" {
+	if got, _ := documentedKeys("chatring:", conv); got != "chatring:{dXNlci00Mjp7ZHJhZnR9}:messages" {
 		t.Fatalf("the key rule does not give FORMAT.md's example: %s", got)
 	}
 	if err := s.SetSystemPrompt(ctx, conv, "You answer in French."); err != nil {
@@ -69,9 +69,9 @@ func testFormat(t *testing.T, client redis.UniversalClient) {
 		}
 		sent = append(sent, m)
 	}
-	msgsKey, metaKey, idsKey := documentedKeys(prefix, conv)
-	if m, me, i := s.Keys(conv); m != msgsKey || me != metaKey || i != idsKey {
-		t.Errorf("Store.Keys = %s %s %s, FORMAT.md says %s %s %s", m, me, i, msgsKey, metaKey, idsKey)
+	msgsKey, metaKey := documentedKeys(prefix, conv)
+	if m, me := s.Keys(conv); m != msgsKey || me != metaKey {
+		t.Errorf("Store.Keys = %s %s, FORMAT.md says %s %s", m, me, msgsKey, metaKey)
 	}
 
 	// meta: v, seq, prompt.
@@ -79,8 +79,8 @@ func testFormat(t *testing.T, client redis.UniversalClient) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta["v"] != "1" || meta["seq"] != "5" || len(meta) != 3 {
-		t.Errorf("meta = %v, want v 1, seq 5 and a prompt", meta)
+	if meta["v"] != "1" || meta["seq"] != "5" || len(meta) != 4 {
+		t.Errorf("meta = %v, want v 1, seq 5, ids and a prompt", meta)
 	}
 	var prompt chatring.Message
 	if err := json.Unmarshal([]byte(meta["prompt"]), &prompt); err != nil {
@@ -132,30 +132,32 @@ func testFormat(t *testing.T, client redis.UniversalClient) {
 		t.Errorf("a message appended without an ID has an id member: %s", elems[0])
 	}
 
-	// ids: the window's idempotency keys, scored by Seq.
-	ids, err := client.ZRangeWithScores(ctx, idsKey, 0, -1).Result()
-	if err != nil {
-		t.Fatal(err)
+	// ids: the window's idempotency tokens, 22 bytes each, in list order:
+	// base64url of SHA-256(ID)[:16] for a message with an ID, 16 random
+	// bytes for one without.
+	ids := meta["ids"]
+	if len(ids) != 4*22 {
+		t.Fatalf("meta ids = %q, want the window's 4 tokens of 22 bytes", ids)
 	}
-	if len(ids) != 4 {
-		t.Fatalf("ids = %v, want the window's 4 keys", ids)
+	for i := range 4 {
+		token := ids[i*22 : (i+1)*22]
+		raw, err := base64.RawURLEncoding.DecodeString(token)
+		if err != nil || len(raw) != 16 {
+			t.Errorf("token %d = %q is not 16 bytes in base64url: %v", i, token, err)
+		}
+		if id := sent[1+i].ID; id != "" {
+			sum := sha256.Sum256([]byte(id))
+			if want := base64.RawURLEncoding.EncodeToString(sum[:16]); token != want {
+				t.Errorf("token %d = %q, want %q from the ID %q", i, token, want, id)
+			}
+		}
 	}
-	for i, z := range ids {
-		member := z.Member.(string)
-		seq := sent[1].Seq + uint64(i)
-		if z.Score != float64(seq) {
-			t.Errorf("ids[%d] scored %v, want Seq %d", i, z.Score, seq)
-		}
-		switch want := sent[seq-1].ID; {
-		case want != "" && member != "i"+want:
-			t.Errorf("ids[%d] = %q, want i%s", i, member, want)
-		case want == "" && !(len(member) == 33 && member[0] == 'g' && isLowerHex(member[1:])):
-			t.Errorf("ids[%d] = %q, want g and 32 hex digits", i, member)
-		}
+	if strings.Count(ids, ids[:22]) != 1 {
+		t.Errorf("the first token appears twice in ids %q", ids)
 	}
 
 	// Every key expires after the idle TTL, refreshed by every call.
-	for _, k := range []string{msgsKey, metaKey, idsKey} {
+	for _, k := range []string{msgsKey, metaKey} {
 		pttl, err := client.PTTL(ctx, k).Result()
 		if err != nil || pttl <= ttl-time.Minute || pttl > ttl {
 			t.Errorf("PTTL %s = %v, %v; want about %v", k, pttl, err, ttl)
@@ -186,11 +188,6 @@ func jsonMembers(t *testing.T, s string) map[string]json.RawMessage {
 	return m
 }
 
-func isLowerHex(s string) bool {
-	_, err := strconv.ParseUint(s[:16], 16, 64)
-	return err == nil && strings.ToLower(s) == s && strings.Trim(s, "0123456789abcdef") == ""
-}
-
 // TestOtherFormats: a conversation stored in another format version, or a
 // message that is not JSON, is ErrFormat, never changed, and never
 // ErrUnavailable; a key of the wrong type is an error that is neither
@@ -209,7 +206,7 @@ func TestOtherFormats(t *testing.T) {
 	if _, err := s.Append(ctx, "v2", user); err != nil {
 		t.Fatal(err)
 	}
-	msgsKey, metaKey, _ := documentedKeys(prefix, "v2")
+	msgsKey, metaKey := documentedKeys(prefix, "v2")
 	client.HSet(ctx, metaKey, "v", "2")
 	if _, err := s.Append(ctx, "v2", user); !errors.Is(err, redisstore.ErrFormat) || errors.Is(err, chatring.ErrUnavailable) {
 		t.Errorf("Append to a format-2 conversation: %v, want ErrFormat", err)
@@ -228,14 +225,14 @@ func TestOtherFormats(t *testing.T) {
 	if _, err := s.Append(ctx, "corrupt", user); err != nil {
 		t.Fatal(err)
 	}
-	msgsKey, _, _ = documentedKeys(prefix, "corrupt")
+	msgsKey, _ = documentedKeys(prefix, "corrupt")
 	client.LSet(ctx, msgsKey, 0, "not json")
 	if _, err := s.Window(ctx, "corrupt", 0); !errors.Is(err, redisstore.ErrFormat) || errors.Is(err, chatring.ErrUnavailable) {
 		t.Errorf("Window of a conversation holding a non-JSON message: %v, want ErrFormat", err)
 	}
 
 	// A key of the wrong type: the script fails with WRONGTYPE.
-	msgsKey, _, _ = documentedKeys(prefix, "wrongtype")
+	msgsKey, _ = documentedKeys(prefix, "wrongtype")
 	client.Set(ctx, msgsKey, "a string", 0)
 	_, err = s.Append(ctx, "wrongtype", user)
 	var ve *chatring.ValidationError

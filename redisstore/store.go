@@ -2,10 +2,10 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -189,16 +189,16 @@ func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*St
 func (s *Store) Config() chatring.Config { return s.cfg }
 
 // Keys returns the Redis keys of conversation conv (FORMAT.md): the list
-// of its messages, its meta hash and the sorted set of its idempotency
-// keys. They share the hash tag {base64url(conv)}.
-func (s *Store) Keys(conv string) (messages, meta, ids string) {
+// of its messages and its meta hash. They share the hash tag
+// {base64url(conv)}.
+func (s *Store) Keys(conv string) (messages, meta string) {
 	k := s.keys(conv)
-	return k[0], k[1], k[2]
+	return k[0], k[1]
 }
 
 func (s *Store) keys(conv string) []string {
 	base := s.prefix + "{" + base64.RawURLEncoding.EncodeToString([]byte(conv)) + "}:"
-	return []string{base + "messages", base + "meta", base + "ids"}
+	return []string{base + "messages", base + "meta"}
 }
 
 // enter checks ctx and conv and registers a write with the gate; the
@@ -265,7 +265,7 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	if err != nil {
 		return chatring.Message{}, fmt.Errorf("redisstore: append: encode: %w", err)
 	}
-	res, err := s.run(ctx, "append", appendScript, conv, body, idempotencyKey(m.ID), s.window, s.ttl, FormatVersion)
+	res, err := s.run(ctx, "append", appendScript, conv, body, idempotencyToken(m.ID), s.window, s.ttl, FormatVersion)
 	if err != nil {
 		return chatring.Message{}, err
 	}
@@ -291,17 +291,19 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	return chatring.Message{}, replyError("append", res)
 }
 
-// idempotencyKey returns the member of the ids set for a message with
-// this ID: "i" and the ID, or "g" and 128 random bits in hex when the
-// message has none.
-func idempotencyKey(id string) string {
+// idempotencyToken returns a message's idempotency token (FORMAT.md):
+// the first 16 bytes of SHA-256 of its ID, or 16 random bytes when it has
+// none, in base64url without padding (22 characters).
+func idempotencyToken(id string) string {
+	var b [16]byte
 	if id != "" {
-		return "i" + id
+		sum := sha256.Sum256([]byte(id))
+		copy(b[:], sum[:])
+	} else {
+		binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+		binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	}
-	var r [16]byte
-	binary.LittleEndian.PutUint64(r[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(r[8:], rand.Uint64())
-	return "g" + hex.EncodeToString(r[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // Messages implements chatring.Store.
@@ -339,7 +341,7 @@ func (s *Store) Window(ctx context.Context, conv string, maxTokens int) ([]chatr
 // withPrompt is set. It is one round trip: a MULTI/EXEC transaction (atomic
 // like a script, and cheaper for Redis than moving the window through
 // Lua) of HMGET meta v [prompt], LRANGE of the newest 2 × MaxTurns
-// messages, and PEXPIRE of the three keys (a read is an access).
+// messages, and PEXPIRE of both keys (a read is an access).
 func (s *Store) read(ctx context.Context, op, conv string, withPrompt bool, dst []chatring.Message) (_ []chatring.Message, _ *chatring.Message, err error) {
 	defer s.observe(op, s.begin(), &err)
 	k := s.keys(conv)
