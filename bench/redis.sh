@@ -13,10 +13,17 @@
 # Settings (environment):
 #   ROUNDS     processes, samples per contender (default 10)
 #   BENCHTIME  -benchtime of Append and Window (default 20000x)
+#   RTT        a round-trip time (e.g. 500us) added by a delaying TCP proxy
+#              on loopback between the clients and the server, to measure
+#              what a network does (default: none; the memory benchmark is
+#              then skipped, as a proxy does not change what Redis stores)
 set -euo pipefail
 out=${1:?usage: redis.sh OUTFILE}
 ROUNDS=${ROUNDS:-10}
 BENCHTIME=${BENCHTIME:-20000x}
+RTT=${RTT:-}
+rtt=()
+[ -n "$RTT" ] && rtt=(-redis.rtt "$RTT")
 root=$(git rev-parse --show-toplevel)
 cd "$root"
 mkdir -p "$(dirname "$out")"
@@ -26,7 +33,8 @@ bin=$root/bench/out/peers-redis.test
 (cd bench/peers && go test -c -o "$bin" .)
 commit=$(git rev-parse --short=12 HEAD)
 git diff --quiet HEAD -- . 2>/dev/null || commit="$commit+dirty"
-cmd="peers.test -test.run '^\$' -test.bench 'Redis(Append|Window)' -test.benchtime $BENCHTIME, $ROUNDS processes; then -test.bench RedisMemory -test.benchtime 1x -test.count 3"
+cmd="peers.test -test.run '^\$' -test.bench 'Redis(Append|Window)' -test.benchtime $BENCHTIME ${rtt[*]}, $ROUNDS processes"
+[ -z "$RTT" ] && cmd="$cmd; then -test.bench RedisMemory -test.benchtime 1x -test.count 3"
 echo "redis.sh: $cmd > $out"
 {
 	echo "commit: $commit"
@@ -37,11 +45,13 @@ echo "redis.sh: $cmd > $out"
 	echo "# started: $(date -u +%Y-%m-%dT%H:%M:%SZ), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 	for i in $(seq 1 "$ROUNDS"); do
 		echo "redis.sh: round $i/$ROUNDS" >&2
-		(cd bench/peers && "$bin" -test.run '^$' -test.bench 'Redis(Append|Window)' -test.benchtime "$BENCHTIME") |
+		(cd bench/peers && "$bin" -test.run '^$' -test.bench 'Redis(Append|Window)' -test.benchtime "$BENCHTIME" "${rtt[@]}") |
 			grep -E '^(Benchmark|goos|goarch|pkg|cpu)' | tee /dev/stderr
 	done
-	(cd bench/peers && "$bin" -test.run '^$' -test.bench 'RedisMemory' -test.benchtime 1x -test.count 3) |
-		grep -E '^Benchmark' | tee /dev/stderr
+	if [ -z "$RTT" ]; then
+		(cd bench/peers && "$bin" -test.run '^$' -test.bench 'RedisMemory' -test.benchtime 1x -test.count 3) |
+			grep -E '^Benchmark' | tee /dev/stderr
+	fi
 	echo "# finished: $(date -u +%Y-%m-%dT%H:%M:%SZ), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out.tmp" || { cat "$out.tmp" >&2; echo "redis.sh: benchmarks failed" >&2; exit 1; }
 mv "$out.tmp" "$out"

@@ -2,6 +2,7 @@ package peers_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -34,6 +35,13 @@ const (
 	redisWindow  = 2 * chatring.DefaultMaxTurns
 )
 
+// redisRTT is the round-trip time the benchmarks add with a delaying
+// proxy (redistest.WithDelay, half of it each way) between every client
+// and the server, set with -redis.rtt: 0, the default, connects them
+// directly over loopback, where a round trip costs tens of microseconds; a
+// network between a service and its Redis takes 0.2 to 1 ms.
+var redisRTT = flag.Duration("redis.rtt", 0, "round-trip time added by a delaying proxy between the clients and redis-server (0: none)")
+
 // redisConvs is the number of conversations: 10 000, or 1 000 with -short
 // (filling 10 000 full windows for three contenders takes about 20 seconds
 // on a 2-core machine).
@@ -51,6 +59,7 @@ var redisEnv struct {
 	once    sync.Once
 	err     error
 	server  *redistest.Server
+	proxy   *redistest.Proxy // with -redis.rtt
 	clients []*redis.Client
 	byName  map[string]*redisContender
 }
@@ -70,6 +79,9 @@ func stopRedis() {
 	for _, c := range redisEnv.clients {
 		c.Close()
 	}
+	if redisEnv.proxy != nil {
+		redisEnv.proxy.Close()
+	}
 	if redisEnv.server != nil {
 		redisEnv.server.Stop()
 	}
@@ -85,6 +97,12 @@ func redisSetup(b *testing.B) map[string]*redisContender {
 		redisEnv.server, redisEnv.err = redistest.StartServer(context.Background())
 		if redisEnv.err != nil {
 			return
+		}
+		if *redisRTT > 0 {
+			redisEnv.proxy, redisEnv.err = redistest.NewProxy(redisEnv.server.Addr, redistest.WithDelay(*redisRTT/2))
+			if redisEnv.err != nil {
+				return
+			}
 		}
 		redisEnv.byName = map[string]*redisContender{}
 		for _, name := range redisBackends {
@@ -103,8 +121,12 @@ func redisSetup(b *testing.B) map[string]*redisContender {
 
 func newRedisContender(name string) *redisContender {
 	counter := &connCounter{}
+	addr := redisEnv.server.Addr
+	if redisEnv.proxy != nil {
+		addr = redisEnv.proxy.Addr
+	}
 	client := redis.NewClient(&redis.Options{
-		Addr:     redisEnv.server.Addr,
+		Addr:     addr,
 		PoolSize: redisClients, // a connection for each client goroutine
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer
@@ -217,7 +239,11 @@ func runClients(b *testing.B, convs int, op func(ctx context.Context, conv strin
 }
 
 func redisName(backend string) string {
-	return workload.Name("backend", backend, "level", "store", "cap", redisWindow, "convs", redisConvs(), "goroutines", redisClients)
+	kv := []any{"backend", backend, "level", "store", "cap", redisWindow, "convs", redisConvs(), "goroutines", redisClients}
+	if *redisRTT > 0 {
+		kv = append(kv, "rtt", *redisRTT)
+	}
+	return workload.Name(kv...)
 }
 
 // BenchmarkRedisAppend appends to full windows of 10 000 conversations from

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP proxy on 127.0.0.1 in front of a server. It forwards
@@ -17,6 +18,10 @@ import (
 // breaks after the request was sent. A client sees a connection reset or
 // EOF; it cannot know whether the command ran.
 //
+// With WithDelay it also holds every chunk of bytes for a while before
+// forwarding it, each way, so that a loopback server answers with the
+// round-trip time of a network.
+//
 // A Proxy is safe for concurrent use.
 type Proxy struct {
 	// Addr is where clients connect.
@@ -24,6 +29,7 @@ type Proxy struct {
 
 	target string
 	ln     net.Listener
+	delay  time.Duration // one way; 0 forwards at once
 
 	mu     sync.Mutex
 	marker []byte // armed by DropReplyTo; nil when disarmed
@@ -34,22 +40,39 @@ type Proxy struct {
 	wg      sync.WaitGroup
 }
 
+// ProxyOption configures a Proxy.
+type ProxyOption func(*Proxy)
+
+// WithDelay makes the proxy forward each chunk of bytes it reads, in
+// either direction, oneWay after it read it (so a request and its reply
+// take at least 2 × oneWay more than without the proxy: the round-trip
+// time of a network). Chunks keep their order, and several can be in
+// flight on one connection, as on a network: a pipeline of commands pays
+// the delay once. Go's timers make the delay a little longer, not
+// shorter.
+func WithDelay(oneWay time.Duration) ProxyOption {
+	return func(p *Proxy) { p.delay = oneWay }
+}
+
 // NewProxy starts a proxy to target (host:port).
-func NewProxy(target string) (*Proxy, error) {
+func NewProxy(target string, opts ...ProxyOption) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("redistest: proxy: %w", err)
 	}
 	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	for _, o := range opts {
+		o(p)
+	}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
 }
 
 // StartProxy starts a proxy to target for tb and closes it when tb ends.
-func StartProxy(tb testing.TB, target string) *Proxy {
+func StartProxy(tb testing.TB, target string, opts ...ProxyOption) *Proxy {
 	tb.Helper()
-	p, err := NewProxy(target)
+	p, err := NewProxy(target, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -128,14 +151,24 @@ func (p *Proxy) accept() {
 }
 
 // pipe copies from src to dst, calling inspect on each chunk read before
-// writing it, until either side fails or is closed.
+// writing it (after the proxy's delay), until either side fails or is
+// closed.
 func (p *Proxy) pipe(dst, src net.Conn, inspect func([]byte)) {
+	write := func(b []byte) bool {
+		_, err := dst.Write(b)
+		return err == nil
+	}
+	if p.delay > 0 {
+		send, stop := p.delayed(dst)
+		defer stop()
+		write = send
+	}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			inspect(buf[:n])
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if !write(buf[:n]) {
 				return
 			}
 		}
@@ -143,6 +176,41 @@ func (p *Proxy) pipe(dst, src net.Conn, inspect func([]byte)) {
 			return
 		}
 	}
+}
+
+// delayed returns a function that writes a copy of a chunk to dst
+// p.delay after it is called, in order, and reports false once a write
+// has failed; and a function that stops the writer after the chunks
+// queued so far.
+func (p *Proxy) delayed(dst net.Conn) (send func([]byte) bool, stop func()) {
+	type chunk struct {
+		due time.Time
+		b   []byte
+	}
+	queue := make(chan chunk, 1024)
+	var failed atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := range queue {
+			if failed.Load() {
+				continue
+			}
+			time.Sleep(time.Until(c.due))
+			if _, err := dst.Write(c.b); err != nil {
+				failed.Store(true)
+			}
+		}
+	}()
+	send = func(b []byte) bool {
+		queue <- chunk{due: time.Now().Add(p.delay), b: bytes.Clone(b)}
+		return !failed.Load()
+	}
+	stop = func() {
+		close(queue)
+		<-done
+	}
+	return send, stop
 }
 
 func (p *Proxy) track(conns ...net.Conn) bool {

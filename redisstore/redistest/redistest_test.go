@@ -1,9 +1,14 @@
 package redistest_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,5 +38,62 @@ func TestServerLeavesNothing(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
 		c.Close()
 		t.Errorf("%s still accepts connections after Stop", s.Addr)
+	}
+}
+
+// TestProxyDelay: through a proxy WithDelay(d), a request and its reply
+// take at least 2d, and a large value crosses in many chunks intact and in
+// order.
+func TestProxyDelay(t *testing.T) {
+	s := redistest.NewServer(t)
+	const oneWay = 25 * time.Millisecond
+	p := redistest.StartProxy(t, s.Addr, redistest.WithDelay(oneWay))
+	conn, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(conn)
+	roundTrip := func(args ...string) string {
+		t.Helper()
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+		if _, err := conn.Write([]byte(b.String())); err != nil {
+			t.Fatal(err)
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(line, "$") {
+			return strings.TrimRight(line, "\r\n")
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			t.Fatal(err)
+		}
+		return string(buf[:n])
+	}
+	start := time.Now()
+	if got := roundTrip("PING"); got != "+PONG" {
+		t.Fatalf("PING = %q", got)
+	}
+	if took := time.Since(start); took < 2*oneWay {
+		t.Errorf("PING through the proxy took %v, want at least 2 × %v", took, oneWay)
+	}
+	var big strings.Builder
+	for i := range 100_000 {
+		fmt.Fprintf(&big, "%d,", i)
+	}
+	if got := roundTrip("SET", "big", big.String()); got != "+OK" {
+		t.Fatalf("SET = %q", got)
+	}
+	if got := roundTrip("GET", "big"); got != big.String() {
+		t.Errorf("GET returned %d bytes, not the %d set", len(got), big.Len())
 	}
 }
