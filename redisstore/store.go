@@ -96,7 +96,8 @@ type Store struct {
 	windowLen int64  // 2 × MaxTurns
 	ttl       string // IdleTTL in milliseconds, as a script argument
 
-	gate gate.Gate // writes in flight, and Close
+	gate     gate.Gate  // writes in flight, and Close
+	coalesce *coalescer // nil unless WithReadCoalescing
 }
 
 var _ chatring.Store = (*Store)(nil)
@@ -105,11 +106,12 @@ var _ chatring.Store = (*Store)(nil)
 type Option func(*options)
 
 type options struct {
-	prefix string
-	tok    chatring.Tokenizer
-	now    func() time.Time
-	log    *slog.Logger
-	obs    Observer
+	coalesce bool
+	prefix   string
+	tok      chatring.Tokenizer
+	now      func() time.Time
+	log      *slog.Logger
+	obs      Observer
 }
 
 // WithPrefix sets the prefix of every key the store writes (default
@@ -179,6 +181,9 @@ func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*St
 		window:    strconv.Itoa(2 * cfg.MaxTurns),
 		windowLen: int64(2 * cfg.MaxTurns),
 		ttl:       strconv.FormatInt(cfg.IdleTTL.Milliseconds(), 10),
+	}
+	if o.coalesce {
+		s.coalesce = &coalescer{flights: map[string]*flight{}}
 	}
 	s.gate.Init()
 	return s, nil
@@ -338,12 +343,55 @@ func (s *Store) Window(ctx context.Context, conv string, maxTokens int) ([]chatr
 }
 
 // read appends conv's window to dst and returns the pinned prompt too when
-// withPrompt is set. It is one round trip: a MULTI/EXEC transaction (atomic
+// withPrompt is set, from one fetch (see fetch and coalescer).
+func (s *Store) read(ctx context.Context, op, conv string, withPrompt bool, dst []chatring.Message) (_ []chatring.Message, _ *chatring.Message, err error) {
+	defer s.observe(op, s.begin(), &err)
+	var raw rawWindow
+	if s.coalesce != nil {
+		raw, err = s.coalesce.read(ctx, conv, func(ctx context.Context) (rawWindow, error) {
+			return s.fetch(ctx, conv, true)
+		})
+	} else {
+		raw, err = s.fetch(ctx, conv, withPrompt)
+	}
+	if err != nil {
+		return dst, nil, s.failed(ctx, op, err)
+	}
+	if v, ok := raw.version.(string); ok && v != FormatVersion {
+		return dst, nil, fmt.Errorf("redisstore: %s: %w: conversation in format %q, this package reads %q",
+			op, ErrFormat, v, FormatVersion)
+	}
+	var prompt *chatring.Message
+	if p, ok := raw.prompt.(string); ok && withPrompt {
+		m, err := decodeMessage(op, p)
+		if err != nil {
+			return dst, nil, err
+		}
+		prompt = &m
+	}
+	out := dst
+	for _, e := range raw.list {
+		m, err := decodeMessage(op, e)
+		if err != nil {
+			return dst, nil, err
+		}
+		out = append(out, m)
+	}
+	return out, prompt, nil
+}
+
+// rawWindow is a conversation as one read found it, not decoded: meta's
+// v and prompt (nil when absent) and the window's elements.
+type rawWindow struct {
+	version, prompt any
+	list            []string
+}
+
+// fetch reads conv in one round trip: a MULTI/EXEC transaction (atomic
 // like a script, and cheaper for Redis than moving the window through
 // Lua) of HMGET meta v [prompt], LRANGE of the newest 2 × MaxTurns
 // messages, and PEXPIRE of both keys (a read is an access).
-func (s *Store) read(ctx context.Context, op, conv string, withPrompt bool, dst []chatring.Message) (_ []chatring.Message, _ *chatring.Message, err error) {
-	defer s.observe(op, s.begin(), &err)
+func (s *Store) fetch(ctx context.Context, conv string, withPrompt bool) (rawWindow, error) {
 	k := s.keys(conv)
 	var meta *redis.SliceCmd
 	var list *redis.StringSliceCmd
@@ -360,32 +408,13 @@ func (s *Store) read(ctx context.Context, op, conv string, withPrompt bool, dst 
 		return nil
 	})
 	if err != nil {
-		return dst, nil, s.failed(ctx, op, cause(err, cmds))
+		return rawWindow{}, cause(err, cmds)
 	}
-	fields := meta.Val()
-	if v, ok := fields[0].(string); ok && v != FormatVersion {
-		return dst, nil, fmt.Errorf("redisstore: %s: %w: conversation in format %q, this package reads %q",
-			op, ErrFormat, v, FormatVersion)
-	}
-	var prompt *chatring.Message
+	raw := rawWindow{version: meta.Val()[0], list: list.Val()}
 	if withPrompt {
-		if p, ok := fields[1].(string); ok {
-			m, err := decodeMessage(op, p)
-			if err != nil {
-				return dst, nil, err
-			}
-			prompt = &m
-		}
+		raw.prompt = meta.Val()[1]
 	}
-	out := dst
-	for _, e := range list.Val() {
-		m, err := decodeMessage(op, e)
-		if err != nil {
-			return dst, nil, err
-		}
-		out = append(out, m)
-	}
-	return out, prompt, nil
+	return raw, nil
 }
 
 // cause returns the error that made a transaction fail: when Redis
