@@ -2,8 +2,11 @@
 // single redis-server, or a Redis Cluster of several masters built with
 // `redis-cli --cluster create`, each process on a free port of 127.0.0.1
 // in a temporary directory of its own, stopped (killed, its directory
-// removed) by Stop. It also has Proxy, a TCP proxy that can lose the
-// reply of a request the server has run, for tests of ambiguous failures.
+// removed) by Stop; and a Redis Sentinel (StartSentinel) to put in front
+// of a master and its replicas. It also has Proxy, a TCP proxy that can
+// lose the reply of a request the server has run, for tests of ambiguous
+// failures, and delay every byte (WithDelay), to measure what a network's
+// round trips cost.
 //
 // Nothing here is a fake: the servers are the redis-server and redis-cli
 // binaries on PATH (Debian: apt-get install redis-server redis-tools).
@@ -80,12 +83,40 @@ type Server struct {
 // temporary directory, with persistence off, and waits until it answers
 // PING. args are extra redis-server options ("--maxmemory", "10mb", ...).
 func StartServer(ctx context.Context, args ...string) (*Server, error) {
+	return start(ctx, nil, args)
+}
+
+// StartSentinel starts a Redis Sentinel (redis-server --sentinel, with a
+// configuration file in its directory) on a free port of 127.0.0.1 that
+// monitors the master at addr (host:port) under the name master, with a
+// quorum of 1, so that it fails over alone; down-after-milliseconds is
+// 1000 and failover-timeout 5000.
+func StartSentinel(ctx context.Context, master, addr string) (*Server, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("redistest: sentinel: %w", err)
+	}
+	return start(ctx, func(dir string) ([]string, error) {
+		conf := filepath.Join(dir, "sentinel.conf")
+		text := fmt.Sprintf("sentinel monitor %[1]s %[2]s %[3]s 1\n"+
+			"sentinel down-after-milliseconds %[1]s 1000\n"+
+			"sentinel failover-timeout %[1]s 5000\n", master, host, port)
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			return nil, err
+		}
+		return []string{conf, "--sentinel"}, nil
+	}, nil)
+}
+
+// start starts a server: lead, when not nil, returns the arguments that
+// go before the options (a configuration file) once its directory exists.
+func start(ctx context.Context, lead func(dir string) ([]string, error), args []string) (*Server, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
 	var last error
 	for range 3 { // a free port may be taken between probing and binding
-		s, err := startServer(ctx, args)
+		s, err := startServer(ctx, lead, args)
 		if err == nil {
 			return s, nil
 		}
@@ -97,10 +128,17 @@ func StartServer(ctx context.Context, args ...string) (*Server, error) {
 	return nil, last
 }
 
-func startServer(ctx context.Context, args []string) (*Server, error) {
+func startServer(ctx context.Context, lead func(dir string) ([]string, error), args []string) (*Server, error) {
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
 		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	var first []string
+	if lead != nil {
+		if first, err = lead(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("redistest: %w", err)
+		}
 	}
 	port, err := freePort()
 	if err != nil {
@@ -108,11 +146,11 @@ func startServer(ctx context.Context, args []string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, exited: make(chan struct{})}
-	all := append([]string{
+	all := append(first,
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--logfile", filepath.Join(dir, "redis.log"),
-	}, args...)
+		"--logfile", filepath.Join(dir, "redis.log"))
+	all = append(all, args...)
 	s.cmd = exec.Command("redis-server", all...)
 	s.cmd.Dir = dir
 	setParentDeath(s.cmd)
