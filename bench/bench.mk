@@ -11,6 +11,8 @@
 #                         (needs redis-server; see bench/redis.sh)
 #   make bench-redis-rtt  the same through a proxy adding a 500 us round
 #                         trip (RTT=...), to bench/out/redis-rtt.txt
+#   make bench-redis-hotread  one conversation read by 64 goroutines, read
+#                         coalescing off and on, to bench/out/redis-hotread.txt
 #   make benchstat        backends side by side (benchstat -col /backend)
 #   make bench-store      the store workloads (StoreAppend, StoreChatMix,
 #                         StoreWindow: -count 10 -cpu 1,2 -benchtime 100ms,
@@ -48,7 +50,7 @@
 BENCHSTAT = $(GO) tool -modfile=bench/tools/go.mod benchstat
 BENCH_UNITS ?= -.unit:ops/s AND -.name:Floor
 
-.PHONY: bench bench-peers bench-redis bench-redis-rtt bench-store benchstat bench-report bench-smoke bench-regress bench-regress-ci
+.PHONY: bench bench-peers bench-redis bench-redis-rtt bench-redis-hotread bench-store benchstat bench-report bench-smoke bench-regress bench-regress-ci
 
 # The workloads of make bench: every benchmark function of package ./bench
 # but the store's, which have their own target (their million-conversation
@@ -78,6 +80,9 @@ bench-redis:
 
 bench-redis-rtt:
 	RTT=$${RTT:-500us} bash bench/redis.sh bench/out/redis-rtt.txt
+
+bench-redis-hotread:
+	bash bench/redis-hotread.sh bench/out/redis-hotread.txt
 
 benchstat:
 	@test -s bench/out/bench.txt || { echo "no bench/out/bench.txt: run make bench first"; exit 1; }

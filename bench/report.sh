@@ -213,35 +213,6 @@ load_of() { sed -n "s/^# $2: .*load average: //p" "$1" | head -1; }
 	echo "\$ benchstat -col /backend -filter '.unit:(sec/op OR allocs/op)' bench/out/peers.txt"
 	benchstat -col /backend -filter '.unit:(sec/op OR allocs/op)' "$out/peers.txt" 2>&1
 	echo '```'
-	if [ -s "$out/redis.txt" ]; then
-		echo
-		echo "## The Redis store"
-		echo
-		echo "From bench/out/redis.txt (\`make bench-redis\`, bench/redis.sh), commit"
-		echo "$(val_of "$out/redis.txt" commit), $(val_of "$out/redis.txt" redis); load average"
-		echo "$(load_of "$out/redis.txt" started) at start, $(load_of "$out/redis.txt" finished) at end:"
-		echo "redisstore beside peers.RedisNaive, the client services write by hand"
-		echo "(RPUSH, LTRIM and PEXPIRE as three commands, like LangChain; pipelined: the"
-		echo "same in one MULTI/EXEC), on one redis-server on 127.0.0.1 that the benchmark"
-		echo "starts, in the same processes. 64 goroutines (go-redis pool of 64) over"
-		echo "10 000 conversations, each holding a full default window (20 messages of 64"
-		echo "bytes) before timing. p50/p99: latency of one call; writes/op: round trips"
-		echo "per call; resp-B/op: bytes Redis sent per read; client-cpu and server-cpu: CPU"
-		echo "time per call of the benchmark process (getrusage) and of redis-server (INFO"
-		echo "cpu). Issue 11's targets: Append ops/s at least 2x naive's and p99 at most"
-		echo "naive's; a window read in one round trip (writes/op 1) with its bytes bounded"
-		echo "by the window (resp-B/op); Redis memory per conversation (usage-B/conv:"
-		echo "MEMORY USAGE of its keys; used-B/conv: used_memory grown per conversation)"
-		echo "beside the payload (payload-B/conv)."
-		echo
-		echo '```'
-		echo "\$ $(cmd_of "$out/redis.txt")"
-		echo "\$ benchstat -col /backend -filter '.name:(RedisAppend OR RedisWindow)' bench/out/redis.txt"
-		benchstat -col /backend -filter '.name:(RedisAppend OR RedisWindow)' "$out/redis.txt" 2>&1
-		echo "\$ benchstat -col /backend -filter '.name:RedisMemory' bench/out/redis.txt"
-		benchstat -col /backend -filter '.name:RedisMemory' "$out/redis.txt" 2>&1
-		echo '```'
-	fi
 	if [ -n "$python_out" ]; then
 		echo
 		echo "## The seed's Python managers"
@@ -264,5 +235,7 @@ mv "$results.tmp" "$results"
 echo "report.sh: wrote $results and $chart"
 # The store's section, from make bench-store's files (run when missing).
 bash bench/report-store.sh
+# The Redis store's section, from make bench-redis's files (when present).
+bash bench/report-redis.sh
 # The resilient Store's section is hand-written (its runs need redis-server).
 { echo; cat bench/resilient.md; } >>"$results"
