@@ -22,6 +22,9 @@
 -- on Redis 7.0 each costs the server about 1.5 us on top of the script's
 -- own ~6 us, which is why the tokens are a string in meta, not a key of
 -- their own (one call fewer to read, to write, to trim and to expire).
+-- The price is a copy of ids per append, 22 bytes per message of the
+-- window: 440 bytes at the default window of 20, 440 KB at the largest
+-- (MaxTurns 10 000), where a sorted set would have cost O(log n).
 local messages, meta = KEYS[1], KEYS[2]
 local token, window, ttl = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local width = 22

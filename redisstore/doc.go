@@ -7,7 +7,9 @@
 //	store, err := redisstore.New(client, chatring.Config{MaxTurns: 10, IdleTTL: 24 * time.Hour})
 //
 // It passes the Store conformance suite (package storetest) against a
-// real redis-server and a real three-master Redis Cluster. FORMAT.md in
+// real redis-server, a real three-master Redis Cluster and a master with a
+// replica behind a real Sentinel (through go-redis's failover client, and
+// across a failover). FORMAT.md in
 // this directory documents what it stores, so that a service in another
 // language can read a conversation.
 //
