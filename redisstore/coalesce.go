@@ -13,7 +13,9 @@ import (
 // it never returns a window older than one that an Append acknowledged
 // before the call (a read that joined a flight already in the air could
 // miss such an Append). The price: a read that arrives during another can
-// wait for up to two reads instead of one.
+// wait for up to two reads instead of one. An Observer (WithObserver) is
+// told of every read, whether it sent a Redis read or shared one; its
+// duration includes the wait.
 func WithReadCoalescing() Option {
 	return func(o *options) { o.coalesce = true }
 }
