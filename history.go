@@ -125,9 +125,10 @@ type History struct {
 
 	// held tracks the bytes of the messages in the ring for a MemoryStore's
 	// estimate (nil sizes for a History made by New): sizes[(seq-1)%cap]
-	// holds the size of the message with that seq, held their sum.
+	// holds the size of the message with that seq; held is their sum plus
+	// the pinned prompt and the conversation's fixed bytes (see heldCounter).
 	sizes []atomic.Uint32
-	held  atomic.Int64
+	held  heldCounter
 }
 
 // env is what a History needs besides its ring: its configuration and its
@@ -597,12 +598,12 @@ func (h *History) pin(ctx context.Context, prompt string) bool {
 		return false
 	}
 	if prompt == "" {
-		h.system.Store(nil)
+		h.setPrompt(nil)
 		h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: system prompt removed")
 		return true
 	}
 	m := &Message{Role: System, Content: prompt, Time: h.now().Round(0), Tokens: h.count(prompt)}
-	h.system.Store(m)
+	h.setPrompt(m)
 	h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: system prompt set",
 		slog.Int("bytes", len(prompt)), slog.Int("tokens", m.Tokens))
 	return true

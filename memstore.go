@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -49,8 +50,10 @@ import (
 // Config and options. A write adds to History's work a hash-table lookup
 // (which takes a bucket lock only to create a conversation), an atomic add
 // on entry and exit of the store's one in-flight counter (for Close), and
-// the size tracking of HeldBytes on Append; the histories share one set of
-// counters. With the lockfree backend an Append without an ID takes no
+// the size tracking of HeldBytes: on an Append that changes the bytes its
+// conversation holds (the new message's size differs from the one it
+// overwrites), an atomic add to the conversation's count and one to the
+// store's running total; the histories share one set of counters. With the lockfree backend an Append without an ID takes no
 // lock when its conversation exists, but one that finds its conversation
 // being removed spins until the removal is done, and then creates it anew.
 // An Append or SetSystemPrompt that races with the removal of its
@@ -80,6 +83,10 @@ type MemoryStore struct {
 	evicted   atomic.Uint64
 	clears    atomic.Uint64
 	closeOnce sync.Once
+
+	// held is the running total of HeldBytes: the sum of every live
+	// History's held (see heldCounter).
+	held atomic.Int64
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -135,6 +142,7 @@ func (s *MemoryStore) removed(e otter.DeletionEvent[string, *History]) {
 		s.evicted.Add(1)
 	}
 	s.live.Add(-1)
+	s.held.Add(-e.Value.held.seal())
 	e.Value.retire()
 }
 
@@ -147,7 +155,9 @@ func (s *MemoryStore) lookup(conv string, create bool) *History {
 	h, _ := s.convs.ComputeIfAbsent(conv, func() (*History, bool) {
 		s.created.Add(1)
 		s.live.Add(1)
-		return newHistory(s.env, true), false
+		h := newHistory(s.env, true)
+		h.held.start(&s.held, s.fixed+int64(len(conv)))
+		return h, false
 	})
 	return h
 }
@@ -308,9 +318,9 @@ type StoreStats struct {
 	// Backend and Capacity describe every conversation's ring.
 	Backend  string `json:"backend"`
 	Capacity int    `json:"capacity"`
-	// Conversations is the number of conversations held and not expired,
-	// counted by Stats's walk of them (Len also counts those expired but
-	// not yet cleaned up), and MaxConversations the bound.
+	// Conversations is the number of conversations held (Len: those
+	// expired but not yet cleaned up are counted), and MaxConversations
+	// the bound.
 	Conversations    int `json:"conversations"`
 	MaxConversations int `json:"max_conversations"`
 	// Created counts conversations created by a first write.
@@ -338,10 +348,12 @@ type StoreStats struct {
 	// the strings of the messages in them (evicted and cleared messages
 	// stay until overwritten, so they count until then), the pinned
 	// prompts, the conversation IDs and the cache's per-entry bookkeeping.
-	// It leaves out the allocator's rounding of each allocation to its
-	// size class, counts a string shared with the caller as if the store
-	// owned it, and skips conversations that expired but were not cleaned
-	// up yet (see Len). Measured against runtime.MemStats after a
+	// It is a running total, kept by the calls that change it, so reading
+	// it costs one atomic load. It leaves out the allocator's rounding of
+	// each allocation to its size class, counts a string shared with the
+	// caller as if the store owned it, and counts conversations that
+	// expired until they are cleaned up (see Len), as they are on the heap
+	// until then. Measured against runtime.MemStats after a
 	// collection it is within 25% of the heap the store holds
 	// (TestMemoryStoreHeldBytes asserts it for three shapes of
 	// conversation on every backend; it measured 0.83× to 1.17× on 2
@@ -353,12 +365,10 @@ type StoreStats struct {
 	Closed bool `json:"closed"`
 }
 
-// Stats returns the store's metrics. The counters cost one atomic add per
-// event on the call paths; Stats itself reads them and walks the
-// conversations once for HeldBytes and Conversations, locking each bucket
-// of the cache's hash table in turn while it copies the bucket's entries
-// (a write that creates a conversation in that bucket waits for it), so it
-// costs O(conversations) and allocates three small maps and a buffer.
+// Stats returns the store's metrics. The counters, HeldBytes's running
+// total included, cost one atomic add per event on the call paths; Stats
+// reads them, so it costs the same whatever the number of conversations,
+// takes no lock and allocates three small maps.
 func (s *MemoryStore) Stats() StoreStats {
 	c := s.env.ctr
 	st := StoreStats{
@@ -372,20 +382,68 @@ func (s *MemoryStore) Stats() StoreStats {
 		AppendedBytes:    c.bytes.Load(),
 		AppendedTokens:   c.tokens.Load(),
 		Clears:           s.clears.Load(),
+		Conversations:    s.Len(),
+		HeldBytes:        max(s.held.Load(), 0),
 		Uptime:           s.env.now().Sub(s.start),
 		Closed:           s.gate.Closed(),
 	}
 	st.ByRole, st.Appended, st.RejectedByReason, st.Rejected = c.read()
-	n := 0
-	for conv, h := range s.convs.All() {
-		n++
-		st.HeldBytes += s.fixed + int64(len(conv)) + h.held.Load()
-		if p := h.system.Load(); p != nil {
-			st.HeldBytes += int64(messageBytes + len(p.Content))
-		}
-	}
-	st.Conversations = n
 	return st
+}
+
+// heldCounter is the bytes one History of a MemoryStore holds, for
+// HeldBytes: the conversation's fixed bytes and ID (set by start), the
+// sizes of the messages in its ring and its pinned prompt. Every change
+// is added to the store's running total too, until the conversation is
+// removed: seal takes the counter's value out of the total and marks the
+// counter, so that a write that lands on the History after its removal
+// (see MemoryStore) changes the counter alone. A change and a removal may
+// run in either order; the value seal takes includes exactly the changes
+// that did not reach the total, so the total stays the sum of the live
+// conversations' counters. A History made by New has no total; its
+// counter counts alone.
+type heldCounter struct {
+	n     atomic.Int64
+	total *atomic.Int64 // the store's; set by start before the History is shared
+}
+
+// heldSealed is the value seal leaves in a counter; no sum of message
+// sizes brings a sealed counter anywhere near zero.
+const heldSealed = math.MinInt64 / 2
+
+// start sets the counter to base and adds it to total. The History must
+// not be shared yet.
+func (c *heldCounter) start(total *atomic.Int64, base int64) {
+	c.total = total
+	c.n.Store(base)
+	total.Add(base)
+}
+
+// Add adds d to the counter and, unless it is sealed, to the total.
+func (c *heldCounter) Add(d int64) {
+	if d == 0 {
+		return
+	}
+	if n := c.n.Add(d); n > heldSealed/2 && c.total != nil {
+		c.total.Add(d)
+	}
+}
+
+// seal returns the counter's contribution to the total and marks it
+// sealed.
+func (c *heldCounter) seal() int64 { return c.n.Swap(heldSealed) }
+
+// setPrompt pins p (nil: none) and adds the change in its size to held.
+func (h *History) setPrompt(p *Message) {
+	h.held.Add(promptBytes(p) - promptBytes(h.system.Swap(p)))
+}
+
+// promptBytes is what a pinned prompt p (nil: none) holds.
+func promptBytes(p *Message) int64 {
+	if p == nil {
+		return 0
+	}
+	return int64(messageBytes + len(p.Content))
 }
 
 // messageBytes is the size of a Message struct.
@@ -405,7 +463,8 @@ func heldBytes(m *Message, backend string) int {
 // conversationBytes estimates the fixed bytes of one conversation of a
 // MemoryStore under cfg (defaults filled in): the History, its ring's
 // slots, its size tracking and otter's entry (about 100 bytes: node,
-// hash-table slot, policy links). Stats adds the key string's length.
+// hash-table slot, policy links). The conversation ID's length is added
+// to it for each conversation.
 func conversationBytes(cfg Config) int64 {
 	capacity := 2 * cfg.MaxTurns
 	n := int(unsafe.Sizeof(History{})) + int(unsafe.Sizeof(clearState{})) + 4*capacity + 100

@@ -21,9 +21,9 @@ var evictionReasons = []string{"capacity", "idle"}
 
 // NewMemoryStoreCollector returns a prometheus.Collector that exports s's
 // StoreStats as the metrics listed in the package documentation. Each
-// scrape calls s.Stats once, which walks the conversations (O(conversations),
-// one atomic load each, no lock; see chatring.MemoryStore.Stats); the
-// collector adds nothing to Append or any other call. The number of series
+// scrape calls s.Stats once, which reads counters whatever the number of
+// conversations (see chatring.MemoryStore.Stats); the collector adds
+// nothing to Append or any other call. The number of series
 // does not depend on the number of conversations. It is safe for concurrent
 // use.
 func NewMemoryStoreCollector(s MemoryStoreSource, opts ...Option) prometheus.Collector {
