@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/promexport"
 	"github.com/chatring/chatring/promexport/promredis"
 	"github.com/chatring/chatring/promexport/promresilient"
 	"github.com/chatring/chatring/resilient"
@@ -68,7 +69,7 @@ func TestAlertMetricsExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close(context.Background())
-	reg := newRegistry(store)
+	reg := newRegistry(promexport.NewMemoryStoreCollector(store))
 	wrapped, err := resilient.New(store, resilient.WithMirror(0)) // no outbox, no mirror: nothing to close
 	if err != nil {
 		t.Fatal(err)

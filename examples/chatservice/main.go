@@ -5,12 +5,19 @@
 //
 // Usage:
 //
-//	chatservice [-addr 127.0.0.1:8080] [-config chatring.json]
+//	chatservice [-addr 127.0.0.1:8080] [-config chatring.json] [-redis host:port]
 //	            [-shutdown-timeout 10s] [-drain-delay 0s]
 //
 // The config file is chatring's (see chatring.ParseConfig), e.g.
 // {"max_turns": 10, "idle_ttl": "1h", "max_conversations": 100000}; without
-// -config every default applies. The store is a chatring.MemoryStore.
+// -config every default applies. The store is a chatring.MemoryStore, or
+// with -redis the Redis store (redisstore, on a go-redis UniversalClient:
+// one address for a single server, several, comma-separated, for a
+// Cluster) wrapped in resilient's retries, circuit breaker and degraded
+// reads. resilient's outbox stays off: an append it buffered would be
+// held by this process alone (lost if it dies, unseen by other replicas)
+// and answered ErrBuffered, so a 2xx here always means Redis has the
+// message.
 //
 // Routes, for a conversation ID in the path (any valid chatring
 // conversation ID, path-escaped):
@@ -24,7 +31,8 @@
 //	DELETE /conversations/{id}                Delete -> 204
 //	GET    /metrics                           Prometheus exposition
 //	GET    /healthz                           200 while the process serves (liveness)
-//	GET    /readyz                            200 while it can serve, 503 once shutdown begins (readiness)
+//	GET    /readyz                            200 while it can serve, 503 once shutdown begins or, with -redis,
+//	                                          while the circuit breaker to Redis is open (readiness)
 //
 // A message's "id", or the Idempotency-Key header, makes the append
 // idempotent: a retry stores nothing twice and answers with the message
@@ -42,8 +50,8 @@
 // On SIGTERM or SIGINT the service fails /readyz, waits -drain-delay (for
 // load balancers to stop sending), then stops accepting connections and
 // waits for the requests in flight (http.Server.Shutdown), then closes the
-// store, all within -shutdown-timeout; it exits 0 when both finished in
-// time, 1 otherwise. It logs (JSON, to stderr) when it listens and when it
+// store (with -redis, then the Redis client), all within -shutdown-timeout;
+// it exits 0 when both finished in time, 1 otherwise. It logs (JSON, to stderr) when it listens and when it
 // stopped, with the store's final counters; it never logs message content.
 package main
 
@@ -58,13 +66,17 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/promexport"
+	"github.com/chatring/chatring/redisstore"
+	"github.com/chatring/chatring/resilient"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -89,6 +101,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		"how long shutdown may take: draining the requests in flight, then closing the store")
 	drainDelay := fs.Duration("drain-delay", 0,
 		"on SIGTERM, how long to fail /readyz while still serving, before shutdown")
+	redisAddr := fs.String("redis", "",
+		"Redis `host:port` (comma-separated for a Cluster): store conversations there; default: in memory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,11 +115,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := chatring.NewMemoryStore(cfg, chatring.WithLogger(log))
+	store, storeCollector, err := openStore(cfg, *redisAddr, log)
 	if err != nil {
 		return err
 	}
-	reg := newRegistry(store)
+	reg := newRegistry(storeCollector)
 	a := newAPI(store, cfg.MaxMessageBytes, log, reg)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
@@ -126,7 +140,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("chatservice: listening", slog.String("addr", ln.Addr().String()),
-		slog.String("backend", cfg.Backend), slog.Int("max_turns", cfg.MaxTurns),
+		slog.String("store", storeName(*redisAddr)), slog.String("backend", cfg.Backend), slog.Int("max_turns", cfg.MaxTurns),
 		slog.Int("max_conversations", cfg.MaxConversations), slog.String("idle_ttl", cfg.IdleTTL.String()))
 
 	select {
@@ -166,21 +180,99 @@ func shutdown(srv *http.Server, store chatring.Store, a *api, log *slog.Logger, 
 		attrs = append(attrs, slog.Uint64("appended", st.Appended), slog.Uint64("deduplicated", st.Deduplicated),
 			slog.Uint64("rejected", st.Rejected), slog.Int("conversations", st.Conversations))
 	}
+	if s, ok := store.(interface{ Stats() resilient.Stats }); ok {
+		st := s.Stats()
+		attrs = append(attrs, slog.String("breaker", st.Breaker), slog.Uint64("attempts", st.Attempts),
+			slog.Uint64("retries", st.Retries), slog.Uint64("failed_fast", st.FailedFast),
+			slog.Uint64("degraded_reads", st.DegradedReads))
+	}
 	log.LogAttrs(context.Background(), slog.LevelInfo, "chatservice: stopped", attrs...)
 	return errors.Join(errShutdown, errClose)
 }
 
 // newRegistry returns the registry /metrics serves: the Go runtime's
 // metrics (go_gc_gomemlimit_bytes among them, which an alert uses), the
-// process's, and the store's. newAPI adds the HTTP metrics.
-func newRegistry(store *chatring.MemoryStore) *prometheus.Registry {
+// process's, and the store's (nil: none). newAPI adds the HTTP metrics.
+func newRegistry(store prometheus.Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		promexport.NewMemoryStoreCollector(store),
 	)
+	if store != nil {
+		reg.MustRegister(store)
+	}
 	return reg
+}
+
+// storeName names the store for the logs.
+func storeName(redisAddr string) string {
+	if redisAddr != "" {
+		return "redis"
+	}
+	return "memory"
+}
+
+// openStore returns the service's store for cfg, and the collector that
+// exports its metrics (nil: none yet): a MemoryStore, or with redisAddr
+// the Redis store behind resilient (see the package documentation).
+func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatring.Store, prometheus.Collector, error) {
+	if redisAddr == "" {
+		s, err := chatring.NewMemoryStore(cfg, chatring.WithLogger(log))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, promexport.NewMemoryStoreCollector(s), nil
+	}
+	redis.SetLogger(redisLogger{log}) // go-redis's own messages: dial and pool errors
+	client := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(redisAddr, ",")})
+	primary, err := redisstore.New(client, cfg, redisstore.WithLogger(log))
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	s, err := resilient.New(primary, resilient.WithLogger(log))
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		// Not fatal: Redis may come up after the service; /readyz fails
+		// once the breaker opens.
+		log.Warn("chatservice: redis does not answer yet", slog.String("addr", redisAddr), slog.Any("error", err))
+	}
+	return &redisStore{Store: s, client: client}, nil, nil
+}
+
+// redisLogger sends go-redis's log lines (connection and pool errors) to
+// the service's log, at Warn, instead of plain text on stderr.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.LogAttrs(ctx, slog.LevelWarn, "chatservice: redis client", slog.String("detail", fmt.Sprintf(format, v...)))
+}
+
+// redisStore is the resilient Store on Redis, with the client it owns.
+type redisStore struct {
+	*resilient.Store
+	client redis.UniversalClient
+}
+
+// Ready implements readiness: not while the circuit breaker is open
+// (every call would fail fast; a half-open breaker lets probes through).
+func (s *redisStore) Ready() error {
+	if st := s.Stats().Breaker; st == "open" {
+		return errors.New("the circuit breaker to Redis is open")
+	}
+	return nil
+}
+
+// Close closes the resilient Store (which closes the Redis store), then
+// the client.
+func (s *redisStore) Close(ctx context.Context) error {
+	return errors.Join(s.Store.Close(ctx), s.client.Close())
 }
 
 // loadConfig reads the chatring config file at path, or returns the

@@ -133,3 +133,53 @@ func TestShutdownTimeout(t *testing.T) {
 		t.Error("the connection of the unfinished request is still open after run returned")
 	}
 }
+
+// TestReadyzRedisDown runs the service in process with -redis on a port
+// where nothing listens: appends fail with 503 unavailable, the circuit
+// breaker opens, and from then on /readyz answers 503 unavailable; the
+// shutdown is still clean. (Before the breaker opens, /readyz cannot
+// know that Redis is down: it does not call Redis itself.)
+func TestReadyzRedisDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	url, done, stop := runInProcess(t, "-redis", dead)
+	get := func() (int, string) {
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusOK {
+		t.Fatalf("/readyz before any call: %d %s, want 200", code, body)
+	}
+	code, body := 0, ""
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		resp, err := http.Post(url+"/conversations/c/messages", "application/json",
+			strings.NewReader(`{"role":"user","content":"hello","id":"m1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("append with Redis down: %d %s, want 503", resp.StatusCode, b)
+		}
+		if code, body = get(); code != http.StatusOK {
+			break
+		}
+	}
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"unavailable"`) || !strings.Contains(body, "breaker") {
+		t.Errorf("/readyz with Redis down: %d %s, want 503 unavailable naming the breaker", code, body)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
