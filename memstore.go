@@ -50,10 +50,11 @@ import (
 // Config and options. A write adds to History's work a hash-table lookup
 // (which takes a bucket lock only to create a conversation), an atomic add
 // on entry and exit of the store's one in-flight counter (for Close), and
-// the size tracking of HeldBytes: on an Append that changes the bytes its
-// conversation holds (the new message's size differs from the one it
-// overwrites), an atomic add to the conversation's count and one to the
-// store's running total; the histories share one set of counters. With the lockfree backend an Append without an ID takes no
+// the size tracking of HeldBytes on Append: an atomic swap of the
+// message's size into its slot and, when the size differs from that of
+// the message it overwrites, an atomic add to the conversation's count and
+// one to the store's running total. The histories share one set of
+// counters. With the lockfree backend an Append without an ID takes no
 // lock when its conversation exists, but one that finds its conversation
 // being removed spins until the removal is done, and then creates it anew.
 // An Append or SetSystemPrompt that races with the removal of its
@@ -394,14 +395,15 @@ func (s *MemoryStore) Stats() StoreStats {
 // heldCounter is the bytes one History of a MemoryStore holds, for
 // HeldBytes: the conversation's fixed bytes and ID (set by start), the
 // sizes of the messages in its ring and its pinned prompt. Every change
-// is added to the store's running total too, until the conversation is
-// removed: seal takes the counter's value out of the total and marks the
-// counter, so that a write that lands on the History after its removal
-// (see MemoryStore) changes the counter alone. A change and a removal may
-// run in either order; the value seal takes includes exactly the changes
-// that did not reach the total, so the total stays the sum of the live
-// conversations' counters. A History made by New has no total; its
-// counter counts alone.
+// is added to the counter and then to the store's running total, until
+// the conversation is removed: seal takes the counter's value out of the
+// total and marks the counter, so that a write that lands on the History
+// after its removal (see MemoryStore) changes the counter alone. A change
+// made to the counter before the seal is in the value seal takes out, and
+// its writer adds it to the total (before or after the seal): they cancel.
+// So once the calls in flight have returned, the total is exactly the sum
+// of the live conversations' counters; while they run it may lag by their
+// changes. A History made by New has no total; its counter counts alone.
 type heldCounter struct {
 	n     atomic.Int64
 	total *atomic.Int64 // the store's; set by start before the History is shared
