@@ -115,11 +115,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, storeCollector, err := openStore(cfg, *redisAddr, log)
+	store, storeCollectors, err := openStore(cfg, *redisAddr, log)
 	if err != nil {
 		return err
 	}
-	reg := newRegistry(storeCollector)
+	reg := newRegistry(storeCollectors...)
 	a := newAPI(store, cfg.MaxMessageBytes, log, reg)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
@@ -192,16 +192,14 @@ func shutdown(srv *http.Server, store chatring.Store, a *api, log *slog.Logger, 
 
 // newRegistry returns the registry /metrics serves: the Go runtime's
 // metrics (go_gc_gomemlimit_bytes among them, which an alert uses), the
-// process's, and the store's (nil: none). newAPI adds the HTTP metrics.
-func newRegistry(store prometheus.Collector) *prometheus.Registry {
+// process's, and the store's. newAPI adds the HTTP metrics.
+func newRegistry(store ...prometheus.Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	if store != nil {
-		reg.MustRegister(store)
-	}
+	reg.MustRegister(store...)
 	return reg
 }
 
@@ -213,16 +211,17 @@ func storeName(redisAddr string) string {
 	return "memory"
 }
 
-// openStore returns the service's store for cfg, and the collector that
-// exports its metrics (nil: none yet): a MemoryStore, or with redisAddr
-// the Redis store behind resilient (see the package documentation).
-func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatring.Store, prometheus.Collector, error) {
+// openStore returns the service's store for cfg, and the collectors that
+// export its metrics (none yet for Redis): a MemoryStore, or with
+// redisAddr the Redis store behind resilient (see the package
+// documentation).
+func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatring.Store, []prometheus.Collector, error) {
 	if redisAddr == "" {
 		s, err := chatring.NewMemoryStore(cfg, chatring.WithLogger(log))
 		if err != nil {
 			return nil, nil, err
 		}
-		return s, promexport.NewMemoryStoreCollector(s), nil
+		return s, []prometheus.Collector{promexport.NewMemoryStoreCollector(s)}, nil
 	}
 	redis.SetLogger(redisLogger{log}) // go-redis's own messages: dial and pool errors
 	client := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(redisAddr, ",")})
