@@ -371,7 +371,7 @@ func TestMemoryStoreAllocatesAsHistory(t *testing.T) {
 // Delete, expiry and eviction race with Append (with and without IDs),
 // SetSystemPrompt and Clear. No call fails, Len never goes negative, and
 // once everything has expired the counters add up: created = deleted +
-// evicted for capacity + idle, with nothing left.
+// evicted for capacity + idle, with nothing left and no bytes held.
 func TestMemoryStoreCountsUnderChurn(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		s := newStore(t, chatring.Config{Backend: backend, MaxConversations: 50, IdleTTL: 20 * time.Millisecond, MaxTurns: 1})
@@ -431,6 +431,9 @@ func TestMemoryStoreCountsUnderChurn(t *testing.T) {
 		if s.Len() != 0 || st.Created != removed || negative.Load() != 0 {
 			t.Errorf("Len %d (lowest negative seen %d); created %d, removed %d (deleted %d, evicted %v)",
 				s.Len(), negative.Load(), st.Created, removed, st.Deleted, st.EvictedByReason)
+		}
+		if st.Conversations != 0 || st.HeldBytes != 0 {
+			t.Errorf("nothing left, but Stats says %d conversations holding %d bytes", st.Conversations, st.HeldBytes)
 		}
 		if st.Rejected != 0 {
 			t.Errorf("no call was rejected, but Stats.Rejected = %d (%v)", st.Rejected, st.RejectedByReason)
