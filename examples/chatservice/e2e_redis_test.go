@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,6 +21,7 @@ import (
 // holds exactly the appends answered 201, each once and with the Seq it
 // was answered with, in every conversation the clients wrote to (an
 // append answered 503 unavailable and never 201 may be there, once).
+// Before the load, /metrics serves the Redis and resilient collectors.
 // Without redis-server it is skipped, unless CHATRING_REQUIRE_REDIS=1.
 func TestRedisShutdownUnderLoad(t *testing.T) {
 	redistest.Require(t)
@@ -32,6 +34,30 @@ func TestRedisShutdownUnderLoad(t *testing.T) {
 	}
 	const timeout = 10 * time.Second
 	s := startService(t, "-redis", srv.Addr, "-config", cfgFile, "-shutdown-timeout", timeout.String())
+
+	// The Redis and resilient metrics are served: an append is one
+	// attempt on the primary and one Redis operation, the breaker closed.
+	httpClient := newClient(1)
+	if code, b, err := post(t.Context(), httpClient, s.url+"/conversations/probe/messages", `{"role":"user","content":"hi"}`); err != nil || code != http.StatusCreated {
+		t.Fatalf("append: %d %s %v", code, b, err)
+	}
+	families := scrape(t, httpClient, s.url)
+	if got := value(t, families, "chatring_primary_attempts_total"); got != 1 {
+		t.Errorf("chatring_primary_attempts_total = %v after one append, want 1", got)
+	}
+	if got := value(t, families, "chatring_breaker_state", "state", "closed"); got != 1 {
+		t.Errorf("chatring_breaker_state{state=closed} = %v, want 1", got)
+	}
+	appends := uint64(0)
+	for _, m := range families["chatring_redis_operation_duration_seconds"].GetMetric() {
+		if labelValue(m, "op") == "append" {
+			appends = m.GetHistogram().GetSampleCount()
+		}
+	}
+	if appends != 1 {
+		t.Errorf("chatring_redis_operation_duration_seconds{op=append} counted %d operations after one append, want 1", appends)
+	}
+
 	load := appendUntilShutdown(t, s, timeout)
 	rec := s.logRecord("chatservice: stopped")
 	if rec == nil || rec["clean"] != true || rec["breaker"] != "closed" {

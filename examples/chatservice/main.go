@@ -72,6 +72,8 @@ import (
 
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/promexport"
+	"github.com/chatring/chatring/promexport/promredis"
+	"github.com/chatring/chatring/promexport/promresilient"
 	"github.com/chatring/chatring/redisstore"
 	"github.com/chatring/chatring/resilient"
 	"github.com/prometheus/client_golang/prometheus"
@@ -212,9 +214,9 @@ func storeName(redisAddr string) string {
 }
 
 // openStore returns the service's store for cfg, and the collectors that
-// export its metrics (none yet for Redis): a MemoryStore, or with
-// redisAddr the Redis store behind resilient (see the package
-// documentation).
+// export its metrics: a MemoryStore (promexport), or with redisAddr the
+// Redis store (promredis, its observer) behind resilient (promresilient);
+// see the package documentation.
 func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatring.Store, []prometheus.Collector, error) {
 	if redisAddr == "" {
 		s, err := chatring.NewMemoryStore(cfg, chatring.WithLogger(log))
@@ -225,7 +227,8 @@ func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatrin
 	}
 	redis.SetLogger(redisLogger{log}) // go-redis's own messages: dial and pool errors
 	client := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(redisAddr, ",")})
-	primary, err := redisstore.New(client, cfg, redisstore.WithLogger(log))
+	redisMetrics := promredis.New()
+	primary, err := redisstore.New(client, cfg, redisstore.WithLogger(log), redisstore.WithObserver(redisMetrics))
 	if err != nil {
 		client.Close()
 		return nil, nil, err
@@ -242,7 +245,7 @@ func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatrin
 		// once the breaker opens.
 		log.Warn("chatservice: redis does not answer yet", slog.String("addr", redisAddr), slog.Any("error", err))
 	}
-	return &redisStore{Store: s, client: client}, nil, nil
+	return &redisStore{Store: s, client: client}, []prometheus.Collector{redisMetrics, promresilient.New(s)}, nil
 }
 
 // redisLogger sends go-redis's log lines (connection and pool errors) to
