@@ -50,9 +50,10 @@
 // On SIGTERM or SIGINT the service fails /readyz, waits -drain-delay (for
 // load balancers to stop sending), then stops accepting connections and
 // waits for the requests in flight (http.Server.Shutdown), then closes the
-// store (with -redis, then the Redis client), all within -shutdown-timeout;
-// it exits 0 when both finished in time, 1 otherwise. It logs (JSON, to stderr) when it listens and when it
-// stopped, with the store's final counters; it never logs message content.
+// store (with -redis, then the Redis client), all within
+// -shutdown-timeout; it exits 0 when both finished in time, 1 otherwise.
+// It logs (JSON, to stderr) when it listens and when it stopped, with the
+// store's final counters; it never logs message content.
 package main
 
 import (
@@ -262,8 +263,9 @@ type redisStore struct {
 	client redis.UniversalClient
 }
 
-// Ready implements readiness: not while the circuit breaker is open
-// (every call would fail fast; a half-open breaker lets probes through).
+// Ready implements readiness: not while the circuit breaker is open (every
+// write fails fast then; only reads of conversations in resilient's
+// mirror are answered). A half-open breaker lets probes through: ready.
 func (s *redisStore) Ready() error {
 	if st := s.Stats().Breaker; st == "open" {
 		return errors.New("the circuit breaker to Redis is open")
