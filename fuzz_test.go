@@ -79,6 +79,11 @@ func FuzzAppend(f *testing.F) {
 			if got.Seq != 2 || got.Content != content || got.Name != name || got.Role != m.Role {
 				t.Fatalf("Append returned %+v for %+v", got, m)
 			}
+			// Append counts the content in the pass that validates it;
+			// the count must be ApproxTokenizer.Count's.
+			if want := approxTokens(m); got.Tokens != want {
+				t.Fatalf("Append counted %d tokens for %+v, ApproxTokenizer says %d", got.Tokens, m, want)
+			}
 			if n := len(after.Messages); n != 2 || !cmp.Equal(after.Messages[n-1], got) {
 				t.Fatalf("window after Append = %v", brief(after.Messages))
 			}
