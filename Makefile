@@ -22,17 +22,23 @@ each-module = set -e; for m in $(MODULES); do \
 		echo "$(or $(2),$(1)) ($$m)"; (cd $$m && $(1)); \
 	done
 
-.PHONY: test vet fmt-check tidy-check mod-check staticcheck stress cover fuzz-smoke release-require
+.PHONY: test allocs vet fmt-check tidy-check mod-check staticcheck stress cover fuzz-smoke release-require
 
-## test: gofmt, tidy and publishable modules, vet and staticcheck, then every
-## test of every module under the race detector.
+## test: gofmt, tidy and publishable modules, vet and staticcheck, the
+## allocation tests (allocs), then every test of every module under the
+## race detector.
 ## The Redis tests (redisstore, bench/peers) start their own redis-server;
 ## without one on PATH they are skipped, and say so here, unless
 ## CHATRING_REQUIRE_REDIS=1 (CI) makes them fail.
-test: fmt-check tidy-check mod-check vet staticcheck
+test: fmt-check tidy-check mod-check vet staticcheck allocs
 	@$(call each-module,$(GO) test -race ./...)
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || \
 		echo "NOTE: redis-server or redis-cli not found: the Redis tests were skipped (install: apt-get install redis-server redis-tools)"
+
+## allocs: the tests of allocation counts, run without the race detector:
+## under it (make test's run) they skip, as its instrumentation allocates.
+allocs:
+	$(GO) test -count=1 -run '^Test(HotPath|Stats)Allocations$$|^TestSnapshotGrowsOnce$$' . ./ringbuf
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
