@@ -2,6 +2,7 @@ package chatring_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,4 +110,35 @@ func TestCoarseClockRejectsNonPositiveResolution(t *testing.T) {
 		}
 	}()
 	chatring.NewCoarseClock(0)
+}
+
+// TestCoarseClockConcurrentStop appends from several goroutines through a
+// CoarseClock while two others stop it: no data race (under -race), no
+// goroutine left (TestMain), and each goroutine's message times never go
+// back, neither between ticks nor where Now changes over to time.Now.
+func TestCoarseClockConcurrentStop(t *testing.T) {
+	c := chatring.NewCoarseClock(50 * time.Microsecond)
+	h := newHistory(t, chatring.Config{Backend: chatring.BackendSharded, MaxTurns: 4}, chatring.WithClock(c.Now))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			var last time.Time
+			for i := range 2000 {
+				m, err := h.Append(t.Context(), chatring.Message{Role: chatring.User, Content: "hi"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if m.Time.Before(last) {
+					t.Errorf("goroutine %d, append %d: Time %v before the previous %v", g, i, m.Time, last)
+					return
+				}
+				last = m.Time
+			}
+		})
+	}
+	time.Sleep(time.Millisecond)
+	wg.Go(c.Stop)
+	wg.Go(c.Stop)
+	wg.Wait()
 }
