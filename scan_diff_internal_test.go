@@ -129,21 +129,19 @@ var adversarial = []string{
 // every offset from 0 to 17 in ASCII letters (so that it straddles the
 // word-at-a-time loops' 8-byte boundaries), before letters, a space and a
 // word, or nothing, and checks the fused pass against the validation and
-// the count before issue 13, with the size limit at, just under and well
-// over the content's length.
+// the count before issue 13, with the size limit at and just under the
+// content's length.
 func TestScanMatchesReferenceAtBoundaries(t *testing.T) {
-	fills := []string{"abcdefghijklmnopq", "                 ", "ab cd ef gh ij kl", "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t", "你好你好你好"}
-	suffixes := []string{"", "xyz", " word", "abcdefghij klm", "\x80", "你", " ", "\xe4"}
+	fills := []string{"abcdefghijklmnopq", "  \t              ", "ab cd ef gh ij kl", "你好你好你好"}
+	suffixes := []string{"", " word", "abcdefghij klm", "\x80", "你"}
 	for _, fill := range fills {
 		for _, piece := range adversarial {
 			for off := 0; off <= 17 && off <= len(fill); off++ {
 				for _, suffix := range suffixes {
 					s := fill[:off] + piece + suffix
-					for _, maxBytes := range []int{len(s), len(s) - 1, 1 << 20} {
-						if maxBytes < 0 {
-							continue
-						}
-						checkAgainstRef(t, Message{Role: User, Content: s}, maxBytes)
+					checkAgainstRef(t, Message{Role: User, Content: s}, len(s))
+					if len(s) > 0 {
+						checkAgainstRef(t, Message{Role: User, Content: s}, len(s)-1)
 					}
 				}
 			}
@@ -151,13 +149,21 @@ func TestScanMatchesReferenceAtBoundaries(t *testing.T) {
 	}
 }
 
-// TestScanMatchesReferenceOnPieces checks every concatenation of up to
-// three adversarial pieces.
+// TestScanMatchesReferenceOnPieces checks every concatenation of two
+// adversarial pieces, and of three from every sixth piece.
 func TestScanMatchesReferenceOnPieces(t *testing.T) {
+	var some []string
+	for i := 0; i < len(adversarial); i += 6 {
+		some = append(some, adversarial[i])
+	}
 	for _, a := range adversarial {
 		for _, b := range adversarial {
 			checkAgainstRef(t, Message{Role: User, Content: a + b}, 1<<20)
-			for _, c := range adversarial[:40] {
+		}
+	}
+	for _, a := range some {
+		for _, b := range some {
+			for _, c := range some {
 				checkAgainstRef(t, Message{Role: Assistant, Content: a + b + c}, 1<<20)
 			}
 		}
