@@ -19,7 +19,8 @@ import (
 // appended within one tick get the same Time; order them by Seq, as
 // always. The readings come from time.Now, so a step of the system's wall
 // clock shows in them as it does in time.Now. The times carry no
-// monotonic reading.
+// monotonic reading, so Stats.Uptime measured with a CoarseClock follows
+// such a step too (with time.Now it does not).
 //
 // The default clock of a History stays time.Now; a CoarseClock is used
 // only where WithClock passes its Now. Stop ends its goroutine; call it
