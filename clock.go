@@ -1,6 +1,7 @@
 package chatring
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,12 +26,21 @@ import (
 // The default clock of a History stays time.Now; a CoarseClock is used
 // only where WithClock passes its Now. Stop ends its goroutine; call it
 // when the histories using the clock are no longer appended to (a stopped
-// clock keeps working, as time.Now).
+// clock keeps working, as time.Now). A clock that is not stopped ends its
+// goroutine once the clock is unreachable (garbage collected: every
+// History holding its Now is), as a time.Ticker does.
 //
 //	clock := chatring.NewCoarseClock(time.Millisecond)
 //	defer clock.Stop()
 //	h, err := chatring.New(cfg, chatring.WithClock(clock.Now))
 type CoarseClock struct {
+	*coarseTicker
+}
+
+// coarseTicker is a CoarseClock's state, shared with its goroutine, which
+// must not reference the CoarseClock itself so that an unreachable clock
+// can be collected and its goroutine stopped (NewCoarseClock).
+type coarseTicker struct {
 	ns   atomic.Int64 // the latest reading in Unix nanoseconds; 0 once stopped
 	stop chan struct{}
 	done chan struct{}
@@ -46,21 +56,23 @@ func NewCoarseClock(resolution time.Duration) *CoarseClock {
 	if resolution <= 0 {
 		panic("chatring: NewCoarseClock: resolution must be positive")
 	}
-	c := &CoarseClock{stop: make(chan struct{}), done: make(chan struct{})}
-	c.ns.Store(time.Now().UnixNano())
+	t := &coarseTicker{stop: make(chan struct{}), done: make(chan struct{})}
+	t.ns.Store(time.Now().UnixNano())
 	ticker := time.NewTicker(resolution)
 	go func() {
-		defer close(c.done)
+		defer close(t.done)
 		defer ticker.Stop()
 		for {
 			select {
-			case <-c.stop:
+			case <-t.stop:
 				return
 			case <-ticker.C:
-				c.ns.Store(time.Now().UnixNano())
+				t.ns.Store(time.Now().UnixNano())
 			}
 		}
 	}()
+	c := &CoarseClock{t}
+	runtime.AddCleanup(c, (*coarseTicker).halt, t)
 	return c
 }
 
@@ -76,9 +88,14 @@ func (c *CoarseClock) Now() time.Time {
 // Stop ends the clock's goroutine and returns once it has ended; Now then
 // returns time.Now(). Stop is idempotent and safe for concurrent use.
 func (c *CoarseClock) Stop() {
-	c.once.Do(func() {
-		close(c.stop)
-		<-c.done
-		c.ns.Store(0)
+	c.halt()
+}
+
+// halt is Stop, on the state alone.
+func (t *coarseTicker) halt() {
+	t.once.Do(func() {
+		close(t.stop)
+		<-t.done
+		t.ns.Store(0)
 	})
 }
