@@ -24,9 +24,9 @@ func BenchmarkSeed(b *testing.B)       { workload.Seed(b, both) }
 func BenchmarkWindow(b *testing.B)     { workload.Window(b, chatring.Backends()) }
 
 // BenchmarkHistoryAppend is issue 13's table: History.Append (default
-// clock, and a fixed clock) beside the bare Push of the same backend, for
-// a 64-byte ASCII message, a 64-byte Chinese one and a 2 KiB English
-// paragraph. Compare with benchstat -col /level.
+// clock, a fixed clock and a CoarseClock) beside the bare Push of the same
+// backend, for a 64-byte ASCII message, a 64-byte Chinese one and a 2 KiB
+// English paragraph. Compare with benchstat -col /level.
 func BenchmarkHistoryAppend(b *testing.B) { workload.HistoryAppend(b, workload.Backends) }
 
 // Store-level workloads: chatring.MemoryStore over 1, 1 000 and 1 000 000
