@@ -5,12 +5,13 @@ GO ?= go
 # that the library's importers never download their dependencies. This is
 # the only list of them: tidy-check, vet, staticcheck and the tests run on
 # every module named here, so a new module is one more word on this line.
-MODULES = . tokenizer/tiktoken redisstore resilient resilient/redisfault bench/peers bench/tools promexport examples/chatservice adapters/openai adapters/anthropic adapters/langchaingo
+MODULES = . tokenizer/tiktoken redisstore resilient resilient/redisfault cmd/stress bench/peers bench/tools promexport examples/chatservice adapters/openai adapters/anthropic adapters/langchaingo
 
 # The nested modules that are released (tagged <dir>/vX.Y.Z with the core's
 # vX.Y.Z): every module above but the core itself, the benchmark modules,
-# the examples and resilient/redisfault (fault tests, nothing to import).
-PUBLISHED = $(filter-out . bench/% examples/% resilient/redisfault,$(MODULES))
+# the examples, resilient/redisfault (fault tests, nothing to import) and
+# cmd/stress (a developer's load tester, run from a clone).
+PUBLISHED = $(filter-out . bench/% examples/% resilient/redisfault cmd/stress,$(MODULES))
 
 # staticcheck, pinned in bench/tools/go.mod beside benchstat; its settings
 # are in staticcheck.conf at the repository root, which governs every module.
@@ -27,7 +28,8 @@ each-module = set -e; for m in $(MODULES); do \
 ## test: gofmt, tidy and publishable modules, vet and staticcheck, the
 ## allocation tests (allocs), then every test of every module under the
 ## race detector.
-## The Redis tests (redisstore, bench/peers) start their own redis-server;
+## The Redis tests (redisstore, resilient/redisfault, cmd/stress,
+## bench/peers) start their own redis-server;
 ## without one on PATH they are skipped, and say so here, unless
 ## CHATRING_REQUIRE_REDIS=1 (CI) makes them fail.
 test: fmt-check tidy-check mod-check vet staticcheck allocs

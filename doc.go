@@ -31,7 +31,7 @@
 //	           all of them for Snapshot                stay reachable until their shard overwrites)
 //
 // Which is fastest depends on the load and the machine: measure on yours
-// (make bench, go run ./cmd/stress). On the 2-core machine of
+// (make bench, go -C cmd/stress run .). On the 2-core machine of
 // bench/RESULTS.md, as ratios of speed to the mutex ring's:
 //
 //   - mutex is the default, and the fastest or close to it in most

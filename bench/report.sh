@@ -49,10 +49,10 @@ fi
 STRESS_RUNS=${STRESS_RUNS:-5}
 STRESS_DURATION=${STRESS_DURATION:-3s}
 stress_flags="-backend all -writers 8 -readers 8 -duration $STRESS_DURATION -format json"
-stress_cmd="go run ./cmd/stress $stress_flags"
+stress_cmd="go -C cmd/stress run . $stress_flags"
 stress_files=""
 if [ "$STRESS_RUNS" -gt 0 ]; then
-	go build -o "$root/$out/stress" ./cmd/stress
+	go -C cmd/stress build -o "$root/$out/stress" .
 	for i in $(seq 1 "$STRESS_RUNS"); do
 		f=$root/$out/stress-$i.json
 		echo "report.sh: stress run $i/$STRESS_RUNS: $stress_flags > $f"

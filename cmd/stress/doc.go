@@ -19,7 +19,7 @@
 // writers, 4 readers, a window of 20 messages) and prints a comparison
 // table:
 //
-//	go run ./cmd/stress
+//	go -C cmd/stress run .
 //
 // The report gives appends/s and snapshots/s, latency percentiles (p50, p90,
 // p99, p99.9, max) per operation from HDR histograms, allocations and GC
