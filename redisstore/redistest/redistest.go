@@ -73,6 +73,9 @@ type Server struct {
 	// Dir is the server's working directory (its log is redis.log there).
 	Dir string
 
+	args []string // redis-server's command line, for Restart
+
+	mu       sync.Mutex // guards cmd and exited, which Restart replaces
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has exited
 	stopOnce sync.Once
@@ -145,33 +148,70 @@ func startServer(ctx context.Context, lead func(dir string) ([]string, error), a
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, exited: make(chan struct{})}
-	all := append(first,
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir}
+	s.args = append(first,
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
 		"--logfile", filepath.Join(dir, "redis.log"))
-	all = append(all, args...)
-	s.cmd = exec.Command("redis-server", all...)
-	s.cmd.Dir = dir
-	setParentDeath(s.cmd)
-	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("redistest: start redis-server: %w", err)
-	}
-	go func() {
-		s.cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitReady(ctx); err != nil {
-		log := s.Log()
+	s.args = append(s.args, args...)
+	if err := s.launch(ctx); err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("redistest: redis-server on %s: %w; its log:\n%s", s.Addr, err, log)
+		return nil, err
 	}
 	return s, nil
 }
 
+// launch starts the server's process and waits until it answers.
+func (s *Server) launch(ctx context.Context) error {
+	cmd := exec.Command("redis-server", s.args...)
+	cmd.Dir = s.Dir
+	setParentDeath(cmd)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("redistest: start redis-server: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	s.mu.Lock()
+	s.cmd, s.exited = cmd, exited
+	s.mu.Unlock()
+	if err := s.waitReady(ctx, exited); err != nil {
+		return fmt.Errorf("redistest: redis-server on %s: %w; its log:\n%s", s.Addr, err, s.Log())
+	}
+	return nil
+}
+
+// Signal sends sig to the server's process: syscall.SIGSTOP freezes it
+// (it accepts connections, but answers nothing) until syscall.SIGCONT.
+func (s *Server) Signal(sig os.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd.Process.Signal(sig)
+}
+
+// Kill kills the server's process (a stopped one too) and waits for it to
+// exit, but keeps its directory: Restart starts it again on the same
+// data. Killing a server that has exited does nothing.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	cmd.Process.Kill()
+	<-exited
+}
+
+// Restart starts a server that Kill stopped again, on the same port and
+// directory with the same options (with appendonly yes and appendfsync
+// always among them, it comes back with every write it acknowledged), and
+// waits until it answers PING.
+func (s *Server) Restart(ctx context.Context) error {
+	return s.launch(ctx)
+}
+
 // waitReady waits until the server answers PING, for up to 10 seconds.
-func (s *Server) waitReady(ctx context.Context) error {
+func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
@@ -182,7 +222,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 			return nil
 		}
 		select {
-		case <-s.exited:
+		case <-exited:
 			return errors.New("exited")
 		case <-ctx.Done():
 			return fmt.Errorf("not ready: %v (last error %v)", ctx.Err(), err)
@@ -244,9 +284,11 @@ func (s *Server) Log() string {
 // It is idempotent.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
-		if s.cmd.Process != nil {
-			s.cmd.Process.Kill()
-			<-s.exited
+		s.mu.Lock()
+		started := s.cmd != nil
+		s.mu.Unlock()
+		if started {
+			s.Kill()
 		}
 		s.stopErr = os.RemoveAll(s.Dir)
 	})

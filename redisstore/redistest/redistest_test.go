@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,5 +96,42 @@ func TestProxyDelay(t *testing.T) {
 	}
 	if got := roundTrip("GET", "big"); got != big.String() {
 		t.Errorf("GET returned %d bytes, not the %d set", len(got), big.Len())
+	}
+}
+
+// TestServerFreezeKillRestart: a stopped (SIGSTOP) server answers nothing
+// until SIGCONT; a server killed with appendonly yes and appendfsync
+// always comes back from Restart, on the same address, with what it
+// acknowledged.
+func TestServerFreezeKillRestart(t *testing.T) {
+	s := redistest.NewServer(t, "--appendonly", "yes", "--appendfsync", "always")
+	if reply, err := s.Command(t.Context(), "SET", "k", "v"); err != nil || reply != "+OK" {
+		t.Fatalf("SET = %q, %v", reply, err)
+	}
+	if err := s.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	reply, err := s.Command(ctx, "PING")
+	cancel()
+	if err == nil {
+		t.Errorf("a stopped server answered PING: %q", reply)
+	}
+	if err := s.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := s.Command(t.Context(), "PING"); err != nil || reply != "+PONG" {
+		t.Fatalf("PING after SIGCONT = %q, %v", reply, err)
+	}
+	s.Kill()
+	if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s still accepts connections after Kill", s.Addr)
+	}
+	if err := s.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := s.Command(t.Context(), "GET", "k"); err != nil || reply != "v" {
+		t.Errorf("GET after Restart = %q, %v: the acknowledged SET was lost", reply, err)
 	}
 }

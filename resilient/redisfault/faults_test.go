@@ -6,11 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,90 +20,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// server is a redis-server with AOF on every write (appendonly yes,
-// appendfsync always: what it acknowledged is on disk), that a test can
-// freeze, kill and restart on the same port and data. redistest.Server
-// has no way to signal or restart its process; once redisstore is on
-// main, this belongs there as Server.Signal and Server.Restart.
-type server struct {
-	addr, dir string
-	mu        sync.Mutex
-	cmd       *exec.Cmd
-}
-
-func startServer(t *testing.T) *server {
-	t.Helper()
-	redistest.Require(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: t.TempDir()}
-	s.start(t)
-	t.Cleanup(func() { s.kill() })
-	return s
-}
-
-func (s *server) start(t *testing.T) {
-	t.Helper()
-	_, port, _ := net.SplitHostPort(s.addr)
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no",
-		"--logfile", filepath.Join(s.dir, "redis.log"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-	for end := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", s.addr, time.Second)
-		if err == nil {
-			c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 16)
-			c.SetReadDeadline(time.Now().Add(time.Second))
-			n, _ := c.Read(buf)
-			c.Close()
-			if string(buf[:n]) == "+PONG\r\n" {
-				return
-			}
-		}
-		if time.Now().After(end) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			t.Fatalf("redis-server not ready: %v\n%s", err, log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *server) signal(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cmd.Process.Signal(sig)
-}
-
-func (s *server) kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cmd.Process.Signal(syscall.SIGCONT)
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
-}
-
-// command sends one command on a new connection (for CLIENT PAUSE).
-func (s *server) command(t *testing.T, args ...string) {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.addr})
-	defer c.Close()
-	sargs := make([]any, len(args))
-	for i, a := range args {
-		sargs[i] = a
-	}
-	if err := c.Do(context.Background(), sargs...).Err(); err != nil {
-		t.Fatal(err)
-	}
+// startServer starts a redis-server with AOF on every write (appendonly
+// yes, appendfsync always: what it acknowledged is on disk), that a test
+// can freeze (Signal), kill and restart on the same port and data.
+func startServer(t *testing.T) *redistest.Server {
+	return redistest.NewServer(t, "--appendonly", "yes", "--appendfsync", "always")
 }
 
 // run loads a resilient Store over a Redis store at addr (key prefix
@@ -226,10 +142,10 @@ var freeze = flag.Duration("freeze", 1500*time.Millisecond, "how long TestFreeze
 // degraded, and the outbox drains once the breaker closes.
 func TestFreeze(t *testing.T) {
 	s := startServer(t)
-	st := run(t, s.addr, "freeze", 2**freeze, func() {
-		s.signal(syscall.SIGSTOP)
+	st := run(t, s.Addr, "freeze", 2**freeze, func() {
+		s.Signal(syscall.SIGSTOP)
 		time.Sleep(*freeze)
-		s.signal(syscall.SIGCONT)
+		s.Signal(syscall.SIGCONT)
 	})
 	if st.BreakerTransitions["open"] == 0 || st.Buffered == 0 || st.DegradedReads == 0 {
 		t.Errorf("a %v freeze did not open the breaker, buffer appends and degrade reads: %+v", *freeze, st)
@@ -240,10 +156,12 @@ func TestFreeze(t *testing.T) {
 // every durable acknowledgment survives.
 func TestRestart(t *testing.T) {
 	s := startServer(t)
-	run(t, s.addr, "restart", 2*time.Second, func() {
-		s.kill()
+	run(t, s.Addr, "restart", 2*time.Second, func() {
+		s.Kill()
 		time.Sleep(500 * time.Millisecond)
-		s.start(t)
+		if err := s.Restart(context.Background()); err != nil {
+			t.Error(err)
+		}
 	})
 }
 
@@ -252,8 +170,10 @@ func TestRestart(t *testing.T) {
 // by ID when retried or replayed.
 func TestClientPauseWrite(t *testing.T) {
 	s := startServer(t)
-	run(t, s.addr, "pause", 2*time.Second, func() {
-		s.command(t, "CLIENT", "PAUSE", "1000", "WRITE")
+	run(t, s.Addr, "pause", 2*time.Second, func() {
+		if reply, err := s.Command(context.Background(), "CLIENT", "PAUSE", "1000", "WRITE"); reply != "+OK" {
+			t.Errorf("CLIENT PAUSE = %q, %v", reply, err)
+		}
 		time.Sleep(1200 * time.Millisecond)
 	})
 }
@@ -263,7 +183,7 @@ func TestClientPauseWrite(t *testing.T) {
 // message stored once.
 func TestLostReplies(t *testing.T) {
 	s := startServer(t)
-	p := redistest.StartProxy(t, s.addr)
+	p := redistest.StartProxy(t, s.Addr)
 	run(t, p.Addr, "lost", 2*time.Second, func() {
 		for range 20 {
 			p.DropReplyTo([]byte("lost")) // the key prefix: any command of the store
