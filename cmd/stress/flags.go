@@ -37,6 +37,12 @@ const (
 	// default and bound (-level store).
 	defaultConversations = 1000
 	maxConversations     = 10_000_000
+	// defaultFaultSlot is the default -duration per fault of -faults;
+	// each fault lasts half of it.
+	defaultFaultSlot = 4 * time.Second
+	// defaultOutbox and maxOutbox are -outbox's default and bound.
+	defaultOutbox = 10_000
+	maxOutbox     = 10_000_000
 )
 
 // The seed preset: the seed's section 1, 10 threads × 100 × (user,
@@ -75,10 +81,15 @@ type options struct {
 	preset     string
 	check      bool
 	// Store level: the conversations, how operations pick them, and the
-	// store ("memory").
+	// store ("memory" or "redis").
 	conversations int
 	dist          string
 	store         string
+	// -store redis: the server's address ("": start one), the faults to
+	// inject and the resilient Store's outbox bound (with faults).
+	redisAddr string
+	faults    []string
+	outbox    int
 }
 
 const usageHeader = `Usage: stress [flags]
@@ -114,7 +125,10 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		level    = fs.String("level", "ring", "what to load: ring (the raw backends), history (chatring.History with validation and metrics) or store (a chatring.Store of many conversations)")
 		convs    = fs.Int("conversations", defaultConversations, "-level store: the number of conversations the operations spread over")
 		dist     = fs.String("dist", "zipf", "-level store: how each operation picks its conversation: uniform, or zipf (a few busy conversations, many quiet ones)")
-		store    = fs.String("store", "memory", "-level store: the store to load: memory (chatring.MemoryStore, one per backend)")
+		store    = fs.String("store", "memory", "-level store: the store to load: memory (chatring.MemoryStore, one per backend) or redis (redisstore on a redis-server)")
+		redisA   = fs.String("redis", "", "-store redis: the host:port of the Redis server to load (default: start a redis-server on a free port of 127.0.0.1 in a temporary directory, if it is on PATH)")
+		faults   = fs.String("faults", "", "-store redis: inject faults during the run, in equal slots of -duration, through a resilient Store with an outbox: a comma-separated list of freeze (SIGSTOP, SIGCONT), restart (SIGKILL, restart on the AOF), lost (replies lost, connections reset), pause (CLIENT PAUSE WRITE), or all (default -duration: 4s per fault)")
+		outbox   = fs.Int("outbox", defaultOutbox, "-faults: the resilient Store's outbox bound, in buffered appends")
 		format   = fs.String("format", "text", "report format: text or json")
 		seed     = fs.Uint64("seed", 1, "seed of the pseudo-random message content")
 		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -141,6 +155,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		payload: *payload, format: *format, seed: *seed, cpuprofile: *cpuprof,
 		preset: *preset, check: *check, rate: *rate,
 		conversations: *convs, dist: *dist, store: *store,
+		redisAddr: *redisA, outbox: *outbox,
 	}
 	switch {
 	case *backend == "all":
@@ -168,12 +183,12 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		return nil, usagef("unknown level %q: want ring, history or store", o.level)
 	}
 	if o.level != "store" {
-		for _, name := range []string{"conversations", "dist", "store"} {
+		for _, name := range []string{"conversations", "dist", "store", "redis", "faults", "outbox"} {
 			if set[name] {
 				return nil, usagef("-%s applies to -level store only", name)
 			}
 		}
-		o.conversations, o.dist, o.store = 0, "", ""
+		o.conversations, o.dist, o.store, o.outbox = 0, "", "", 0
 	} else {
 		if o.conversations < 1 || o.conversations > maxConversations {
 			return nil, usagef("-conversations must be between 1 and %d, got %d", maxConversations, o.conversations)
@@ -181,8 +196,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		if o.dist != "uniform" && o.dist != "zipf" {
 			return nil, usagef("unknown distribution %q: want uniform or zipf", o.dist)
 		}
-		if o.store != "memory" {
-			return nil, usagef("unknown store %q: want memory", o.store)
+		if err := redisFlags(o, set, *faults); err != nil {
+			return nil, err
 		}
 		if o.rate > 0 {
 			return nil, usagef("-rate is not supported at -level store yet")
@@ -290,4 +305,51 @@ func footprint(o *options) uint64 {
 		return n + convs*(shards*ring+capacity*uint64(unsafe.Sizeof(storeRecord{}))+256)
 	}
 	return n + shards*ring
+}
+
+// redisFlags checks -store and the flags of -store redis, and sets the
+// backend list and the default duration of a Redis run.
+func redisFlags(o *options, set map[string]bool, faults string) error {
+	switch o.store {
+	case "memory":
+		for _, name := range []string{"redis", "faults", "outbox"} {
+			if set[name] {
+				return usagef("-%s applies to -store redis only", name)
+			}
+		}
+		o.outbox = 0
+		return nil
+	case "redis":
+	default:
+		return usagef("unknown store %q: want memory or redis", o.store)
+	}
+	if set["backend"] {
+		return usagef("-backend applies to -store memory only: a Redis store has no ring backend")
+	}
+	var err error
+	if o.faults, err = parseFaults(faults); err != nil {
+		return err
+	}
+	o.backends = []string{"redis"}
+	if len(o.faults) == 0 {
+		if set["outbox"] {
+			return usagef("-outbox applies to -faults only")
+		}
+		o.outbox = 0
+		return nil
+	}
+	o.backends = []string{"resilient"}
+	if o.redisAddr != "" {
+		return usagef("-faults freezes, kills and restarts the server: it needs one the run starts, not -redis")
+	}
+	if set["ops"] {
+		return usagef("-faults runs a schedule in time: give -duration, not -ops")
+	}
+	if o.outbox < 1 || o.outbox > maxOutbox {
+		return usagef("-outbox must be between 1 and %d, got %d", maxOutbox, o.outbox)
+	}
+	if !set["duration"] {
+		o.duration = defaultFaultSlot * time.Duration(len(o.faults))
+	}
+	return nil
 }

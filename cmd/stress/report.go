@@ -62,6 +62,10 @@ type ReportConfig struct {
 	Conversations int    `json:"conversations"`
 	Distribution  string `json:"distribution"`
 	Store         string `json:"store"`
+	// Faults is -faults (null without it) and Outbox the resilient
+	// Store's outbox bound (0 without -faults).
+	Faults []string `json:"faults"`
+	Outbox int      `json:"outbox"`
 }
 
 // Result is one backend's run.
@@ -245,6 +249,9 @@ func writeText(w io.Writer, rep *Report) error {
 	if rep.Config.Level == "store" {
 		fmt.Fprintln(w)
 		if err := writeStoreTable(w, rep); err != nil {
+			return err
+		}
+		if err := writeFaultTable(w, rep); err != nil {
 			return err
 		}
 	}

@@ -39,6 +39,11 @@ type env struct {
 	isTerminal func(w io.Writer) bool
 	// progressEvery is the progress display's refresh interval.
 	progressEvery time.Duration
+	// wrapRedis, when set, wraps the Redis store of -store redis (tests
+	// put a broken store there; nil on the command line).
+	wrapRedis func(chatring.Store) chatring.Store
+	// stderr receives what a run says besides its report (set by run).
+	stderr io.Writer
 }
 
 func defaultEnv() env {
@@ -69,6 +74,7 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env)
 	if err != nil {
 		return err
 	}
+	e.stderr = stderr
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
 		if err != nil {
@@ -148,6 +154,7 @@ func newReport(o *options) *Report {
 	}
 	if o.level == "store" {
 		rep.Config.Conversations, rep.Config.Distribution, rep.Config.Store = o.conversations, o.dist, o.store
+		rep.Config.Faults, rep.Config.Outbox = o.faults, o.outbox
 	}
 	return rep
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	randv1 "math/rand"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,6 +150,7 @@ type storeWorkload struct {
 	reads   []uint64
 	checks  []uint64
 	started []atomic.Uint64 // per worker, for the progress display
+	faults  *faultAcks      // -faults: every append's outcome; nil otherwise
 }
 
 // storeTable is the length of each worker's table of conversations.
@@ -164,6 +167,9 @@ func newStoreWorkload(o *options, store chatring.Store, stats func() chatring.St
 		reads:   make([]uint64, o.readers),
 		checks:  make([]uint64, o.readers),
 		started: make([]atomic.Uint64, workers),
+	}
+	if len(o.faults) > 0 {
+		wl.faults = newFaultAcks(o.writers, o.readers)
 	}
 	for i := range wl.convs {
 		wl.convs[i] = &conversation{
@@ -267,12 +273,18 @@ func (wl *storeWorkload) writer(ctx context.Context, w int) {
 		t0 := time.Now()
 		got, err := wl.store.Append(ctx, c.name, m)
 		d := time.Since(t0)
-		if err != nil {
+		if err != nil && (wl.faults == nil || !wl.faults.notAcked(w, msgKey{ci, w, n}, err)) {
 			wl.viol.addf("writer %d: append #%d to %q failed: %v", w, n, c.name, err)
 			return false
 		}
 		record(h, d)
-		c.sent[w] = n + 1
+		c.sent[w] = n + 1 // a buffered or failed #n may be stored: never reuse it
+		if err != nil {
+			return true
+		}
+		if wl.faults != nil {
+			wl.faults.durable[w] = append(wl.faults.durable[w], faultAck{msgKey{ci, w, n}, got.Seq})
+		}
 		if err := c.acked(storeRecord{seq: got.Seq, w: w, n: n}); err != nil {
 			wl.viol.addf("%v", err)
 		}
@@ -294,6 +306,11 @@ func (wl *storeWorkload) reader(ctx context.Context, r int) {
 		var err error
 		dst, err = wl.store.Messages(ctx, c.name, dst[:0])
 		d := time.Since(t0)
+		if err != nil && wl.faults != nil && errors.Is(err, chatring.ErrUnavailable) {
+			// Unavailable, and not in the resilient Store's mirror.
+			wl.faults.readFailed[r]++
+			return true
+		}
 		if err != nil {
 			wl.viol.addf("reader %d: read #%d of %q failed: %v", r, k, c.name, err)
 			return false
@@ -406,16 +423,20 @@ func (wl *storeWorkload) finalCheck(ctx context.Context) (checks uint64, sent ui
 // conversations and its own statistics after the run. It is null at the
 // other levels.
 type StoreReport struct {
-	// Store names the store: "memory".
+	// Store names the store: "memory" or "redis".
 	Store string `json:"store"`
 	// Conversations is -conversations; Distribution is -dist.
 	Conversations int    `json:"conversations"`
 	Distribution  string `json:"distribution"`
-	// Sent is the number of appends the store acknowledged.
+	// Sent is the number of appends the store acknowledged (with
+	// -faults, durable and buffered acknowledgments).
 	Sent uint64 `json:"sent"`
 	// Stats is the store's statistics (chatring.StoreStats as that package
-	// marshals it), or null for a store without them.
+	// marshals it), or null for a store without them (redis).
 	Stats json.RawMessage `json:"stats"`
+	// Faults is what a -faults run injected, counted and checked; null
+	// without -faults.
+	Faults *FaultReport `json:"faults"`
 
 	stats *chatring.StoreStats // the same, for the text report
 }
@@ -434,10 +455,22 @@ func newStore(o *options, backend string) (chatring.Store, func() chatring.Store
 	return s, s.Stats, nil
 }
 
-// runStoreBackend loads one backend at store level.
+// runStoreBackend loads one backend at store level (with -store redis,
+// the one Redis store).
 func runStoreBackend(ctx context.Context, o *options, e env, backend string, prog *progress) (Result, error) {
-	store, stats, err := e.newStore(o, backend)
-	if err != nil {
+	var (
+		store chatring.Store
+		stats func() chatring.StoreStats
+		rrun  *redisRun
+		err   error
+	)
+	if o.store == "redis" {
+		if rrun, err = openRedisRun(ctx, o, e); err != nil {
+			return Result{}, err
+		}
+		defer rrun.rig.close()
+		store = rrun.store
+	} else if store, stats, err = e.newStore(o, backend); err != nil {
 		return Result{}, err
 	}
 	defer func() {
@@ -449,9 +482,35 @@ func runStoreBackend(ctx context.Context, o *options, e env, backend string, pro
 	runtime.GC()
 	before := readRuntime()
 	stopProgress := prog.start(wl, o.duration)
+	var (
+		fr                        *FaultReport
+		t0                        time.Time
+		samples                   []sample
+		stopFaults                context.CancelFunc
+		stopMonitor               chan struct{}
+		scheduleDone, monitorDone sync.WaitGroup
+	)
+	if rrun != nil && rrun.res != nil {
+		fr, t0, stopMonitor = &FaultReport{}, time.Now(), make(chan struct{})
+		var faultCtx context.Context
+		faultCtx, stopFaults = context.WithCancel(ctx)
+		defer stopFaults()
+		monitorDone.Go(func() { samples = monitor(rrun.res, stopMonitor) })
+		scheduleDone.Go(func() { fr.Schedule = rrun.rig.runFaults(faultCtx, o.faults, t0, o.duration) })
+	}
 	elapsed, interrupted := wl.run(ctx)
 	after := readRuntime()
 	stopProgress()
+	if fr != nil {
+		// Heal the server (the schedule ends within -duration unless
+		// interrupted), then flush the outbox and stop sampling.
+		stopFaults()
+		scheduleDone.Wait()
+		rrun.closeFaults(wl, fr)
+		close(stopMonitor)
+		monitorDone.Wait()
+		fr.DrainSeconds = drainTimes(t0, fr.Schedule, samples)
+	}
 
 	res := Result{Backend: backend, Interrupted: interrupted, ElapsedSeconds: elapsed.Seconds()}
 	appendLat, readLat := newHistogram(), newHistogram()
@@ -469,9 +528,15 @@ func runStoreBackend(ctx context.Context, o *options, e env, backend string, pro
 	for _, n := range wl.checks {
 		online += n
 	}
-	final, sent := wl.finalCheck(context.WithoutCancel(ctx))
+	var final, sent uint64
+	if fr != nil {
+		final = rrun.faultFinalCheck(context.WithoutCancel(ctx), wl, fr)
+		sent = fr.Acknowledged
+	} else {
+		final, sent = wl.finalCheck(context.WithoutCancel(ctx))
+	}
 	res.Appends = sent
-	rep := &StoreReport{Store: o.store, Conversations: o.conversations, Distribution: o.dist, Sent: sent}
+	rep := &StoreReport{Store: o.store, Conversations: o.conversations, Distribution: o.dist, Sent: sent, Faults: fr}
 	if stats != nil {
 		st := stats()
 		final += wl.checkStats(&st, sent)
@@ -520,6 +585,9 @@ func (wl *storeWorkload) checkStats(st *chatring.StoreStats, sent uint64) uint64
 // writeStoreTable prints the store's statistics of every store-level
 // result.
 func writeStoreTable(w io.Writer, rep *Report) error {
+	if !slices.ContainsFunc(rep.Results, func(r Result) bool { return r.Store != nil && r.Store.stats != nil }) {
+		return nil // a Redis store has no statistics of its own
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-*s\tconversations\tcreated\tappended\tsent\theld bytes\tbytes/conv\t\n", nameWidth, "store")
 	for _, r := range rep.Results {
