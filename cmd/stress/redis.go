@@ -303,9 +303,12 @@ type FaultReport struct {
 	DurableChecked  uint64 `json:"durable_checked"`
 	BufferedChecked uint64 `json:"buffered_checked"`
 	StoredTwice     uint64 `json:"stored_twice"`
-	// DrainSeconds is, per fault, how long after it ended the outbox
-	// took to empty (-1: it did not within the run).
-	DrainSeconds []float64 `json:"drain_seconds"`
+	// ClosedSeconds is, per fault, how long after it ended the breaker
+	// was first seen closed, and DrainSeconds how long after that the
+	// outbox was first seen empty with the breaker closed (sampled every
+	// 5 ms; -1: not within the run).
+	ClosedSeconds []float64 `json:"closed_seconds"`
+	DrainSeconds  []float64 `json:"drain_seconds"`
 }
 
 // redisRun is the store of a -store redis run and what it stands on.
@@ -421,21 +424,29 @@ func monitor(res *resilient.Store, stop <-chan struct{}) []sample {
 }
 
 // drainTimes returns, per fault, the seconds from its end until the
-// outbox was first seen empty with the breaker closed (-1: not within
-// the samples).
-func drainTimes(t0 time.Time, events []FaultEvent, samples []sample) []float64 {
-	out := make([]float64, len(events))
+// breaker was first seen closed, and from then until the outbox was first
+// seen empty with the breaker closed (-1: not within the samples).
+func drainTimes(t0 time.Time, events []FaultEvent, samples []sample) (closed, drained []float64) {
+	closed, drained = make([]float64, len(events)), make([]float64, len(events))
 	for i, ev := range events {
 		end := t0.Add(time.Duration((ev.StartSeconds + ev.Seconds) * float64(time.Second)))
-		out[i] = -1
+		closed[i], drained[i] = -1, -1
+		var closedAt time.Time
 		for _, s := range samples {
-			if !s.at.Before(end) && s.outbox == 0 && s.breaker == "closed" {
-				out[i] = s.at.Sub(end).Seconds()
+			if s.at.Before(end) || s.breaker != "closed" {
+				continue
+			}
+			if closedAt.IsZero() {
+				closedAt = s.at
+				closed[i] = s.at.Sub(end).Seconds()
+			}
+			if s.outbox == 0 {
+				drained[i] = s.at.Sub(closedAt).Seconds()
 				break
 			}
 		}
 	}
-	return out
+	return closed, drained
 }
 
 // closeFaults closes the resilient Store of a -faults run, which flushes
@@ -602,11 +613,15 @@ func writeFaultTable(w io.Writer, rep *Report) error {
 		if f == nil {
 			continue
 		}
-		fmt.Fprintf(w, "fault schedule (%s):\n", r.Backend)
+		fmt.Fprintf(w, "\nfault schedule (%s):\n", r.Backend)
 		for i, ev := range f.Schedule {
-			drain := "the outbox did not drain within the run"
-			if i < len(f.DrainSeconds) && f.DrainSeconds[i] >= 0 {
-				drain = fmt.Sprintf("breaker closed and outbox empty %v after", fmtSeconds(f.DrainSeconds[i]))
+			drain := "the breaker did not close within the run"
+			switch {
+			case i >= len(f.ClosedSeconds) || f.ClosedSeconds[i] < 0:
+			case f.DrainSeconds[i] < 0:
+				drain = fmt.Sprintf("breaker closed %v after; the outbox did not drain within the run", fmtSeconds(f.ClosedSeconds[i]))
+			default:
+				drain = fmt.Sprintf("breaker closed %v after, outbox empty %v later", fmtSeconds(f.ClosedSeconds[i]), fmtSeconds(f.DrainSeconds[i]))
 			}
 			fmt.Fprintf(w, "  %-8s at %6s for %6s", ev.Fault, fmtSeconds(ev.StartSeconds), fmtSeconds(ev.Seconds))
 			if ev.Fault == "lost" {

@@ -247,7 +247,6 @@ func writeText(w io.Writer, rep *Report) error {
 		}
 	}
 	if rep.Config.Level == "store" {
-		fmt.Fprintln(w)
 		if err := writeStoreTable(w, rep); err != nil {
 			return err
 		}

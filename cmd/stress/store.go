@@ -509,7 +509,7 @@ func runStoreBackend(ctx context.Context, o *options, e env, backend string, pro
 		rrun.closeFaults(wl, fr)
 		close(stopMonitor)
 		monitorDone.Wait()
-		fr.DrainSeconds = drainTimes(t0, fr.Schedule, samples)
+		fr.ClosedSeconds, fr.DrainSeconds = drainTimes(t0, fr.Schedule, samples)
 	}
 
 	res := Result{Backend: backend, Interrupted: interrupted, ElapsedSeconds: elapsed.Seconds()}
@@ -588,6 +588,7 @@ func writeStoreTable(w io.Writer, rep *Report) error {
 	if !slices.ContainsFunc(rep.Results, func(r Result) bool { return r.Store != nil && r.Store.stats != nil }) {
 		return nil // a Redis store has no statistics of its own
 	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-*s\tconversations\tcreated\tappended\tsent\theld bytes\tbytes/conv\t\n", nameWidth, "store")
 	for _, r := range rep.Results {

@@ -78,17 +78,36 @@ func (s laggingStore) Messages(ctx context.Context, conv string, dst []chatring.
 
 // losingStore acknowledges every 50th append without storing it.
 type losingStore struct {
-	*chatring.MemoryStore
+	chatring.Store
 	n atomic.Int64
 }
 
 func (s *losingStore) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
 	if s.n.Add(1)%50 != 0 {
-		return s.MemoryStore.Append(ctx, conv, m)
+		return s.Store.Append(ctx, conv, m)
 	}
-	win, err := s.MemoryStore.Messages(ctx, conv, nil)
+	win, err := s.Store.Messages(ctx, conv, nil)
 	m.Seq = lastSeq(win) + 1
 	return m, err
+}
+
+// duplicatingStore stores every 50th append twice: once without its ID
+// (as a client that re-sends a request without an idempotency key would),
+// then as asked.
+type duplicatingStore struct {
+	chatring.Store
+	n atomic.Int64
+}
+
+func (s *duplicatingStore) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	if s.n.Add(1)%50 == 0 {
+		dup := m
+		dup.ID = ""
+		if _, err := s.Store.Append(ctx, conv, dup); err != nil {
+			return chatring.Message{}, err
+		}
+	}
+	return s.Store.Append(ctx, conv, m)
 }
 
 // leakingStore keys conversations by the first 9 bytes of their ID, so
@@ -112,7 +131,7 @@ func TestBrokenStoresFailTheRun(t *testing.T) {
 		want string
 	}{
 		{"reads lag one append", func(s *chatring.MemoryStore) chatring.Store { return laggingStore{s} }, "was acknowledged before the read"},
-		{"loses acknowledged appends", func(s *chatring.MemoryStore) chatring.Store { return &losingStore{MemoryStore: s} }, "Seq"},
+		{"loses acknowledged appends", func(s *chatring.MemoryStore) chatring.Store { return &losingStore{Store: s} }, "Seq"},
 		{"leaks across conversations", func(s *chatring.MemoryStore) chatring.Store { return leakingStore{s} }, "a message of conversation"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
