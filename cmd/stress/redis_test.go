@@ -120,12 +120,12 @@ func TestRedisBrokenStoresFailTheRun(t *testing.T) {
 
 func TestRedisFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"-level", "store", "-redis", "127.0.0.1:1"},                      // not -store redis
-		{"-level", "store", "-faults", "all"},                             // not -store redis
-		{"-level", "store", "-store", "redis", "-outbox", "5"},            // not -faults
-		{"-level", "store", "-store", "redis", "-backend", "mutex"},       // no ring backend
-		{"-level", "store", "-store", "redis", "-faults", "flood"},        // unknown
-		{"-level", "store", "-store", "redis", "-faults", "freeze,"},      // empty name
+		{"-level", "store", "-redis", "127.0.0.1:1"},                 // not -store redis
+		{"-level", "store", "-faults", "all"},                        // not -store redis
+		{"-level", "store", "-store", "redis", "-outbox", "5"},       // not -faults
+		{"-level", "store", "-store", "redis", "-backend", "mutex"},  // no ring backend
+		{"-level", "store", "-store", "redis", "-faults", "flood"},   // unknown
+		{"-level", "store", "-store", "redis", "-faults", "freeze,"}, // empty name
 		{"-level", "store", "-store", "redis", "-faults", "all", "-ops", "100"},
 		{"-level", "store", "-store", "redis", "-faults", "all", "-redis", "127.0.0.1:1"},
 		{"-level", "store", "-store", "redis", "-faults", "all", "-outbox", "0"},
