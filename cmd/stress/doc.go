@@ -33,6 +33,24 @@
 // instead: R operations per second spread over the workers, each latency
 // measured from when the operation was due, as wrk2 does.
 //
+// -level store -store redis loads the Redis store (redisstore) with the
+// same checks, on the server at -redis host:port or, by default, on a
+// redis-server it starts on a free port of 127.0.0.1 in a temporary
+// directory (when the binary is on PATH), saying so on stderr, and stops
+// at the end. -faults freeze,restart,lost,pause (or all) also runs a fault
+// schedule on that server — frozen with SIGSTOP and SIGCONT, killed and
+// restarted on its append-only file (appendfsync always), replies lost
+// and connections reset by a TCP proxy, CLIENT PAUSE WRITE — with the
+// store wrapped in a resilient.Store whose outbox holds -outbox appends;
+// the report adds the appends acknowledged (durable, buffered) and failed,
+// the retries, failed-fast attempts, degraded reads, outbox high-water
+// mark and breaker transitions, and the final checks: every durable
+// acknowledgment in its window at its Seq or pushed out, none stored
+// twice, windows contiguous, every buffered append flushed once or
+// reported unflushed:
+//
+//	go -C cmd/stress run . -level store -store redis -faults all -duration 60s
+//
 // -preset seed reproduces the example of the Python tutorial chatring
 // replaces: 10 goroutines × 100 × (user, assistant) messages into one
 // history with max_turns 10, and prints its statistics (2000 messages, 1000
@@ -43,6 +61,8 @@
 // invariant violation or failure, 2 bad flags (go run reports the status
 // and exits 1 for any failure; build the binary to tell them apart).
 //
-// docs/stress.md documents every flag, examples and the JSON schema; run
-// "stress -h" for the flags.
+// This directory is a module of its own, so that the core module never
+// requires a Redis client; run it from the repository root with
+// "go -C cmd/stress run .". docs/stress.md documents every flag, examples
+// and the JSON schema; run "stress -h" for the flags.
 package main
