@@ -2,8 +2,10 @@ package main
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/redisstore/redistest"
@@ -41,18 +43,18 @@ func TestRedisStore(t *testing.T) {
 	}
 }
 
-// TestRedisFaults runs every fault for a second each: the breaker opens,
+// TestRedisFaults runs every fault for a second each (slots of 2 s): the breaker opens,
 // appends are buffered and flushed, replies are lost, and every check
 // holds.
 func TestRedisFaults(t *testing.T) {
 	redistest.Require(t)
 	out, errOut, err := runArgs(t, t.Context(), defaultEnv(), "-level", "store", "-store", "redis", "-faults", "all",
-		"-format", "json", "-conversations", "20", "-max-turns", "4")
+		"-format", "json", "-conversations", "20", "-max-turns", "4", "-duration", "8s")
 	if err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out, errOut)
 	}
 	rep := decodeReport(t, out)
-	if !rep.OK || rep.Config.DurationSeconds != 16 || strings.Join(rep.Config.Faults, ",") != "freeze,restart,lost,pause" || rep.Config.Outbox != defaultOutbox {
+	if !rep.OK || rep.Config.DurationSeconds != 8 || strings.Join(rep.Config.Faults, ",") != "freeze,restart,lost,pause" || rep.Config.Outbox != defaultOutbox {
 		t.Fatalf("report: ok %v, config %+v", rep.OK, rep.Config)
 	}
 	r := rep.Results[0]
@@ -61,7 +63,7 @@ func TestRedisFaults(t *testing.T) {
 		t.Fatalf("result: backend %q, faults %+v", r.Backend, f)
 	}
 	for _, ev := range f.Schedule {
-		if ev.Error != "" || ev.Seconds < 1.5 {
+		if ev.Error != "" || ev.Seconds < 0.9 {
 			t.Errorf("fault %+v", ev)
 		}
 		if ev.Fault == "lost" && ev.Dropped == 0 {
@@ -133,6 +135,24 @@ func TestRedisFlags(t *testing.T) {
 	} {
 		if _, _, err := runArgs(t, t.Context(), defaultEnv(), args...); !isUsage(err) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
+		}
+	}
+}
+
+// TestFaultsDefaultDuration: -faults gives each fault a slot of 4 s
+// unless -duration is given.
+func TestFaultsDefaultDuration(t *testing.T) {
+	for args, want := range map[string]time.Duration{
+		"-faults all":                 16 * time.Second,
+		"-faults freeze,pause":        8 * time.Second,
+		"-faults lost -duration 3s":   3 * time.Second,
+		"-faults restart,lost,freeze": 12 * time.Second,
+	} {
+		o, err := parseFlags(append([]string{"-level", "store", "-store", "redis"}, strings.Fields(args)...), io.Discard)
+		if err != nil {
+			t.Errorf("%s: %v", args, err)
+		} else if o.duration != want || o.outbox != defaultOutbox || o.backends[0] != "resilient" {
+			t.Errorf("%s: duration %v, outbox %d, backends %v; want %v", args, o.duration, o.outbox, o.backends, want)
 		}
 	}
 }

@@ -62,7 +62,7 @@ type ReportConfig struct {
 	Conversations int    `json:"conversations"`
 	Distribution  string `json:"distribution"`
 	Store         string `json:"store"`
-	// Faults is -faults (null without it) and Outbox the resilient
+	// Faults is -faults (empty without it) and Outbox the resilient
 	// Store's outbox bound (0 without -faults).
 	Faults []string `json:"faults"`
 	Outbox int      `json:"outbox"`

@@ -154,8 +154,9 @@ func newReport(o *options) *Report {
 	}
 	if o.level == "store" {
 		rep.Config.Conversations, rep.Config.Distribution, rep.Config.Store = o.conversations, o.dist, o.store
-		rep.Config.Faults, rep.Config.Outbox = o.faults, o.outbox
+		rep.Config.Outbox = o.outbox
 	}
+	rep.Config.Faults = append([]string{}, o.faults...) // [], not null, without -faults
 	return rep
 }
 

@@ -166,7 +166,7 @@ func TestJSONSchema(t *testing.T) {
 		t.Errorf("environment: %+v", e)
 	}
 	want := ReportConfig{Level: "ring", Backends: backendNames, Writers: 2, Readers: 2, Ops: 3000,
-		Capacity: 20, MaxTurns: 10, PayloadBytes: 64, Seed: 7, Check: true}
+		Capacity: 20, MaxTurns: 10, PayloadBytes: 64, Seed: 7, Check: true, Faults: []string{}}
 	if !reflect.DeepEqual(rep.Config, want) {
 		t.Errorf("config = %+v, want %+v", rep.Config, want)
 	}
