@@ -481,7 +481,10 @@ func (run *redisRun) closeFaults(wl *storeWorkload, rep *FaultReport) {
 //     newest Seq allows (up to the capacity), with no message twice;
 //   - every durable ack is in its window at its Seq, with its own
 //     message, or was pushed out by newer messages (its Seq is below the
-//     window), and the primary gave it that Seq and no other;
+//     window), and the primary gave it that Seq and no other (or no
+//     reply at all: the resilient Store also acknowledges an append whose
+//     ID it finds in its mirror, stored by an attempt whose reply was lost
+//     and seen since by a read);
 //   - every buffered ack was stored by the primary once (a single Seq),
 //     and is then in its window at that Seq or pushed out, or is among
 //     the appends Close reported as not flushed;
@@ -565,7 +568,14 @@ func (run *redisRun) faultFinalCheck(ctx context.Context, wl *storeWorkload, rep
 		for _, a := range wl.faults.durable[w] {
 			checks++
 			rep.DurableChecked++
-			if seqs := run.rec.seqs[a.msgKey]; len(seqs) == 0 || seqs[0] != a.seq {
+			switch seqs := run.rec.seqs[a.msgKey]; {
+			case len(seqs) == 0:
+				// Acknowledged without a reply of the primary's Append:
+				// an attempt whose reply was lost stored it, a read
+				// brought it into the mirror, and the append found its
+				// ID there. It is stored all the same.
+				stored[a.c]++
+			case seqs[0] != a.seq:
 				wl.viol.addf("%s: writer %d's #%d was acknowledged at Seq %d, but the primary gave it %v", wl.convs[a.c].name, a.w, a.n, a.seq, seqs)
 			}
 			at("durable", a.msgKey, a.seq)
