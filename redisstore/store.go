@@ -263,17 +263,35 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	if err := chatring.ValidateMessage(m, s.cfg); err != nil {
 		return chatring.Message{}, s.rejected(ctx, "append", err)
 	}
+	m, args, err := s.appendArgs(m)
+	if err != nil {
+		return chatring.Message{}, err
+	}
+	res, err := s.run(ctx, "append", appendScript, conv, args...)
+	if err != nil {
+		return chatring.Message{}, err
+	}
+	return appendReply(m, res)
+}
+
+// appendArgs prepares a valid m for append.lua, as Append and AppendBatch
+// send it: Seq cleared, Time and Tokens filled in. It returns that
+// message and the script's ARGV, with the message's idempotency key.
+func (s *Store) appendArgs(m chatring.Message) (chatring.Message, []any, error) {
 	m.Seq = 0
 	m.Time = s.now().Round(0)
 	m.Tokens = max(s.tok.Count(m.Content), 0)
 	body, err := encodeMessage(m)
 	if err != nil {
-		return chatring.Message{}, fmt.Errorf("redisstore: append: encode: %w", err)
+		return chatring.Message{}, nil, fmt.Errorf("redisstore: append: encode: %w", err)
 	}
-	res, err := s.run(ctx, "append", appendScript, conv, body, idempotencyToken(m.ID), s.window, s.ttl, FormatVersion)
-	if err != nil {
-		return chatring.Message{}, err
-	}
+	return m, []any{body, idempotencyToken(m.ID), s.window, s.ttl, FormatVersion}, nil
+}
+
+// appendReply decodes append.lua's reply res to m, as appendArgs
+// prepared it: m with the Seq Redis gave it, or the message already
+// stored under its idempotency key.
+func appendReply(m chatring.Message, res any) (chatring.Message, error) {
 	reply, ok := res.([]any)
 	if !ok || len(reply) != 2 {
 		return chatring.Message{}, replyError("append", res)
