@@ -12,31 +12,50 @@ import (
 	"github.com/chatring/chatring"
 )
 
-// replay sends conv's buffered appends to the primary, oldest first, each
-// with the retries and the breaker of any call. A message leaves the
-// queue when the primary stored it (or found its ID: an earlier replay
-// whose reply was lost) or rejected it as invalid, which only happens if
-// the primary's Config is not the one the Store was given; then it is
-// discarded, counted and logged. replay returns nil when the queue is
-// empty, else the error that stopped it. The caller holds q.replay.
+// replay sends conv's buffered appends to the primary, oldest first,
+// with the retries and the breaker of any call: up to replayBatch at a
+// time when the primary is a BatchAppender, else one by one. A message
+// leaves the queue when the primary stored it (or found its ID: an
+// earlier replay whose reply was lost) or rejected it as invalid, which
+// only happens if the primary's Config is not the one the Store was
+// given; then it is discarded, counted and logged. replay returns nil
+// when the queue is empty, else the error that stopped it: the error of
+// a call that stored nothing (a batch that stored some of its messages
+// before failing is followed by a call for the rest). The caller holds
+// q.replay.
 func (s *Store) replay(ctx context.Context, conv string, q *queue) error {
+	ba, _ := s.primary.(BatchAppender)
+	n := 1
+	if ba != nil {
+		n = replayBatch
+	}
+	var msgs []chatring.Message
 	for {
-		m, ok := s.outbox.head(q)
-		if !ok {
+		msgs = s.outbox.heads(q, n, msgs[:0])
+		if len(msgs) == 0 {
 			return nil
 		}
-		v, st := s.mirror.view(conv)
-		got, err := s.appendPrimary(ctx, conv, m)
+		var err error
+		if len(msgs) > 1 {
+			var done int
+			done, err = s.replayBatch(ctx, conv, q, ba, msgs)
+			if done > 0 && retryable(ctx, err) {
+				// The primary failed, but not before storing part of
+				// the batch: the rest gets a call of its own, with
+				// attempts of its own.
+				continue
+			}
+		} else {
+			v, st := s.mirror.view(conv)
+			var got chatring.Message
+			if got, err = s.appendPrimary(ctx, conv, msgs[0]); err == nil {
+				s.replayed(ctx, conv, q, v, st, msgs[0], got)
+			}
+		}
 		switch {
 		case err == nil:
-			s.outbox.pop(conv, q)
-			s.ctr.replayed.Add(1)
-			s.mirror.appended(v, st, got)
-			if s.log.Enabled(ctx, slog.LevelDebug) {
-				s.log.LogAttrs(ctx, slog.LevelDebug, "resilient: buffered append replayed",
-					slog.Uint64("provisional_seq", m.Seq), slog.Uint64("seq", got.Seq))
-			}
 		case isValidation(err):
+			m, _ := s.outbox.head(q)
 			s.outbox.pop(conv, q)
 			s.ctr.discarded.Add(1)
 			s.log.LogAttrs(ctx, slog.LevelError, "resilient: the primary rejected a buffered append; discarded",
@@ -49,9 +68,10 @@ func (s *Store) replay(ctx context.Context, conv string, q *queue) error {
 }
 
 // flushWorkers is how many conversations are replayed at once, by the
-// flusher and by Close: each replay is one round trip per message, so a
-// backlog over many conversations drains about flushWorkers times faster
-// than one conversation after another.
+// flusher and by Close: each replay is one round trip per message (per
+// batch with a BatchAppender), so a backlog over many conversations
+// drains about flushWorkers times faster than one conversation after
+// another.
 const flushWorkers = 8
 
 // flusher replays the outbox every flushEvery while it holds messages,

@@ -11,8 +11,8 @@ import (
 // outbox holds the appends accepted while the primary was unavailable,
 // in order per conversation, until they are replayed to the primary.
 //
-// Order: a conversation's queue is replayed head first, one message at a
-// time, by whoever holds the queue's replay lock (the flusher, Close, or
+// Order: a conversation's queue is replayed head first, one message (or
+// one batch, see BatchAppender) at a time, by whoever holds the queue's replay lock (the flusher, Close, or
 // a write to that conversation, which replays the queue before its own
 // call so as to land after it). A message leaves the queue only once the
 // primary has stored it (or rejected it as invalid), so a replay whose
@@ -106,6 +106,14 @@ func (o *outbox) head(q *queue) (chatring.Message, bool) {
 		return chatring.Message{}, false
 	}
 	return q.msgs[0], true
+}
+
+// heads appends the oldest n messages of q (fewer if it holds fewer) to
+// dst.
+func (o *outbox) heads(q *queue, n int, dst []chatring.Message) []chatring.Message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append(dst, q.msgs[:min(n, len(q.msgs))]...)
 }
 
 // pop removes the head of conv's queue q, and q itself once empty. The

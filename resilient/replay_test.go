@@ -45,17 +45,27 @@ func (o *overlap) Append(ctx context.Context, conv string, m chatring.Message) (
 // TestConcurrentReplayOrder: the flusher and Close replay many
 // conversations at once, and each conversation's buffered appends land
 // in the order they were buffered, once each, while the primary refuses
-// some replays and loses the reply of others.
+// some replays and loses the reply of others; one Append at a time, and
+// in batches through a BatchAppender, where the faults come mid-batch
+// too (a message refused or its acknowledgment lost after those before
+// it were stored) and to whole batches (refused, or stored and the reply
+// lost).
 func TestConcurrentReplayOrder(t *testing.T) {
 	const convs, perConv = 16, 10
-	for _, by := range []string{"flusher", "close"} {
-		t.Run("by="+by, func(t *testing.T) {
+	for _, tc := range []struct{ by, batch string }{{"flusher", "no"}, {"close", "no"}, {"flusher", "yes"}, {"close", "yes"}} {
+		by := tc.by
+		t.Run("by="+by+"/batch="+tc.batch, func(t *testing.T) {
 			mem, err := chatring.NewMemoryStore(chatring.Config{MaxTurns: perConv})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ov := &overlap{Store: mem, inflight: map[string]int{}}
 			faults := faultstore.New(ov)
+			var primary chatring.Store = faults
+			if tc.batch == "yes" {
+				b := faultstore.NewBatch(ov)
+				faults, primary = b.Store, b
+			}
 			flushEvery := 20 * time.Millisecond
 			if by == "close" {
 				flushEvery = time.Hour // the flusher never runs: Close replays
@@ -63,7 +73,7 @@ func TestConcurrentReplayOrder(t *testing.T) {
 			retry := fastRetry
 			retry.Attempts = 30 // a replay that fails stops a pass, and Close's next pass is an hour away
 			retry.BaseDelay, retry.MaxDelay = time.Microsecond, time.Microsecond
-			s, err := resilient.New(faults, resilient.WithConfig(mem.Config()), resilient.WithRetry(retry),
+			s, err := resilient.New(primary, resilient.WithConfig(mem.Config()), resilient.WithRetry(retry),
 				resilient.WithBreaker(lazyBreaker), resilient.WithOutbox(convs*perConv), resilient.WithFlushInterval(flushEvery))
 			if err != nil {
 				t.Fatal(err)
@@ -82,8 +92,19 @@ func TestConcurrentReplayOrder(t *testing.T) {
 			}
 			// Back, but every 3rd append is refused and the reply of
 			// every 4th is lost after the primary stored the message.
-			var calls atomic.Uint64
+			// Whole batches: every 5th refused, every 7th stored and its
+			// reply lost.
+			var calls, batches atomic.Uint64
 			faults.SetPolicy(func(op faultstore.Op, _ uint64) faultstore.Fault {
+				if op == faultstore.AppendBatch {
+					switch n := batches.Add(1); {
+					case n%5 == 0:
+						return faultstore.Before
+					case n%7 == 0:
+						return faultstore.After
+					}
+					return faultstore.None
+				}
 				if op != faultstore.Append {
 					return faultstore.None
 				}
@@ -113,6 +134,9 @@ func TestConcurrentReplayOrder(t *testing.T) {
 			}
 			if calls.Load() < convs*perConv*4/3 {
 				t.Errorf("%d replay attempts: the faults did not happen", calls.Load())
+			}
+			if n := batches.Load(); tc.batch == "yes" && (n < 7 || n >= calls.Load()) {
+				t.Errorf("%d batches for %d messages sent: the replay did not batch, or the batch faults did not happen", n, calls.Load())
 			}
 			ov.mu.Lock()
 			defer ov.mu.Unlock()

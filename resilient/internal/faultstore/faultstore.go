@@ -30,6 +30,9 @@ const (
 	SetSystemPrompt Op = "set_system_prompt"
 	Clear           Op = "clear"
 	Delete          Op = "delete"
+	// AppendBatch is BatchStore's AppendBatch, as a whole; each of its
+	// messages is an Append call too.
+	AppendBatch Op = "append_batch"
 )
 
 // Fault is what happens to one call.
@@ -258,6 +261,48 @@ func (s *Store) Delete(ctx context.Context, conv string) error {
 		return err
 	}
 	return leave(f, s.inner.Delete(ctx, conv))
+}
+
+// BatchStore is a Store that implements resilient.BatchAppender too: its
+// AppendBatch appends the messages one at a time to the wrapped store, so
+// that the order, the idempotency by ID and every fault can be checked
+// without a network.
+type BatchStore struct{ *Store }
+
+// NewBatch returns a BatchStore that passes calls to inner until a
+// Policy is set.
+func NewBatch(inner chatring.Store) *BatchStore { return &BatchStore{New(inner)} }
+
+// AppendBatch implements resilient.BatchAppender. The Policy first gives
+// the batch a fault, as op AppendBatch: Before refuses it (nothing
+// stored), Hang and Fail are as for any call, and After loses its reply:
+// the messages are appended as below and the batch returns no message
+// and ErrUnavailable. Then each message, in order, is an Append call with
+// its own fault: Before stops the batch at that message (refused from
+// there on), After stores it and stops (its acknowledgment lost), Fail
+// stops with ErrOther, and a validation error of the wrapped store stops
+// it too; the batch then returns the messages stored before that one,
+// and that one's error.
+func (b *BatchStore) AppendBatch(ctx context.Context, conv string, ms []chatring.Message) ([]chatring.Message, error) {
+	bf, err := b.enter(ctx, AppendBatch)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]chatring.Message, 0, len(ms))
+	for _, m := range ms {
+		got, err := b.Append(ctx, conv, m)
+		if err != nil {
+			if bf == After {
+				return nil, errInjected
+			}
+			return out, err
+		}
+		out = append(out, got)
+	}
+	if bf == After {
+		return nil, errInjected
+	}
+	return out, nil
 }
 
 // Close closes the wrapped store; it is never faulted.
