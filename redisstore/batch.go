@@ -37,10 +37,11 @@ import (
 //     when k is 0), and if they are stored out holds them and the error
 //     is the validation error of ms[k]; ms[k:] are not sent.
 //   - the transaction failed as a whole — the network, a timeout, the
-//     client's pool, or a reply Redis gives before running anything
-//     (LOADING, READONLY, BUSY, OOM and the like, which abort the
-//     transaction): out is empty and the error is classified as
-//     Append's is (ErrUnavailable for the transient ones). After a
+//     client's pool, a command Redis refused to queue (LOADING, BUSY and
+//     the like abort the transaction), or an error every script of it
+//     gets alike before writing (READONLY on a replica, OOM): out is
+//     empty and the error is classified as Append's is (ErrUnavailable
+//     for the transient ones). After a
 //     network error the server may have run the whole transaction or
 //     none of it, never a part: sending the batch again with the same
 //     IDs stores each message once. (Messages without an ID get a new

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/chatring/chatring"
@@ -258,5 +259,33 @@ func TestAppendBatchAmbiguous(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantBrief("lost", 1, 1, 6), brief(messagesOf(t, s, "lost"))); diff != "" {
 		t.Errorf("stored after the resend (-want +got):\n%s", diff)
+	}
+}
+
+// TestAppendBatchOOM: over maxmemory (noeviction) Redis refuses every
+// script of the batch before it writes: nothing is stored, and the error
+// is OOM, not ErrUnavailable (retrying does not help until memory is
+// freed), as for Append.
+func TestAppendBatchOOM(t *testing.T) {
+	server := redistest.NewServer(t)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr})
+	t.Cleanup(func() { client.Close() })
+	s := newStore(t, client, chatring.Config{})
+	ctx := t.Context()
+	if _, err := s.AppendBatch(ctx, "full", batchOf("m", 2, true)); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AppendBatch(ctx, "full", batchOf("n", 3, true))
+	if err == nil || len(got) != 0 || errors.Is(err, chatring.ErrUnavailable) || !strings.Contains(err.Error(), "OOM") {
+		t.Errorf("AppendBatch over maxmemory = %v, %v; want nothing and an OOM error", brief(got), err)
+	}
+	if err := client.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantBrief("m", 1, 1, 2), brief(messagesOf(t, s, "full"))); diff != "" {
+		t.Errorf("stored (-want +got):\n%s", diff)
 	}
 }
