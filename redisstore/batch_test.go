@@ -187,10 +187,7 @@ func TestAppendBatchFormat(t *testing.T) {
 // TestAppendBatchNoScript: after Redis lost its scripts (SCRIPT FLUSH, as
 // after a restart) a batch loads the script and is stored once, in order.
 func TestAppendBatchNoScript(t *testing.T) {
-	server := redistest.NewServer(t)
-	client := redis.NewClient(&redis.Options{Addr: server.Addr})
-	t.Cleanup(func() { client.Close() })
-	s := newStore(t, client, chatring.Config{})
+	client, s := ownServer(t)
 	ctx := t.Context()
 	if _, err := s.AppendBatch(ctx, "flushed", batchOf("m", 2, true)); err != nil {
 		t.Fatal(err)
@@ -212,6 +209,16 @@ func TestAppendBatchNoScript(t *testing.T) {
 	if n, err := client.ScriptExists(ctx, redis.NewScript(scriptBody(t)).Hash()).Result(); err != nil || !n[0] {
 		t.Errorf("the append script is not loaded after the batch: %v %v", n, err)
 	}
+}
+
+// ownServer starts a redis-server for the test alone (one whose scripts
+// or config it changes) and returns a client of it and a store on it.
+func ownServer(t *testing.T) (*redis.Client, *redisstore.Store) {
+	t.Helper()
+	server := redistest.NewServer(t)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr})
+	t.Cleanup(func() { client.Close() })
+	return client, newStore(t, client, chatring.Config{})
 }
 
 // scriptBody returns append.lua, the script the store embeds.
@@ -267,10 +274,7 @@ func TestAppendBatchAmbiguous(t *testing.T) {
 // is OOM, not ErrUnavailable (retrying does not help until memory is
 // freed), as for Append.
 func TestAppendBatchOOM(t *testing.T) {
-	server := redistest.NewServer(t)
-	client := redis.NewClient(&redis.Options{Addr: server.Addr})
-	t.Cleanup(func() { client.Close() })
-	s := newStore(t, client, chatring.Config{})
+	client, s := ownServer(t)
 	ctx := t.Context()
 	if _, err := s.AppendBatch(ctx, "full", batchOf("m", 2, true)); err != nil {
 		t.Fatal(err)
