@@ -38,14 +38,15 @@
 // message and full LRANGE reads.
 //
 // AppendBatch appends several messages to one conversation in one round
-// trip (a MULTI/EXEC of the append script per message), each as Append
+// trip (a MULTI/EXEC holding one run of the append script per message), each as Append
 // would and idempotent by its ID; with appendfsync always, Redis fsyncs
 // once per batch instead of once per message. The resilient wrapper's
 // outbox replays a backlog through it (resilient.BatchAppender).
 //
 // WithObserver reports the duration and the error kind of every operation
-// sent to Redis but AppendBatch's; package github.com/chatring/chatring/promexport/promredis
-// exports them to Prometheus.
+// sent to Redis but AppendBatch's (Ops has no name for a batch yet);
+// package github.com/chatring/chatring/promexport/promredis exports them
+// to Prometheus.
 //
 // This is a module of its own, so that importers of chatring never
 // download a Redis client.

@@ -22,7 +22,8 @@ import (
 // includes waiting for a connection of the client's pool. kind is
 // KindNone when the operation succeeded, else the kind of its error.
 //
-// Calls that never reach Redis are not observed: those rejected before
+// AppendBatch is not observed (Ops has no name for it yet). Calls that
+// never reach Redis are not observed either: those rejected before
 // (an invalid message or conversation ID, a write after Close, a ctx
 // already done) are the caller's, not Redis's, and chatring's own
 // statistics count them.
