@@ -194,11 +194,11 @@
 //
 // The outbox's drain after a 5 s freeze of a redis-server with
 // appendfsync always (TestFreeze in resilient/redisfault, 8 writers over
-// 16 conversations, about 6,700 appends buffered) took 0.18–0.70 s from
-// the breaker closing, median 0.41 s, in 8 runs at load average 3.8–8.9,
+// 16 conversations, 4,100–6,400 appends buffered) took 0.31–1.15 s from
+// the breaker closing, median 0.96 s, in 6 runs at load average 5.7–11.3,
 // with batches through the Redis store's AppendBatch; one Append per
-// round trip took 1.8 s to more than 4.9 s, median 2.1 s, in 8 runs
-// alternated with those (bench/RESULTS.md).
+// round trip took 1.99–2.88 s, median 2.22 s, in 6 runs alternated with
+// those (bench/RESULTS.md has an earlier pair of runs too).
 //
 // # Close
 //
