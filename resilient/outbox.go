@@ -12,9 +12,9 @@ import (
 // in order per conversation, until they are replayed to the primary.
 //
 // Order: a conversation's queue is replayed head first, one message (or
-// one batch, see BatchAppender) at a time, by whoever holds the queue's replay lock (the flusher, Close, or
-// a write to that conversation, which replays the queue before its own
-// call so as to land after it). A message leaves the queue only once the
+// one batch, see BatchAppender) at a time, by whoever holds the queue's
+// replay lock (the flusher, Close, or a write to that conversation, which
+// replays the queue before its own call so as to land after it). A message leaves the queue only once the
 // primary has stored it (or rejected it as invalid), so a replay whose
 // reply is lost is replayed again with the same ID and stored once.
 type outbox struct {
