@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/redisstore"
+	"github.com/chatring/chatring/redisstore/redistest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 )
@@ -185,4 +187,82 @@ func TestKindOf(t *testing.T) {
 	if diff := cmp.Diff([]string{"canceled", "timeout", "unavailable", "format", "other"}, names); diff != "" {
 		t.Errorf("ErrorKinds (-want +got):\n%s", diff)
 	}
+}
+
+// TestObserverCoalescedReads: with WithReadCoalescing, every read is
+// observed once, whether it sent a Redis read, shared one or gave up
+// waiting for one (observed canceled), although Redis served fewer reads
+// than the calls (else nothing was coalesced and the test proves
+// nothing).
+func TestObserverCoalescedReads(t *testing.T) {
+	redistest.Require(t)
+	server := redistest.NewServer(t)
+	proxy := redistest.StartProxy(t, server.Addr, redistest.WithDelay(5*time.Millisecond))
+	client := redis.NewClient(&redis.Options{Addr: proxy.Addr, PoolSize: 64})
+	t.Cleanup(func() { client.Close() })
+	rec := &recorder{t: t}
+	s := newStore(t, client, chatring.Config{MaxTurns: 2}, redisstore.WithObserver(rec), redisstore.WithReadCoalescing())
+	ctx := t.Context()
+	mustAppend(t, s, "hot", "hello")
+	rec.take()
+	lranges := func() int {
+		info, err := client.Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(info) {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_lrange:calls="); ok {
+				n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+				return n
+			}
+		}
+		return 0
+	}
+	before := lranges()
+
+	const readers, rounds = 16, 5
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() {
+			for range rounds {
+				var err error
+				if i%2 == 0 {
+					_, err = s.Messages(ctx, "hot", nil)
+				} else {
+					_, err = s.Window(ctx, "hot", 0)
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	// One more that gives up while it waits behind the reads in the air.
+	wg.Go(func() {
+		for range rounds {
+			short, cancel := context.WithCancel(ctx)
+			time.AfterFunc(time.Millisecond, cancel)
+			_, _ = s.Messages(short, "hot", nil)
+			cancel()
+		}
+	})
+	wg.Wait()
+	sent := lranges() - before
+	counts := map[string]int{}
+	for _, o := range rec.take() {
+		counts[o]++
+	}
+	if got, want := counts["messages none"]+counts["messages canceled"], readers/2*rounds+rounds; got != want {
+		t.Errorf("%d Messages calls observed, want %d: %v", got, want, counts)
+	}
+	if got, want := counts["window none"], readers/2*rounds; got != want {
+		t.Errorf("%d Window calls observed, want %d: %v", got, want, counts)
+	}
+	if len(counts) > 3 {
+		t.Errorf("unexpected observations: %v", counts)
+	}
+	if sent >= readers*rounds {
+		t.Fatalf("Redis served %d reads for %d calls: nothing was coalesced", sent, readers*rounds)
+	}
+	t.Logf("observed %v; Redis served %d reads", counts, sent)
 }
