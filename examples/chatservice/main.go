@@ -227,7 +227,14 @@ func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatrin
 		return s, []prometheus.Collector{promexport.NewMemoryStoreCollector(s)}, nil
 	}
 	redis.SetLogger(redisLogger{log}) // go-redis's own messages: dial and pool errors
-	client := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(redisAddr, ",")})
+	// One try per command and one dial per connection: resilient retries,
+	// with backoff, under its attempt timeout. The client's own retries
+	// (3 per command, 5 dials each, 100 ms apart) would redial a Redis
+	// that refuses connections until that timeout passed, so that every
+	// attempt took the whole timeout and a Redis that is down was counted
+	// as slow (kind="timeout") rather than unavailable.
+	client := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(redisAddr, ","),
+		MaxRetries: -1, DialerRetries: 1})
 	redisMetrics := promredis.New()
 	primary, err := redisstore.New(client, cfg, redisstore.WithLogger(log), redisstore.WithObserver(redisMetrics))
 	if err != nil {

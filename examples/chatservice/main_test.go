@@ -178,6 +178,16 @@ func TestReadyzRedisDown(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"unavailable"`) || !strings.Contains(body, "breaker") {
 		t.Errorf("/readyz with Redis down: %d %s, want 503 unavailable naming the breaker", code, body)
 	}
+	// A Redis that refuses connections is counted as unavailable, not
+	// as a timeout: the attempts fail at once and do not wait out the
+	// resilient wrapper's attempt timeout in the client's own retries.
+	families := scrape(t, http.DefaultClient, url)
+	if got := value(t, families, "chatring_redis_errors_total", "op", "append", "kind", "unavailable"); got == 0 {
+		t.Errorf("chatring_redis_errors_total{op=append,kind=unavailable} = 0 with Redis refusing connections")
+	}
+	if got := value(t, families, "chatring_redis_errors_total", "op", "append", "kind", "timeout"); got != 0 {
+		t.Errorf("chatring_redis_errors_total{op=append,kind=timeout} = %v with Redis refusing connections, want 0", got)
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
