@@ -3,18 +3,17 @@ package main
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/chatring/chatring"
-	"github.com/chatring/chatring/promexport"
-	"github.com/chatring/chatring/promexport/promredis"
-	"github.com/chatring/chatring/promexport/promresilient"
-	"github.com/chatring/chatring/resilient"
 )
 
 // The alerting rules shipped in deploy/ for this service.
@@ -46,38 +45,94 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// TestAlertMetricsExist checks that every metric and every route the
-// alerting rules name is one the service exports, so that no rule waits
-// silently on a series that never comes. The rules on the Redis store and
-// the resilient wrapper name the metrics of their collectors
-// (promexport/promredis and promexport/promresilient), registered here
-// beside the service's own.
+// TestAlertMetricsExist checks, for each alerting rule, that every metric
+// and route it names is exported by the service as it runs, with the
+// memory store and with -redis (the registries openStore and newAPI
+// build), so that no rule waits silently on a series that never comes:
+// each rule applies to the modes listed here, and in them every name it
+// uses is exported. A rule that fits neither mode, or a mode that loses
+// a metric, fails here.
 func TestAlertMetricsExist(t *testing.T) {
+	const memory, redis = "memory", "redis"
+	modes := map[string][]string{ // alert -> the modes whose series it reads
+		"ChatringRejectionSpike":       {memory}, // the Redis store counts no messages
+		"ChatringMemoryNearLimit":      {memory},
+		"ChatringConversationsNearMax": {memory},
+		"ChatringConversationsEvicted": {memory},
+		"ChatringBreakerOpen":          {redis},
+		"ChatringRedisErrors":          {redis},
+		"ChatringOutboxFilling":        {redis},
+		"ChatringDegradedReads":        {redis},
+		"ChatserviceUnavailable":       {memory, redis},
+		"ChatserviceInternalErrors":    {memory, redis},
+		"ChatserviceSlowAppends":       {memory, redis},
+	}
 	rules, err := os.ReadFile(alertsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var exprs strings.Builder // the rules without comments
+	exprs := map[string]string{} // alert -> its lines without comments
+	alert := ""
 	for line := range strings.Lines(string(rules)) {
-		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
-			exprs.WriteString(line)
+		trimmed := strings.TrimSpace(line)
+		if name, ok := strings.CutPrefix(trimmed, "- alert: "); ok {
+			alert = name
+		} else if alert != "" && !strings.HasPrefix(trimmed, "#") {
+			exprs[alert] += line
 		}
 	}
+	if len(exprs) != len(modes) {
+		t.Errorf("%s has %d alerts, the test knows of %d: %v", alertsFile, len(exprs), len(modes), slices.Sorted(maps.Keys(exprs)))
+	}
 
-	store, err := chatring.NewMemoryStore(chatring.Config{})
+	exported := map[string]map[string]bool{memory: exportedNames(t, ""), redis: exportedNames(t, deadRedis(t))}
+	names := regexp.MustCompile(`\b(?:chatring|chatservice|go)_[a-z0-9_]+\b`)
+	routes := regexp.MustCompile(`route="([^"]+)"`)
+	for alert, expr := range exprs {
+		if len(modes[alert]) == 0 {
+			t.Errorf("%s: the test does not know which store it applies to", alert)
+		}
+		used := names.FindAllString(expr, -1)
+		if len(used) == 0 {
+			t.Errorf("%s: found no metric name in it", alert)
+		}
+		for _, m := range routes.FindAllStringSubmatch(expr, -1) {
+			used = append(used, "route "+m[1])
+		}
+		for _, mode := range modes[alert] {
+			for _, name := range used {
+				if !exported[mode][name] {
+					t.Errorf("%s names %s, which the service does not export with the %s store", alert, name, mode)
+				}
+			}
+		}
+	}
+}
+
+// deadRedis returns an address where no Redis listens.
+func deadRedis(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// exportedNames returns the names the service's /metrics serves with the
+// store openStore opens for redisAddr ("": the memory store), after one
+// append (which, with a Redis that does not answer, fails): every
+// family, a histogram's _bucket, _sum and _count, and "route R" for each
+// route label.
+func exportedNames(t *testing.T, redisAddr string) map[string]bool {
+	log := slog.New(slog.DiscardHandler)
+	store, collectors, err := openStore(chatring.Config{}, redisAddr, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close(context.Background())
-	reg := newRegistry(promexport.NewMemoryStoreCollector(store))
-	wrapped, err := resilient.New(store, resilient.WithMirror(0)) // no outbox, no mirror: nothing to close
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.MustRegister(promredis.New(), promresilient.New(wrapped))
-	a := newAPI(store, chatring.DefaultMaxMessageBytes, slog.New(slog.DiscardHandler), reg)
-	// One append, so that the HTTP metrics have a series; the alerts
-	// name its route.
+	reg := newRegistry(collectors...)
+	a := newAPI(store, chatring.DefaultMaxMessageBytes, log, reg)
 	a.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/conversations/c/messages",
 		strings.NewReader(`{"role":"user","content":"hi"}`)))
 	families, err := reg.Gather()
@@ -85,7 +140,6 @@ func TestAlertMetricsExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	exported := map[string]bool{}
-	routes := map[string]bool{}
 	for _, f := range families {
 		exported[f.GetName()] = true
 		if f.GetType().String() == "HISTOGRAM" {
@@ -94,26 +148,10 @@ func TestAlertMetricsExist(t *testing.T) {
 			}
 		}
 		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "route" {
-					routes[l.GetValue()] = true
-				}
+			if r := labelValue(m, "route"); r != "" {
+				exported["route "+r] = true
 			}
 		}
 	}
-
-	names := regexp.MustCompile(`\b(?:chatring|chatservice|go)_[a-z0-9_]+\b`).FindAllString(exprs.String(), -1)
-	if len(names) == 0 {
-		t.Fatal("found no metric names in the rules")
-	}
-	for _, name := range names {
-		if !exported[name] {
-			t.Errorf("%s names %s, which the service does not export", alertsFile, name)
-		}
-	}
-	for _, m := range regexp.MustCompile(`route="([^"]+)"`).FindAllStringSubmatch(exprs.String(), -1) {
-		if !routes[m[1]] {
-			t.Errorf("%s names route %q, which is not one of the service's", alertsFile, m[1])
-		}
-	}
+	return exported
 }
