@@ -290,9 +290,44 @@ func TestScrapeDuringOutages(t *testing.T) {
 		if n := testutil.CollectAndCount(c); n != 21 {
 			t.Fatalf("%d series, want 21", n)
 		}
+		if st, n, _ := breakerState(t, c); n != 1 {
+			t.Fatalf("chatring_breaker_state: %d series at 1 (state %q), want exactly one", n, st)
+		}
 	}
 	close(stop)
 	wg.Wait()
+
+	// With the primary back, the flusher empties the outbox and closes
+	// the breaker; once it is quiet, the transitions counted lead from
+	// closed to the state the gauge shows, every state left having been
+	// entered first.
+	p.down.Store(false)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if st := s.Stats(); st.Outbox == 0 && st.Breaker == "closed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the breaker did not close and the outbox did not empty with the primary up: %+v", s.Stats())
+		}
+		s.Messages(context.Background(), "w0-0", nil) // a probe for a half-open breaker
+	}
+	state, ones, tr := breakerState(t, c)
+	if ones != 1 {
+		t.Fatalf("chatring_breaker_state: %d series at 1, want exactly one", ones)
+	}
+	co, oh, hc, ho := tr["closed open"], tr["open half-open"], tr["half-open closed"], tr["half-open open"]
+	in := map[string]float64{"closed": 1 + hc, "open": co + ho, "half-open": oh} // closed: the start
+	out := map[string]float64{"closed": co, "open": oh, "half-open": hc + ho}
+	for st := range in {
+		want := 0.0
+		if st == state {
+			want = 1
+		}
+		if in[st]-out[st] != want {
+			t.Errorf("state %s entered %v times and left %v times, the gauge says %s: transitions %v %v %v %v (co oh hc ho)",
+				st, in[st], out[st], state, co, oh, hc, ho)
+		}
+	}
 	for _, name := range []string{"chatring_breaker_transitions_total", "chatring_outbox_buffered_total", "chatring_degraded_reads_total"} {
 		total := 0.0
 		for k, v := range last {
@@ -304,4 +339,25 @@ func TestScrapeDuringOutages(t *testing.T) {
 			t.Errorf("%s stayed 0: the outages did not exercise it", name)
 		}
 	}
+}
+
+// breakerState returns, from one collection of c, the state whose
+// chatring_breaker_state series is 1, how many are, and the transitions
+// counted, keyed "from to".
+func breakerState(t *testing.T, c prometheus.Collector) (state string, ones int, transitions map[string]float64) {
+	t.Helper()
+	transitions = map[string]float64{}
+	for _, f := range promtest.Gather(t, c) {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "chatring_breaker_state":
+				if m.GetGauge().GetValue() == 1 {
+					state, ones = promtest.LabelValue(m, "state"), ones+1
+				}
+			case "chatring_breaker_transitions_total":
+				transitions[promtest.LabelValue(m, "from")+" "+promtest.LabelValue(m, "to")] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return state, ones, transitions
 }

@@ -16,7 +16,7 @@ import (
 // histogram's sample count. It fails the test when there is none.
 func Sample(t testing.TB, c prometheus.Collector, name string, labels map[string]string) float64 {
 	t.Helper()
-	families := gather(t, c)
+	families := Gather(t, c)
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
@@ -68,7 +68,7 @@ func Lint(t testing.TB, c prometheus.Collector) {
 // and the series' labels.
 func Counters(t testing.TB, c prometheus.Collector) map[string]float64 {
 	t.Helper()
-	families := gather(t, c)
+	families := Gather(t, c)
 	out := make(map[string]float64)
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
@@ -94,8 +94,8 @@ func Monotonic(t testing.TB, before, now map[string]float64) {
 	}
 }
 
-// gather registers c alone in a pedantic registry and gathers it.
-func gather(t testing.TB, c prometheus.Collector) []*dto.MetricFamily {
+// Gather registers c alone in a pedantic registry and gathers it.
+func Gather(t testing.TB, c prometheus.Collector) []*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
