@@ -213,7 +213,9 @@ func TestMemoryStoreCloseWaitsForWrites(t *testing.T) {
 // TestMemoryStoreHeldBytes checks StoreStats.HeldBytes against the heap
 // the store holds, measured with runtime.ReadMemStats after a collection,
 // on every backend and for conversations of several shapes: the estimate
-// must be within 25% of it, the bound its doc comment promises.
+// must be within 25% of it, the bound its doc comment promises, both
+// once the conversations are written and after half of them are deleted
+// (the running total gives back what they held, as the heap does).
 func TestMemoryStoreHeldBytes(t *testing.T) {
 	const convs = 5000
 	heap := func() uint64 {
@@ -290,6 +292,19 @@ func TestMemoryStoreHeldBytes(t *testing.T) {
 				t.Logf("%s: %d conversations, heap %.0f B/conv, estimate %.0f B/conv (%.2f×)", backend, convs, held/convs, est/convs, est/held)
 				if est < 0.75*held || est > 1.25*held {
 					t.Errorf("HeldBytes = %.0f, measured heap %.0f: off by more than 25%%", est, held)
+				}
+				// Delete every other conversation: the estimate follows
+				// the heap they leave.
+				for i := 0; i < convs; i += 2 {
+					if err := s.Delete(t.Context(), sh.conv(i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				held = float64(heap() - base)
+				est = float64(s.Stats().HeldBytes)
+				t.Logf("%s: after deleting half, heap %.0f B/conv, estimate %.0f B/conv (%.2f×)", backend, 2*held/convs, 2*est/convs, est/held)
+				if est < 0.75*held || est > 1.25*held {
+					t.Errorf("after deleting half the conversations, HeldBytes = %.0f, measured heap %.0f: off by more than 25%%", est, held)
 				}
 				runtime.KeepAlive(s)
 			})
