@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatring/chatring/redisstore/redistest"
+	"go.uber.org/goleak"
 )
 
 // TestDrain runs the service in process with a drain delay and stops it
@@ -192,4 +195,80 @@ func TestReadyzRedisDown(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
 	}
+}
+
+// TestRunLeavesNoGoroutines runs the service in process with the memory
+// store and with -redis (on a redis-server of its own when there is one),
+// appends, reads and scrapes, and stops it: once run has returned, every
+// goroutine it started (the server's, the store's, resilient's) has
+// ended, and the Redis client has closed its connections.
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	for _, mode := range []string{"memory", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			var args []string
+			var server *redistest.Server
+			if mode == "redis" {
+				if redistest.Available() != nil {
+					t.Skip("no redis-server")
+				}
+				server = redistest.NewServer(t)
+				args = []string{"-redis", server.Addr}
+			}
+			before := goleak.IgnoreCurrent()
+			client := &http.Client{Transport: &http.Transport{}}
+			url, done, stop := runInProcess(t, args...)
+			for _, req := range []struct{ method, path, body string }{
+				{"POST", "/conversations/c/messages", `{"role":"user","content":"hello"}`},
+				{"GET", "/conversations/c/window", ""},
+				{"GET", "/metrics", ""},
+				{"GET", "/readyz", ""},
+			} {
+				r, err := http.NewRequest(req.method, url+req.path, strings.NewReader(req.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := client.Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode >= 300 {
+					t.Errorf("%s %s: %d", req.method, req.path, resp.StatusCode)
+				}
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			client.CloseIdleConnections()
+			goleak.VerifyNone(t, before)
+			if server != nil { // and the Redis client's connections are closed
+				clients := ""
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+					info, err := server.Command(t.Context(), "INFO", "clients")
+					if err != nil {
+						t.Fatal(err)
+					}
+					// The one connected client is the one asking.
+					if clients = infoField(info, "connected_clients"); clients == "1" {
+						break
+					}
+				}
+				if clients != "1" {
+					t.Errorf("Redis has %s clients connected after run returned, want only the one asking", clients)
+				}
+			}
+		})
+	}
+}
+
+// infoField returns the value of field in the text of Redis's INFO.
+func infoField(info, field string) string {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
