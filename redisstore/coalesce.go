@@ -14,8 +14,9 @@ import (
 // before the call (a read that joined a flight already in the air could
 // miss such an Append). The price: a read that arrives during another can
 // wait for up to two reads instead of one. An Observer (WithObserver) is
-// told of every read, whether it sent a Redis read or shared one; its
-// duration includes the wait.
+// told of every read, whether it sent a Redis read, shared one or gave up
+// waiting for one when its ctx ended (observed as canceled or timeout,
+// though it sent nothing); its duration includes the wait.
 func WithReadCoalescing() Option {
 	return func(o *options) { o.coalesce = true }
 }

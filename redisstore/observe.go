@@ -67,7 +67,11 @@ const (
 	// KindTimeout: the ctx's deadline passed while the operation ran:
 	// Redis did not answer in the time the caller (or the resilient
 	// wrapper's AttemptTimeout) gave it. Redis, the network or the
-	// client's pool was slow for this caller.
+	// client's pool was slow for this caller. A Redis that refuses
+	// connections can end here too: go-redis's own retries (MaxRetries,
+	// DialerRetries) redial it until the deadline passes; with them off
+	// (MaxRetries -1, DialerRetries 1, as examples/chatservice sets them
+	// under the resilient wrapper) it is KindUnavailable at once.
 	KindTimeout
 	// KindUnavailable: the error wraps chatring.ErrUnavailable: Redis
 	// could not be reached, timed out, was loading, read-only, failing
