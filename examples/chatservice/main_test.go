@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,4 +273,108 @@ func infoField(info, field string) string {
 		}
 	}
 	return ""
+}
+
+// TestReadyzRedisComesBack runs the service with -redis on an address
+// that forwards to nothing at first and then to a live redis-server: while
+// nothing answers, appends are answered 503 with Retry-After and the
+// breaker opens (/readyz 503); once Redis answers, /readyz is 200 again
+// within a few of the breaker's OpenFor (1 s), the next append is stored,
+// and the breaker is closed.
+func TestReadyzRedisComesBack(t *testing.T) {
+	redistest.Require(t)
+	server := redistest.NewServer(t)
+	fwd := newForwarder(t)
+	url, done, stop := runInProcess(t, "-redis", fwd.addr)
+	status := func(method, path, body string) (int, http.Header) {
+		r, err := http.NewRequest(method, url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	appendOne := func(id string) (int, http.Header) {
+		return status("POST", "/conversations/c/messages", `{"role":"user","content":"hello","id":"`+id+`"}`)
+	}
+	for i := 0; ; i++ {
+		code, h := appendOne(fmt.Sprint("down-", i))
+		if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+			t.Fatalf("append with Redis down: %d, Retry-After %q; want 503 with Retry-After", code, h.Get("Retry-After"))
+		}
+		if code, _ := status("GET", "/readyz", ""); code == http.StatusServiceUnavailable {
+			break
+		}
+		if i == 100 {
+			t.Fatal("/readyz still 200 after 100 failed appends")
+		}
+	}
+
+	fwd.target.Store(&server.Addr)
+	ready := false
+	for deadline := time.Now().Add(10 * time.Second); !ready && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		code, _ := status("GET", "/readyz", "")
+		ready = code == http.StatusOK
+	}
+	if !ready {
+		t.Fatal("/readyz not 200 within 10 s of Redis answering")
+	}
+	if code, _ := appendOne("up"); code != http.StatusCreated {
+		t.Fatalf("append with Redis back: %d, want 201", code)
+	}
+	families := scrape(t, http.DefaultClient, url)
+	if got := value(t, families, "chatring_breaker_state", "state", "closed"); got != 1 {
+		t.Errorf("chatring_breaker_state{state=closed} = %v after a stored append, want 1", got)
+	}
+	if got := value(t, families, "chatring_breaker_transitions_total", "from", "half-open", "to", "closed"); got < 1 {
+		t.Errorf("chatring_breaker_transitions_total{from=half-open,to=closed} = %v, want at least 1", got)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
+// forwarder is a loopback TCP forwarder whose target can change: a
+// connection it accepts is piped to *target, or closed at once while
+// target is nil (nothing answers).
+type forwarder struct {
+	addr   string
+	target atomic.Pointer[string]
+}
+
+func newForwarder(t *testing.T) *forwarder {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &forwarder{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			target := f.target.Load()
+			if target == nil {
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", *target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			wg.Go(func() { io.Copy(up, c); up.Close() })
+			wg.Go(func() { io.Copy(c, up); c.Close() })
+		}
+	})
+	return f
 }
