@@ -13,8 +13,8 @@
 // -config every default applies. The store is a chatring.MemoryStore, or
 // with -redis the Redis store (redisstore, on a go-redis UniversalClient:
 // one address for a single server, several, comma-separated, for a
-// Cluster) wrapped in resilient's retries, circuit breaker and degraded
-// reads. resilient's outbox stays off: an append it buffered would be
+// Cluster, with the client's own retries off) wrapped in resilient's
+// retries, circuit breaker and degraded reads. resilient's outbox stays off: an append it buffered would be
 // held by this process alone (lost if it dies, unseen by other replicas)
 // and answered ErrBuffered, so a 2xx here always means Redis has the
 // message.
