@@ -26,8 +26,11 @@ func main() {
 // asks, but first completes a -cpuprofile: the profile is written when it
 // stops, so without this it would be left empty or cut off. (If the run is
 // stopping the profile itself at that moment, StopCPUProfile waits for it.)
+// It also stops the redis-servers the run started, which would otherwise
+// leave their temporary directories behind.
 func exitNow(code int) {
 	pprof.StopCPUProfile()
+	startedServers.stopAll()
 	os.Exit(code)
 }
 

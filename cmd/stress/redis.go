@@ -79,6 +79,7 @@ func openRedis(ctx context.Context, o *options, say io.Writer) (*redisRig, error
 			return nil, err
 		}
 		rig.server, rig.addr = s, s.Addr
+		startedServers.add(s)
 		what := "persistence off"
 		if len(o.faults) > 0 {
 			what = "appendonly yes, appendfsync always"
@@ -118,6 +119,43 @@ func (rig *redisRig) close() {
 	}
 	if rig.server != nil {
 		rig.server.Stop()
+		startedServers.remove(rig.server)
+	}
+}
+
+// startedServers are the redis-servers that runs started and have not
+// stopped yet: exitNow stops them (killed, their directories removed)
+// before a second signal ends the process, which skips every deferred
+// close.
+var startedServers serverSet
+
+// serverSet is a set of servers, safe for concurrent use.
+type serverSet struct {
+	mu sync.Mutex
+	m  map[*redistest.Server]struct{}
+}
+
+func (s *serverSet) add(srv *redistest.Server) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[*redistest.Server]struct{}{}
+	}
+	s.m[srv] = struct{}{}
+}
+
+func (s *serverSet) remove(srv *redistest.Server) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, srv)
+}
+
+// stopAll stops every server of the set (Stop is idempotent).
+func (s *serverSet) stopAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for srv := range s.m {
+		srv.Stop()
 	}
 }
 
