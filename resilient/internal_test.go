@@ -2,6 +2,7 @@ package resilient
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +147,59 @@ func TestMirrorStamps(t *testing.T) {
 	check("an append after Delete", []uint64{1})
 	if _, p, last, _ := v.snapshot(nil); p != nil || last != 1 {
 		t.Errorf("after Delete: prompt %v, last %d", p, last)
+	}
+}
+
+// TestMirrorPush: appends to a full view keep its newest capacity
+// messages, contiguous, across the moves back to the start of its
+// buffer, interleaved with reads and Windows that replace or extend it;
+// the dropped messages are zeroed in the buffer, and once the buffer
+// exists an append allocates nothing.
+func TestMirrorPush(t *testing.T) {
+	const capacity = 4
+	m, err := newMirror(10, capacity, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close()
+	v, st := m.view("c")
+	want := func(last uint64) []uint64 {
+		var w []uint64
+		for s := max(last, capacity) - capacity + 1; s <= last; s++ {
+			w = append(w, s)
+		}
+		return w
+	}
+	for seq := uint64(1); seq <= 50; seq++ {
+		m.appended(v, st, msg(seq, fmt.Sprint("m", seq)))
+		st.writes++ // the stamp of the next call, as view would return it
+		got, _, _, _ := v.snapshot(nil)
+		if diff := cmp.Diff(want(seq), seqs(got)); diff != "" {
+			t.Fatalf("after appending %d (-want +got):\n%s", seq, diff)
+		}
+		switch seq {
+		case 17: // a read of the same window: kept in place
+			m.read(v, st, got)
+		case 29: // a Window continuing the view
+			m.cut(v, st, []chatring.Message{msg(28, "m28"), msg(29, "m29")})
+		}
+	}
+	live := 0
+	for _, b := range v.buf {
+		if b.Seq != 0 {
+			live++
+		}
+	}
+	if live != capacity {
+		t.Errorf("the buffer holds %d messages, want the window's %d (the others zeroed)", live, capacity)
+	}
+	seq := uint64(51)
+	allocs := testing.AllocsPerRun(100, func() {
+		m.appended(v, st, chatring.Message{Seq: seq, ID: "x", Role: chatring.User})
+		st.writes++
+		seq++
+	})
+	if allocs != 0 {
+		t.Errorf("an append to a full view allocates %v times, want 0", allocs)
 	}
 }

@@ -25,7 +25,8 @@ import (
 // processes did since this one last called the primary.
 type mirror struct {
 	cache    *otter.Cache[string, *view]
-	capacity int // 2 × MaxTurns
+	clock    *otter.CoarseClock // the idle TTL's clock; see newMirror
+	capacity int                // 2 × MaxTurns
 }
 
 // view is one conversation's part of the mirror.
@@ -36,6 +37,11 @@ type view struct {
 	// about them yet (an empty win with haveWin is an empty window).
 	win     []chatring.Message
 	haveWin bool
+	// buf, once a full window was appended to, is win's backing array
+	// of 2 × capacity messages: trim drops the oldest messages by
+	// reslicing win forward in it, and push moves win back to its start
+	// when it reaches the end (see push).
+	buf []chatring.Message
 	// last is the Seq of the newest message the view knows of, kept
 	// after Clear (sequence numbers continue) and reset by Delete.
 	last uint64
@@ -54,15 +60,27 @@ type view struct {
 // acknowledged writes in degraded reads.
 type stamp struct{ gen, writes uint64 }
 
+// newMirror returns a mirror of at most conversations views of
+// capacity messages each, a view expiring idleTTL after its last use.
+//
+// The idle TTL is measured with an otter.CoarseClock of a hundredth of
+// the TTL (between a millisecond and a second), as MemoryStore does:
+// every call looks its view up, and a precise clock read there costs
+// more than the rest of the lookup on some machines. A view may then
+// expire up to that resolution late (or, while the clock's goroutine
+// waits for a CPU, somewhat more).
 func newMirror(conversations, capacity int, idleTTL time.Duration) (*mirror, error) {
+	clock := otter.NewCoarseClock(min(max(idleTTL/100, time.Millisecond), time.Second))
 	c, err := otter.New(&otter.Options[string, *view]{
 		MaximumSize:      conversations,
 		ExpiryCalculator: otter.ExpiryAccessing[string, *view](idleTTL),
+		Clock:            clock,
 	})
 	if err != nil {
+		clock.Stop()
 		return nil, fmt.Errorf("resilient: mirror: %w", err)
 	}
-	return &mirror{cache: c, capacity: capacity}, nil
+	return &mirror{cache: c, clock: clock, capacity: capacity}, nil
 }
 
 // view returns conv's view, creating it, and its stamp for a call that
@@ -89,10 +107,11 @@ func (m *mirror) lookup(conv string) *view {
 	return v
 }
 
-// close stops the cache's goroutines.
+// close stops the cache's and the clock's goroutines.
 func (m *mirror) close() {
 	if m != nil {
 		m.cache.StopAllGoroutines()
+		m.clock.Stop()
 	}
 }
 
@@ -113,13 +132,34 @@ func (v *view) update(st stamp, older bool, newest uint64, f func()) {
 	f()
 }
 
-// trim keeps the newest capacity messages of v.win.
+// trim keeps the newest capacity messages of v.win. It copies nothing:
+// it reslices v.win past the older ones, which it zeroes so that their
+// contents can be collected.
 func (v *view) trim(capacity int) {
 	if n := len(v.win) - capacity; n > 0 {
-		copy(v.win, v.win[n:])
-		clear(v.win[capacity:])
-		v.win = v.win[:capacity]
+		clear(v.win[:n])
+		v.win = v.win[n:]
 	}
+}
+
+// push appends msg to v.win, which holds at most capacity messages,
+// without a copy of the window per message: once v.win is full and its
+// backing array too (trim reslices it forward), push moves it to the
+// start of v.buf, an array of 2 × capacity messages, which leaves room
+// for at least capacity more before the next move. That is one copy of
+// at most capacity messages per capacity appends, and no allocation
+// after v.buf's.
+func (v *view) push(msg chatring.Message, capacity int) {
+	if len(v.win) == cap(v.win) && len(v.win) >= capacity {
+		if v.buf == nil {
+			v.buf = make([]chatring.Message, 2*max(capacity, 1))
+		}
+		n := copy(v.buf, v.win) // memmove: v.win may lie in v.buf
+		clear(v.buf[n:])
+		v.win = v.buf[:n]
+	}
+	v.win = append(v.win, msg)
+	v.trim(capacity)
 }
 
 // holds reports whether v.win is msgs already: same length, and the same
@@ -196,8 +236,7 @@ func (m *mirror) appended(v *view, st stamp, msg chatring.Message) {
 		v.at.writes++
 		switch {
 		case msg.Seq == v.last+1 && (v.haveWin || msg.Seq == 1):
-			v.win = append(v.win, msg)
-			v.trim(m.capacity)
+			v.push(msg, m.capacity)
 		case msg.Seq > v.last+1,
 			msg.Seq == 1 && !(len(v.win) > 0 && v.win[0].Seq == 1 && v.win[0].ID == msg.ID):
 			// Messages this process has not seen came between (another
