@@ -205,6 +205,7 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	primaryErr := s.primary.Close(ctx)
 	s.mirror.close()
+	s.deadlines.stop()
 	s.closeErr = errors.Join(waitErr, flushErr, primaryErr)
 	attrs := []slog.Attr{slog.Uint64("replayed", s.ctr.replayed.Load())}
 	var ue *UnflushedError

@@ -75,6 +75,12 @@ func newMirror(conversations, capacity int, idleTTL time.Duration) (*mirror, err
 		MaximumSize:      conversations,
 		ExpiryCalculator: otter.ExpiryAccessing[string, *view](idleTTL),
 		Clock:            clock,
+		// Maintenance (draining the read buffer, expiry, eviction) runs
+		// on the calling goroutine, not on a goroutine started for it:
+		// the mirror has no deletion handler, so it is short, and
+		// between a network store's round trips starting a goroutine
+		// wakes an idle thread, which costs more than the work.
+		Executor: func(f func()) { f() },
 	})
 	if err != nil {
 		clock.Stop()

@@ -29,6 +29,7 @@ type Store struct {
 	log        *slog.Logger
 	tok        chatring.Tokenizer
 	retry      RetryPolicy
+	deadlines  *deadlines // the attempts' (nil: AttemptTimeout negative)
 	breaker    *gobreaker.CircuitBreaker[struct{}]
 	mirror     *mirror // nil: degraded reads off
 	outbox     *outbox // nil: no outbox
@@ -103,6 +104,9 @@ func New(primary chatring.Store, opts ...Option) (*Store, error) {
 		wake:       make(chan struct{}, 1),
 	}
 	s.gate.Init()
+	if s.retry.AttemptTimeout > 0 {
+		s.deadlines = newDeadlines(s.retry.AttemptTimeout)
+	}
 	b := o.breaker
 	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:         "chatring-resilient",
@@ -296,20 +300,27 @@ func (s *Store) attempt(ctx context.Context, now, end time.Time, f func(context.
 func (s *Store) try(ctx context.Context, now, end time.Time, f func(context.Context) error) error {
 	s.ctr.attempts.Add(1)
 	actx := ctx
-	if t := s.retry.AttemptTimeout; t > 0 {
-		deadline := now.Add(t)
+	if s.deadlines != nil {
+		deadline := now.Add(s.retry.AttemptTimeout)
 		if end.Before(deadline) {
 			deadline = end
 		}
-		// A caller's deadline as soon needs no timer of the wrapper's
-		// own (a timer costs about 1 µs): the attempt ends at the
-		// caller's deadline, and is the caller's, as below; a
-		// DeadlineExceeded the store reports early is then the
-		// caller's too, not the attempt's.
+		// A caller's deadline as soon needs no deadline of the
+		// wrapper's own: the attempt ends at the caller's deadline,
+		// and is the caller's, as below; a DeadlineExceeded the store
+		// reports early is then the caller's too, not the attempt's.
 		if d, ok := ctx.Deadline(); !ok || d.After(deadline) {
-			var cancel context.CancelFunc
-			actx, cancel = context.WithDeadline(ctx, deadline)
-			defer cancel()
+			// Usually the attempt gets a deadline it shares with the
+			// others that start about now, a little later than
+			// deadline (see deadlines); not when MaxElapsed or the
+			// caller's deadline comes before the shared one.
+			var done func()
+			if dl := s.deadlines.get(now); dl.at.After(end) || ok && !d.After(dl.at) {
+				actx, done = context.WithDeadline(ctx, deadline)
+			} else {
+				actx, done = attemptContext(ctx, dl)
+			}
+			defer done()
 		}
 	}
 	err := f(actx)
