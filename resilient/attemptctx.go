@@ -65,11 +65,15 @@ func (d *deadlines) stop() {
 //
 // A ctx that cannot be canceled (Done nil: context.Background and the
 // values derived from it) needs no context of the attempt's own: the
-// attempt's is the shared one, with ctx's values. Otherwise it is a
+// attempt's is the shared one (context.Background or TODO: itself), with
+// ctx's values. Otherwise it is a
 // child of ctx that the shared deadline cancels (context.AfterFunc, no
 // timer), whose Deadline is dl's and whose Err is
 // context.DeadlineExceeded once dl passed, as context.WithDeadline's.
 func attemptContext(ctx context.Context, dl *sharedDeadline) (context.Context, func()) {
+	if ctx == context.Background() || ctx == context.TODO() {
+		return dl.ctx, func() {} // no values: the shared context itself
+	}
 	if ctx.Done() == nil {
 		return &sharedCtx{Context: dl.ctx, values: ctx}, func() {}
 	}

@@ -24,7 +24,7 @@ func TestAttemptContext(t *testing.T) {
 	background := context.WithValue(context.Background(), ctxKey{}, "v")
 	cancelable, cancel := context.WithCancel(background)
 	defer cancel()
-	for _, caller := range []context.Context{background, cancelable} {
+	for _, caller := range []context.Context{context.Background(), background, cancelable} {
 		now := time.Now()
 		dl := d.get(now)
 		if want := now.Add(timeout); dl.at.Before(want) || dl.at.Sub(want) > d.slack {
@@ -35,7 +35,7 @@ func TestAttemptContext(t *testing.T) {
 		}
 		actx, done := attemptContext(caller, dl)
 		child, stop := context.WithCancel(actx)
-		if actx.Value(ctxKey{}) != "v" {
+		if caller != context.Background() && actx.Value(ctxKey{}) != "v" {
 			t.Errorf("the caller's value is lost")
 		}
 		if at, ok := actx.Deadline(); !ok || !at.Equal(dl.at) {
