@@ -175,22 +175,22 @@
 //     the ten runs): far below a millisecond, and the primary is not
 //     called. A degraded Messages of 20 messages takes 1.0 µs at the
 //     median, 133 µs at the 99th percentile.
-//   - On the happy path the Store adds about 2.1 µs of CPU to an Append
-//     on a MemoryStore (3.1 µs against 1.0 µs of process CPU time per
-//     call, cpu-ns/op, at load average 13; ns/op varied by ±45–70%
-//     there). About 1.2 µs of it is the attempt's deadline, a
-//     context.WithDeadline timer: 0.9 µs in all with AttemptTimeout -1,
-//     or when the caller's deadline comes no later than the attempt's
-//     (then the Store sets no timer of its own). The rest is the
+//   - On the happy path the Store adds about 0.9 µs of CPU to an Append
+//     on a MemoryStore (1.8 µs against 0.9 µs of process CPU time per
+//     call, cpu-ns/op, at load average 19; ns/op varied by ±34–170%
+//     there), and no allocation, with or without AttemptTimeout: the
+//     attempts that start within a 64th of AttemptTimeout share one
+//     deadline and its timer (see RetryPolicy.AttemptTimeout), where a
+//     context.WithDeadline per attempt cost 1.2 µs. The rest is the
 //     breaker's lock and clock reads, the mirror and validation. (An
 //     earlier run, by ns/op, put a read of 20 messages at 2.2 µs more.)
-//     Over a
-//     loopback Redis Append the client's CPU per call grew by 5.9 µs
-//     (21.9 µs to 27.7 µs; 7.8 µs in a second run), 4.4 µs without the
-//     timer, about 2 µs of it the mirror's cache lookup missing the CPU
-//     cache between round trips, while the wall-clock difference could
-//     not be resolved (±40–50%); bench/RESULTS.md has the runs. Measure
-//     it on your primary.
+//     Over a loopback Redis Append the client's CPU per call grows by
+//     4.0 µs (21.8 µs to 25.8 µs, +18.5%; 8.5 µs before the shared
+//     deadline and the mirror's cheaper lookup and append), about 5% of
+//     the Append's wall-clock time at load average 16–19 and 8% of the
+//     49 µs it took at a lower load, while the wall-clock difference
+//     itself could not be resolved (±54–83%); bench/RESULTS.md has the
+//     runs. Measure it on your primary.
 //
 // The outbox's drain after a 5 s freeze of a redis-server with
 // appendfsync always (TestFreeze in resilient/redisfault, 8 writers over
