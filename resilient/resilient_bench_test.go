@@ -169,3 +169,28 @@ func BenchmarkBreakerOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendCancelable is BenchmarkAppend's id=caller under a
+// cancelable ctx without a deadline, as a server's request context
+// usually is: the attempt's deadline is then a child of the caller's ctx
+// (before: a context.WithDeadline per attempt).
+func BenchmarkAppendCancelable(b *testing.B) {
+	for _, s := range benchStores(b) {
+		b.Run("store="+s.name, func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			m := chatring.Message{Role: chatring.User, Content: "what is the weather in Paris today?"}
+			b.ReportAllocs()
+			i := 0
+			cpu := cpuTime()
+			for b.Loop() {
+				m.ID = fmt.Sprint("req-", i)
+				if _, err := s.store.Append(ctx, "conv", m); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			reportCPU(b, cpu)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package redisfault_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -38,9 +39,17 @@ func BenchmarkRedisAppend(b *testing.B) {
 	for _, s := range []struct {
 		name  string
 		store chatring.Store
-	}{{"redis", bare}, {"resilient", wrapped}, {"resilient-untimed", untimed}} {
+	}{{"redis", bare}, {"resilient", wrapped}, {"resilient-untimed", untimed}, {"redis-cancelable", bare}, {"resilient-cancelable", wrapped}} {
 		b.Run("store="+s.name, func(b *testing.B) {
-			ctx := context.Background()
+			// *-cancelable: under a cancelable ctx without a deadline, as
+			// a server's request context usually is (the others under
+			// context.Background): the wrapper's attempt then has a
+			// context.WithDeadline of its own.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if !strings.HasSuffix(s.name, "-cancelable") {
+				ctx = context.Background()
+			}
 			m := chatring.Message{Role: chatring.User, Content: "what is the weather in Paris today?"}
 			i := 0
 			b.ReportAllocs()
