@@ -178,19 +178,23 @@
 //   - On the happy path the Store adds about 0.9 µs of CPU to an Append
 //     on a MemoryStore (1.8 µs against 0.9 µs of process CPU time per
 //     call, cpu-ns/op, at load average 19; ns/op varied by ±34–170%
-//     there), and no allocation, with or without AttemptTimeout: the
-//     attempts that start within a 64th of AttemptTimeout share one
-//     deadline and its timer (see RetryPolicy.AttemptTimeout), where a
-//     context.WithDeadline per attempt cost 1.2 µs. The rest is the
-//     breaker's lock and clock reads, the mirror and validation. (An
+//     there), and no allocation, with or without AttemptTimeout, under
+//     context.Background: the attempts that start within a 64th of
+//     AttemptTimeout share one deadline and its timer (see
+//     RetryPolicy.AttemptTimeout), where a context.WithDeadline per
+//     attempt cost 1.2 µs. Under a cancelable ctx an attempt still has
+//     a context.WithDeadline of its own, and costs that much more. The
+//     rest is the breaker's lock and clock reads, the mirror and
+//     validation. (An
 //     earlier run, by ns/op, put a read of 20 messages at 2.2 µs more.)
 //     Over a loopback Redis Append the client's CPU per call grows by
 //     4.0 µs (21.8 µs to 25.8 µs, +18.5%; 8.5 µs before the shared
-//     deadline and the mirror's cheaper lookup and append), about 5% of
-//     the Append's wall-clock time at load average 16–19 and 8% of the
-//     49 µs it took at a lower load, while the wall-clock difference
-//     itself could not be resolved (±54–83%); bench/RESULTS.md has the
-//     runs. Measure it on your primary.
+//     deadline and the mirror's cheaper lookup and append) under
+//     context.Background, about 5% of the Append's wall-clock time at
+//     load average 16–19 and 8% of the 49 µs it took at a lower load;
+//     under a cancelable ctx, by about 8 µs, as before. The wall-clock
+//     difference itself could not be resolved (±54–83%); bench/RESULTS.md
+//     has the runs. Measure it on your primary.
 //
 // The outbox's drain after a 5 s freeze of a redis-server with
 // appendfsync always (TestFreeze in resilient/redisfault, 8 writers over
