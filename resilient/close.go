@@ -115,17 +115,17 @@ func (s *Store) replayAll(ctx context.Context, wait bool) error {
 			break
 		}
 		q := s.outbox.queue(conv)
-		if q == nil || !wait && !q.replay.TryLock() {
+		if q == nil || !wait && !q.tryLock() {
 			continue
 		}
 		slots <- struct{}{}
 		workers.Go(func() {
 			defer func() { <-slots }()
-			if wait {
-				q.replay.Lock()
+			if wait && !q.lock(ctx) {
+				return // ctx is done: flush reports what is left
 			}
 			err := s.replay(ctx, conv, q)
-			q.replay.Unlock()
+			q.unlock()
 			if err == nil {
 				return
 			}

@@ -29,6 +29,12 @@
 // comes first (with a negative AttemptTimeout, an attempt that gets no
 // answer ends only with ctx); see RetryPolicy.
 //
+// A call to a conversation with appends in the outbox (see Degradation)
+// first replays them, within a budget of its own: MaxElapsed (and ctx).
+// So with a non-negative AttemptTimeout no call of this Store takes much
+// more than 2 × MaxElapsed, or its ctx, whichever ends first, however
+// long the conversation's outbox queue is.
+//
 // So a caller never needs to retry: a call that returns ErrUnavailable
 // was already retried as long as the policy allows. Retrying at once
 // only adds load to a primary that is failing. Validation errors are
@@ -97,11 +103,17 @@
 // the breaker closes (up to 8 conversations at a time; a conversation's
 // appends up to 64 per call when the primary is a BatchAppender, as the
 // Redis store is, else one Append each), and by any later
-// write to the same conversation, which replays the conversation's outbox
-// before its own call so as to come after it (a read replays it too,
-// unless another goroutine is at it: then the read is served from the
-// mirror). A full outbox refuses the append with ErrUnavailable
-// (ErrOutboxFull). The outbox holds at most WithOutbox appends in all,
+// call on the same conversation, which replays the conversation's outbox
+// before its own call so as to come after it (a write) or see it (a
+// read). That replay is part of the call and bounded by its budget,
+// MaxElapsed (and ctx): a read whose budget ends before the queue is
+// empty, or that finds another goroutine replaying it, is served from
+// the mirror; an Append is then buffered behind the queue (ErrBuffered),
+// which keeps its order, even though the primary may be up again; a
+// SetSystemPrompt, Clear or Delete waits for another goroutine's replay
+// within its budget and then fails with ErrUnavailable. What is left
+// stays queued for the flusher. A full outbox refuses the append with
+// ErrUnavailable (ErrOutboxFull). The outbox holds at most WithOutbox appends in all,
 // each at most the Config's MaxMessageBytes of content. SetSystemPrompt, Clear and Delete are never buffered:
 // replayed later they would erase or overwrite what others wrote in the
 // meantime.

@@ -35,6 +35,9 @@ var (
 	// errReplaying is a read's, when another goroutine is replaying the
 	// conversation's buffered appends and the mirror lacks it.
 	errReplaying = fmt.Errorf("%w: resilient: the conversation's buffered appends are being replayed", chatring.ErrUnavailable)
+	// errSettleBudget is a call's that began replaying its conversation's
+	// buffered appends and did not finish within its budget (MaxElapsed).
+	errSettleBudget = fmt.Errorf("%w: resilient: the conversation's buffered appends were not replayed within MaxElapsed", chatring.ErrUnavailable)
 )
 
 // UnflushedError is Close's error when the outbox still held buffered

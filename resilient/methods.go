@@ -36,21 +36,38 @@ func enterRead(ctx context.Context, conv string) error {
 // settle replays conv's buffered appends, if it has any, so that the
 // call that follows lands after them (a write) or sees them (a read). It
 // returns nil when conv has nothing buffered any more, else the error
-// that stopped the replay. A write waits for a replay of conv already
-// running; a read does not (read false): it returns errReplaying, and
-// is served from the mirror.
-func (s *Store) settle(ctx context.Context, conv string, write bool) error {
+// that stopped the replay.
+//
+// It is bounded by the call's settle budget: RetryPolicy.MaxElapsed from
+// now (and ctx). When another goroutine is replaying conv already, an
+// Append or a read does not wait (wait false): it returns errReplaying,
+// and the Append is buffered behind the queue, the read served from the
+// mirror; SetSystemPrompt, Clear and Delete (wait true) wait for that
+// replay within the budget. A replay that the budget ends before the
+// queue is empty returns errSettleBudget; the rest of the queue stays
+// for the next replay, in order.
+func (s *Store) settle(ctx context.Context, conv string, wait bool) error {
 	q := s.outbox.queue(conv)
 	if q == nil {
 		return nil
 	}
-	if write {
-		q.replay.Lock()
-	} else if !q.replay.TryLock() {
+	bctx, cancel := context.WithTimeoutCause(ctx, s.retry.MaxElapsed, errSettleBudget)
+	defer cancel()
+	switch {
+	case !wait && !q.tryLock():
+		return errReplaying
+	case wait && !q.lock(bctx):
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return errReplaying
 	}
-	defer q.replay.Unlock()
-	return s.replay(ctx, conv, q)
+	defer q.unlock()
+	err := s.replay(bctx, conv, q)
+	if err != nil && ctx.Err() == nil && bctx.Err() != nil {
+		return errSettleBudget
+	}
+	return err
 }
 
 // Append implements chatring.Store, with retries, the breaker and, when
@@ -82,8 +99,10 @@ func (s *Store) settle(ctx context.Context, conv string, write bool) error {
 //     retrying with it stores the message at most once. Validation
 //     errors, ErrClosed and ctx's error return a zero Message.
 //
-// An Append to a conversation with buffered appends first replays them;
-// if that fails it is buffered behind them.
+// An Append to a conversation with buffered appends first replays them,
+// for at most MaxElapsed; if that fails, does not finish within
+// MaxElapsed, or another goroutine is replaying them, it is buffered
+// behind them (ErrBuffered) without waiting.
 func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
 	if err := s.enterWrite(ctx, "append", conv); err != nil {
 		return chatring.Message{}, err
@@ -98,7 +117,7 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	if m.ID == "" {
 		m.ID = newID()
 	}
-	if err := s.settle(ctx, conv, true); err != nil {
+	if err := s.settle(ctx, conv, false); err != nil {
 		if !degradable(ctx, err) {
 			return chatring.Message{}, s.settleErr(ctx, err)
 		}
@@ -158,8 +177,9 @@ func (s *Store) buffer(ctx context.Context, conv string, m chatring.Message) (ch
 }
 
 // Messages implements chatring.Store. A conversation with buffered
-// appends has them replayed first, so that the read sees them. When the
-// primary is unavailable, or another goroutine is replaying the
+// appends has them replayed first, for at most MaxElapsed, so that the
+// read sees them. When the primary is unavailable, the replay does not
+// finish within MaxElapsed, or another goroutine is replaying the
 // conversation's buffered appends, it returns the mirror's copy of
 // conv's window — the newest messages this process read or wrote,
 // followed by its buffered appends with provisional Seq values, at most
@@ -261,7 +281,8 @@ func (s *Store) degraded(ctx context.Context, op, conv string, dst []chatring.Me
 
 // SetSystemPrompt implements chatring.Store. It is never buffered: while
 // the primary is unavailable it fails with chatring.ErrUnavailable, as it
-// does when the conversation's buffered appends cannot be replayed first.
+// does when the conversation's buffered appends cannot be replayed first
+// within MaxElapsed (waiting for another goroutine's replay included).
 func (s *Store) SetSystemPrompt(ctx context.Context, conv, prompt string) error {
 	if err := s.enterWrite(ctx, "set_system_prompt", conv); err != nil {
 		return err

@@ -27,7 +27,10 @@ type RetryPolicy struct {
 	MaxDelay time.Duration
 	// MaxElapsed bounds a call's attempts and waits together: no wait
 	// goes past it, no attempt starts after it, and an attempt's
-	// AttemptTimeout deadline is cut to it. Default 1s.
+	// AttemptTimeout deadline is cut to it. It bounds, separately, the
+	// replay of the conversation's buffered appends that a call makes
+	// before its own attempts (see the package doc, Degradation), so a
+	// call takes at most about 2 × MaxElapsed. Default 1s.
 	MaxElapsed time.Duration
 	// AttemptTimeout is the deadline of one attempt (within the caller's
 	// ctx, which may be shorter). Under a ctx that cannot be canceled

@@ -1,6 +1,7 @@
 package resilient
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,8 +14,10 @@ import (
 //
 // Order: a conversation's queue is replayed head first, one message (or
 // one batch, see BatchAppender) at a time, by whoever holds the queue's
-// replay lock (the flusher, Close, or a write to that conversation, which
-// replays the queue before its own call so as to land after it). A message leaves the queue only once the
+// replay lock (the flusher, Close, or a call on that conversation, which
+// replays the queue before its own call, within its budget, so as to land
+// after it; an Append that finds the lock taken or runs out of budget is
+// pushed behind the queue). A message leaves the queue only once the
 // primary has stored it (or rejected it as invalid), so a replay whose
 // reply is lost is replayed again with the same ID and stored once.
 type outbox struct {
@@ -32,7 +35,10 @@ type outbox struct {
 
 // queue is one conversation's buffered messages.
 type queue struct {
-	replay sync.Mutex // held while replaying, see outbox
+	// replay is held (a token in it) while replaying, see outbox: a
+	// channel, so that a call can stop waiting for it when its budget
+	// ends (see Store.settle).
+	replay chan struct{}
 	// msgs are oldest first, each with an ID, and ids holds their IDs;
 	// both are guarded by outbox.mu.
 	msgs []chatring.Message
@@ -78,7 +84,7 @@ func (o *outbox) push(conv string, m chatring.Message, base uint64) (_ chatring.
 		return chatring.Message{}, false, errFull
 	}
 	if q == nil {
-		q = &queue{ids: make(map[string]struct{})}
+		q = &queue{ids: make(map[string]struct{}), replay: make(chan struct{}, 1)}
 		o.queues[conv] = q
 	}
 	m.Seq = base + uint64(len(q.msgs)) + 1
@@ -87,6 +93,30 @@ func (o *outbox) push(conv string, m chatring.Message, base uint64) (_ chatring.
 	o.high = max(o.high, int(o.n.Add(1)))
 	return m, false, nil
 }
+
+// tryLock takes q's replay lock if it is free, and reports whether it did.
+func (q *queue) tryLock() bool {
+	select {
+	case q.replay <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// lock takes q's replay lock, waiting until it is free or ctx is done;
+// it reports whether it took it.
+func (q *queue) lock(ctx context.Context) bool {
+	select {
+	case q.replay <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// unlock releases q's replay lock.
+func (q *queue) unlock() { <-q.replay }
 
 // seal makes push refuse new messages from now on, and returns the
 // buffered messages and their conversations: what Close reports as not
