@@ -105,13 +105,13 @@
 // Redis store is, else one Append each), and by any later
 // call on the same conversation, which replays the conversation's outbox
 // before its own call so as to come after it (a write) or see it (a
-// read). That replay is part of the call and bounded by its budget,
-// MaxElapsed (and ctx): a read whose budget ends before the queue is
-// empty, or that finds another goroutine replaying it, is served from
-// the mirror; an Append is then buffered behind the queue (ErrBuffered),
-// which keeps its order, even though the primary may be up again; a
-// SetSystemPrompt, Clear or Delete waits for another goroutine's replay
-// within its budget and then fails with ErrUnavailable. What is left
+// read). That replay, or a write's wait for another goroutine's replay
+// of the conversation, is part of the call and bounded by its own
+// budget, MaxElapsed (and ctx). If the queue is not empty by then, an
+// Append is buffered behind it (ErrBuffered), which keeps its order,
+// even though the primary may be up again; SetSystemPrompt, Clear and
+// Delete fail with ErrUnavailable; a read is served from the mirror,
+// and does not wait for another goroutine's replay at all. What is left
 // stays queued for the flusher. A full outbox refuses the append with
 // ErrUnavailable (ErrOutboxFull). The outbox holds at most WithOutbox appends in all,
 // each at most the Config's MaxMessageBytes of content. SetSystemPrompt, Clear and Delete are never buffered:

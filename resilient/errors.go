@@ -33,7 +33,8 @@ var (
 	// the outbox (a write still in flight when Close's ctx ended).
 	errSealed = fmt.Errorf("%w: resilient: closed: the outbox takes no more appends", chatring.ErrUnavailable)
 	// errReplaying is a read's, when another goroutine is replaying the
-	// conversation's buffered appends and the mirror lacks it.
+	// conversation's buffered appends and the mirror lacks it, and a
+	// write's that waited for such a replay as long as its budget allows.
 	errReplaying = fmt.Errorf("%w: resilient: the conversation's buffered appends are being replayed", chatring.ErrUnavailable)
 	// errSettleBudget is a call's that began replaying its conversation's
 	// buffered appends and did not finish within its budget (MaxElapsed).

@@ -38,14 +38,13 @@ func enterRead(ctx context.Context, conv string) error {
 // returns nil when conv has nothing buffered any more, else the error
 // that stopped the replay.
 //
-// It is bounded by the call's settle budget: RetryPolicy.MaxElapsed from
-// now (and ctx). When another goroutine is replaying conv already, an
-// Append or a read does not wait (wait false): it returns errReplaying,
-// and the Append is buffered behind the queue, the read served from the
-// mirror; SetSystemPrompt, Clear and Delete (wait true) wait for that
-// replay within the budget. A replay that the budget ends before the
-// queue is empty returns errSettleBudget; the rest of the queue stays
-// for the next replay, in order.
+// It is bounded by the call's budget: RetryPolicy.MaxElapsed from now
+// (and ctx). A write (wait true) waits for another goroutine's replay of
+// conv within that budget, so that writers faster than the replay do
+// not outrun it; a read does not wait: it returns errReplaying, and is
+// served from the mirror. A replay that the budget ends before the queue
+// is empty returns errSettleBudget, and the rest of the queue stays for
+// the next replay, in order; Append then buffers its message behind it.
 func (s *Store) settle(ctx context.Context, conv string, wait bool) error {
 	q := s.outbox.queue(conv)
 	if q == nil {
@@ -99,10 +98,10 @@ func (s *Store) settle(ctx context.Context, conv string, wait bool) error {
 //     retrying with it stores the message at most once. Validation
 //     errors, ErrClosed and ctx's error return a zero Message.
 //
-// An Append to a conversation with buffered appends first replays them,
-// for at most MaxElapsed; if that fails, does not finish within
-// MaxElapsed, or another goroutine is replaying them, it is buffered
-// behind them (ErrBuffered) without waiting.
+// An Append to a conversation with buffered appends first replays them
+// (or waits for another goroutine replaying them), for at most
+// MaxElapsed; if that fails or does not finish within MaxElapsed, it is
+// buffered behind them (ErrBuffered).
 func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
 	if err := s.enterWrite(ctx, "append", conv); err != nil {
 		return chatring.Message{}, err
@@ -117,7 +116,7 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	if m.ID == "" {
 		m.ID = newID()
 	}
-	if err := s.settle(ctx, conv, false); err != nil {
+	if err := s.settle(ctx, conv, true); err != nil {
 		if !degradable(ctx, err) {
 			return chatring.Message{}, s.settleErr(ctx, err)
 		}

@@ -16,8 +16,8 @@ import (
 // one batch, see BatchAppender) at a time, by whoever holds the queue's
 // replay lock (the flusher, Close, or a call on that conversation, which
 // replays the queue before its own call, within its budget, so as to land
-// after it; an Append that finds the lock taken or runs out of budget is
-// pushed behind the queue). A message leaves the queue only once the
+// after it; an Append whose budget ends first is pushed behind the
+// queue). A message leaves the queue only once the
 // primary has stored it (or rejected it as invalid), so a replay whose
 // reply is lost is replayed again with the same ID and stored once.
 type outbox struct {

@@ -86,11 +86,12 @@ func TestReadDoesNotReplayWholeBacklog(t *testing.T) {
 	}
 }
 
-// TestAppendBehindReplay: an Append to a conversation whose outbox queue
-// another call is replaying does not wait for the whole queue: it is
-// buffered behind it, in order, at once; and an Append that replays the
-// queue itself gives up after its budget and is buffered behind it too.
-// Every message reaches the primary once, in order.
+// TestAppendBehindReplay: an Append that replays its conversation's
+// long outbox queue gives up after its budget and is buffered behind the
+// queue; an Append that finds another call replaying the queue waits for
+// it within its own budget only, not for the whole queue, and is
+// buffered behind it too. Every message reaches the primary once, in
+// order.
 func TestAppendBehindReplay(t *testing.T) {
 	r := backlog(t, backlogLen, backlogLatency, settlePolicy)
 	type result struct {
