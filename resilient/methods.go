@@ -2,6 +2,7 @@ package resilient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -50,7 +51,8 @@ func (s *Store) settle(ctx context.Context, conv string, wait bool) error {
 	if q == nil {
 		return nil
 	}
-	bctx, cancel := context.WithTimeoutCause(ctx, s.retry.MaxElapsed, errSettleBudget)
+	end := time.Now().Add(s.retry.MaxElapsed)
+	bctx, cancel := context.WithDeadlineCause(ctx, end, errSettleBudget)
 	defer cancel()
 	switch {
 	case !wait && !q.tryLock():
@@ -63,10 +65,22 @@ func (s *Store) settle(ctx context.Context, conv string, wait bool) error {
 	}
 	defer q.unlock()
 	err := s.replay(bctx, conv, q)
-	if err != nil && ctx.Err() == nil && bctx.Err() != nil {
+	if err != nil && ctx.Err() == nil && (bctx.Err() != nil || budgetEnded(ctx, end, err)) {
 		return errSettleBudget
 	}
 	return err
+}
+
+// budgetEnded reports whether err, a replay's error, is the deadline of
+// a call's budget ending at end, reported by the primary a moment before
+// the budget's ctx notices (as redisstore's socket deadline does; see
+// Store.try): a DeadlineExceeded while ctx, the caller's, has no deadline
+// as soon.
+func budgetEnded(ctx context.Context, end time.Time, err error) bool {
+	if d, ok := ctx.Deadline(); ok && !d.After(end) {
+		return false // the caller's deadline: its own to see
+	}
+	return errors.Is(err, context.DeadlineExceeded)
 }
 
 // Append implements chatring.Store, with retries, the breaker and, when

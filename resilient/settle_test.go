@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,4 +180,62 @@ func TestEraseWaitsForReplayWithinBound(t *testing.T) {
 	}
 	t.Logf("Clear took %v", d)
 	r.faults.SetLatency(0)
+}
+
+// early is a primary whose Appends, while on, answer a call with a
+// deadline with DeadlineExceeded 2 ms before it, as redisstore's socket
+// deadline may, before the ctx's own timer fires.
+type early struct {
+	chatring.Store
+	on atomic.Bool
+}
+
+func (e *early) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	if d, ok := ctx.Deadline(); ok && e.on.Load() {
+		time.Sleep(time.Until(d) - 2*time.Millisecond)
+		return chatring.Message{}, fmt.Errorf("early: i/o timeout: %w", context.DeadlineExceeded)
+	}
+	return e.Store.Append(ctx, conv, m)
+}
+
+// TestSettleBudgetReportedEarly: when the primary reports the end of a
+// call's replay budget as its own DeadlineExceeded a moment before the
+// budget's ctx notices, the call still treats it as its budget ending:
+// the read is served from the mirror, the Append is buffered, Clear
+// fails with ErrUnavailable — none returns the bare deadline error.
+func TestSettleBudgetReportedEarly(t *testing.T) {
+	cfg := chatring.Config{MaxTurns: 10}
+	mem, err := chatring.NewMemoryStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := faultstore.New(mem)
+	e := &early{Store: faults}
+	s, err := resilient.New(e, resilient.WithConfig(cfg), resilient.WithOutbox(100), resilient.WithRetry(settlePolicy),
+		resilient.WithBreaker(lazyBreaker), resilient.WithFlushInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		e.on.Store(false)
+		if err := s.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx := context.Background()
+	faults.SetPolicy(faultstore.Always(faultstore.Any, faultstore.Before))
+	if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "buffered"}); !errors.Is(err, resilient.ErrBuffered) {
+		t.Fatalf("append during the outage: %v, want ErrBuffered", err)
+	}
+	faults.SetPolicy(nil)
+	e.on.Store(true)
+	if msgs, err := s.Messages(ctx, "c", nil); err != nil || len(msgs) != 1 {
+		t.Errorf("Messages: %d messages, %v; want the buffered one from the mirror", len(msgs), err)
+	}
+	if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "next"}); !errors.Is(err, resilient.ErrBuffered) {
+		t.Errorf("Append: %v, want ErrBuffered", err)
+	}
+	if err := s.Clear(ctx, "c"); !errors.Is(err, chatring.ErrUnavailable) {
+		t.Errorf("Clear: %v, want ErrUnavailable", err)
+	}
 }
