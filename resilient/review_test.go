@@ -72,9 +72,18 @@ func (s slowBudget) Window(_ context.Context, conv string, maxTokens int) ([]cha
 // TestLateValidationErrorNotRetried: a validation error is permanent even
 // when the primary gives it after the attempt's deadline: it is not
 // retried, not turned into ErrUnavailable, and not a breaker failure.
+//
+// The prompt is set on the MemoryStore directly, not through the
+// wrapper: through it, its one attempt had the same 1 ms deadline, which
+// a loaded machine misses (a breaker failure that opens this breaker),
+// and that is not what the test is about. The Window's attempt misses
+// its deadline whatever the load: its answer comes 20 ms late.
 func TestLateValidationErrorNotRetried(t *testing.T) {
 	mem, err := chatring.NewMemoryStore(chatring.Config{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.SetSystemPrompt(context.Background(), "c", "a rather long system prompt of many tokens"); err != nil {
 		t.Fatal(err)
 	}
 	s, err := resilient.New(slowBudget{mem, 20 * time.Millisecond},
@@ -85,15 +94,13 @@ func TestLateValidationErrorNotRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	if err := s.SetSystemPrompt(context.Background(), "c", "a rather long system prompt of many tokens"); err != nil {
-		t.Fatal(err)
-	}
 	_, err = s.Window(context.Background(), "c", 1)
 	if !errors.Is(err, chatring.ErrBudgetTooSmall) || errors.Is(err, chatring.ErrUnavailable) {
 		t.Errorf("Window with a budget below the prompt = %v, want ErrBudgetTooSmall alone", err)
 	}
-	if st := s.Stats(); st.Attempts != 2 || st.Breaker != "closed" {
-		t.Errorf("%d attempts (1 SetSystemPrompt + Window's), breaker %s; want 2 and closed", st.Attempts, st.Breaker)
+	if st := s.Stats(); st.Attempts != 1 || st.Breaker != "closed" || st.BreakerTransitions["open"] != 0 {
+		t.Errorf("%d attempts, breaker %s, opened %d times; want 1 attempt and a breaker that stayed closed",
+			st.Attempts, st.Breaker, st.BreakerTransitions["open"])
 	}
 }
 
