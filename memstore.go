@@ -57,7 +57,7 @@ import (
 // counters. With the lockfree backend an Append without an ID takes no
 // lock when its conversation exists, but one that finds its conversation
 // being removed spins until the removal is done, and then creates it anew.
-// An Append or SetSystemPrompt that races with the removal of its
+// An Append, SetSystemPrompt or Clear that races with the removal of its
 // conversation (Delete, idle expiry, eviction) either lands before the
 // removal, and is removed with the conversation, or lands in the new
 // conversation that a later write creates.
@@ -256,21 +256,35 @@ func (s *MemoryStore) SetSystemPrompt(ctx context.Context, conv, prompt string) 
 }
 
 // Clear implements Store. Clearing an unknown conversation does nothing.
+// A Clear that finds its conversation being removed (Delete, idle expiry,
+// eviction) waits, as an Append does, until the removal is done, and
+// then clears the conversation a later write created, if any; it returns
+// ctx.Err() if ctx is done first.
 func (s *MemoryStore) Clear(ctx context.Context, conv string) error {
 	if err := s.enter(ctx, "clear", conv); err != nil {
 		return err
 	}
 	defer s.gate.Exit()
-	h := s.lookup(conv, false)
-	if h == nil {
-		return nil
+	for {
+		h := s.lookup(conv, false)
+		if h == nil {
+			return nil
+		}
+		err := h.Clear(ctx)
+		if err == nil {
+			s.clears.Add(1)
+			return nil
+		}
+		if !h.retired.Load() {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// h is being removed: otter retires it before the table drops
+		// it, and until then Messages still reads it, so Clear may not
+		// return as if it were gone. Look it up again, as Append does.
 	}
-	if err := h.Clear(ctx); err != nil && !h.retired.Load() {
-		return err
-	}
-	// A retired History was removed with everything Clear would clear.
-	s.clears.Add(1)
-	return nil
 }
 
 // Delete implements Store. Deleting an unknown conversation does nothing.

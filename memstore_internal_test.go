@@ -2,6 +2,7 @@ package chatring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -174,4 +175,80 @@ func TestHeldCounterSealed(t *testing.T) {
 	if got := total.Load(); got != 0 {
 		t.Errorf("total %d after seal and later changes, want 0", got)
 	}
+}
+
+// errCountingCtx counts the calls of its Err method and closes reached
+// once there have been n of them.
+type errCountingCtx struct {
+	context.Context
+	calls   atomic.Int64
+	n       int64
+	reached chan struct{}
+}
+
+func (c *errCountingCtx) Err() error {
+	if c.calls.Add(1) == c.n {
+		close(c.reached)
+	}
+	return c.Context.Err()
+}
+
+// TestMemoryStoreClearDuringRemoval puts a conversation in the state a
+// removal passes through: otter runs the deletion callback, which retires
+// the History, under the bucket lock and before the table drops the
+// entry, so until then Messages still reads the History. A Clear in that
+// state used to return nil at once, as if the conversation were gone:
+// a Messages called after it returned then still showed the message
+// appended before it, which no order of the calls explains (porcupine
+// found it in TestMemoryStoreConformance/*/Linearizable). Clear must
+// instead look the conversation up again until the removal is done.
+//
+// The removal is frozen here (retire, and the table left as it is), so a
+// correct Clear never finishes; it is seen going back to the table by its
+// third call of ctx.Err (one in enter, one in History.Clear, one on its
+// way to the retry; the old Clear made two), and then cancelled.
+func TestMemoryStoreClearDuringRemoval(t *testing.T) {
+	forBackends(t, func(t *testing.T, backend string) {
+		s, err := NewMemoryStore(Config{Backend: backend, MaxTurns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		if _, err := s.Append(t.Context(), "c", Message{Role: User, Content: "before the Clear"}); err != nil {
+			t.Fatal(err)
+		}
+		h := s.lookup("c", false)
+		h.retire() // what removed does, before otter changes the table
+
+		base, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		ctx := &errCountingCtx{Context: base, n: 3, reached: make(chan struct{})}
+		done := make(chan error, 1)
+		go func() { done <- s.Clear(ctx, "c") }()
+		select {
+		case err := <-done:
+			msgs, _ := s.Messages(t.Context(), "c", nil)
+			t.Fatalf("Clear returned %v while the conversation was still being removed; then Messages = %v", err, msgs)
+		case <-ctx.reached:
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Clear with its ctx cancelled while it waits = %v, want context.Canceled", err)
+		}
+
+		// Let the removal finish: Clear then finds nothing to clear, and
+		// a new conversation starts at Seq 1.
+		if err := s.Delete(t.Context(), "c"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Clear(t.Context(), "c"); err != nil {
+			t.Fatalf("Clear after the removal: %v", err)
+		}
+		if m, err := s.Append(t.Context(), "c", Message{Role: User, Content: "after"}); err != nil || m.Seq != 1 {
+			t.Fatalf("Append after the removal = Seq %d, %v; want Seq 1", m.Seq, err)
+		}
+		if got := s.Stats().Clears; got != 0 {
+			t.Errorf("Stats.Clears = %d, want 0: no Clear found a conversation to clear", got)
+		}
+	})
 }
