@@ -24,6 +24,10 @@ type (
 		conv    string
 		kind    opKind
 		content string // appendOp
+		// before (clearOp) holds the contents of the Appends on conv
+		// that returned before the Clear was called: it must clear
+		// those; a message appended concurrently it may leave.
+		before map[string]bool
 	}
 
 	// linOutput is what a call returned: the Seq of an Append, the window
@@ -50,8 +54,17 @@ const (
 
 // linSpec returns the sequential specification of one conversation with a
 // window of c messages, partitioned by conversation.
+//
+// Clear is History.Clear's, as the Store interface says: it clears at
+// least every message appended before it was called, and a message
+// appended concurrently may or may not be cleared, even one a read saw
+// before the Clear took effect. History.Clear reads the ring's newest Seq
+// and then raises its watermark to it, and a message pushed in between
+// survives. So at its linearization point a Clear drops a prefix of the
+// window: at least up to the newest message of in.before in it, at most
+// all of it.
 func linSpec(c int) porcupine.Model {
-	return porcupine.Model{
+	nm := porcupine.NondeterministicModel{
 		Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
 			byConv := map[string][]porcupine.Operation{}
 			var order []string
@@ -68,25 +81,38 @@ func linSpec(c int) porcupine.Model {
 			}
 			return out
 		},
-		Init: func() any { return linState{} },
-		Step: func(state, input, output any) (bool, any) {
+		Init: func() []any { return []any{linState{}} },
+		Step: func(state, input, output any) []any {
 			s, in, out := state.(linState), input.(linInput), output.(linOutput)
 			switch in.kind {
 			case appendOp:
 				if out.seq != s.last+1 {
-					return false, s
+					return nil
 				}
 				w := append(slices.Clone(s.window), fmt.Sprintf("%d:%s", out.seq, in.content))
 				if len(w) > c {
 					w = w[1:]
 				}
-				return true, linState{last: out.seq, window: w}
+				return []any{linState{last: out.seq, window: w}}
 			case messagesOp:
-				return slices.Equal(out.window, s.window), s
+				if !slices.Equal(out.window, s.window) {
+					return nil
+				}
+				return []any{s}
 			case clearOp:
-				return true, linState{last: s.last}
+				least := 0 // messages the Clear must drop
+				for i, m := range s.window {
+					if _, content, _ := strings.Cut(m, ":"); in.before[content] {
+						least = i + 1
+					}
+				}
+				next := make([]any, 0, len(s.window)-least+1)
+				for k := least; k <= len(s.window); k++ {
+					next = append(next, linState{last: s.last, window: s.window[k:]})
+				}
+				return next
 			case deleteOp:
-				return true, linState{}
+				return []any{linState{}}
 			}
 			panic(fmt.Sprintf("storetest: unknown operation %d", in.kind))
 		},
@@ -112,6 +138,7 @@ func linSpec(c int) porcupine.Model {
 			return fmt.Sprintf("[%s] @%d", strings.Join(s.window, " "), s.last)
 		},
 	}
+	return nm.ToModel()
 }
 
 // testLinearizable records many short concurrent histories over three
@@ -203,5 +230,25 @@ func recordStore(s chatring.Store, prefix string, goroutines, n int, seed uint64
 			return nil, err
 		}
 	}
-	return slices.Concat(hist...), nil
+	ops := slices.Concat(hist...)
+	addBefore(ops)
+	return ops, nil
+}
+
+// addBefore fills in the before set of every Clear in ops: the contents
+// of the Appends on its conversation that returned before it was called.
+func addBefore(ops []porcupine.Operation) {
+	for i, op := range ops {
+		in := op.Input.(linInput)
+		if in.kind != clearOp {
+			continue
+		}
+		in.before = map[string]bool{}
+		for _, a := range ops {
+			if ai := a.Input.(linInput); ai.kind == appendOp && ai.conv == in.conv && a.Return < op.Call {
+				in.before[ai.content] = true
+			}
+		}
+		ops[i].Input = in
+	}
 }

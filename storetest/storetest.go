@@ -59,7 +59,9 @@
 //     another conversation's message, and no acknowledged append missing.
 //   - Linearizable: concurrent histories over several conversations of
 //     tiny windows, recorded with a logical clock and checked per
-//     conversation by github.com/anishathalye/porcupine.
+//     conversation by github.com/anishathalye/porcupine. Clear is
+//     History.Clear's: it must clear every message appended before it was
+//     called, and may leave one appended concurrently.
 //
 // Flags scale the concurrent cases: -storetest.histories (porcupine
 // histories, default 100), -storetest.hammer (appends per writer, default
