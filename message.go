@@ -150,6 +150,11 @@ const (
 	MaxToolNameBytes = 128
 )
 
+// Size returns the bytes of m's content, name and tool fields (tool call
+// IDs, names and arguments, ToolCallID): what Stats.AppendedBytes counts
+// for each message appended. Other stores use it to count the same way.
+func (m *Message) Size() int { return m.size() }
+
 // size returns the bytes of m's strings that Stats counts: content, name
 // and tool fields.
 func (m *Message) size() int {

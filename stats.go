@@ -33,6 +33,15 @@ var reasonNames = [numReasons]string{
 	reasonOther:               "other",
 }
 
+// RejectionReason returns the reason under which History and MemoryStore
+// count a rejected call that failed with err, the key of
+// Stats.RejectedByReason: "invalid_role", "empty_content",
+// "message_too_large", "invalid_content", "invalid_tool_call", "closed",
+// "canceled", "invalid_conversation", or "other" for any other error.
+// Other stores call it so that their rejections are counted under the
+// same reasons.
+func RejectionReason(err error) string { return reasonNames[reasonOf(err)] }
+
 // reasonOf classifies a rejection error.
 func reasonOf(err error) int {
 	switch {

@@ -69,7 +69,7 @@ func (s *Store) AppendBatch(ctx context.Context, conv string, ms []chatring.Mess
 	var invalid error // of ms[len(out)], which is not sent
 	for _, m := range ms {
 		if err := chatring.ValidateMessage(m, s.cfg); err != nil {
-			invalid = s.rejected(ctx, op, err)
+			invalid = s.ctr.reject(s.rejected(ctx, op, err))
 			break
 		}
 		m, a, err := s.appendArgs(m)
@@ -127,7 +127,7 @@ func (s *Store) runBatch(ctx context.Context, conv string, ms []chatring.Message
 			return i, s.failed(ctx, op, cause(err, cmds))
 		}
 		res := c.(*redis.Cmd).Val()
-		if ms[i], err = appendReply(ms[i], res); err != nil {
+		if ms[i], err = s.appendReply(ms[i], res); err != nil {
 			return i, fmt.Errorf("redisstore: %s: message %d of %d: %w", op, i+1, len(ms), err)
 		}
 	}

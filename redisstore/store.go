@@ -98,6 +98,7 @@ type Store struct {
 
 	gate     gate.Gate  // writes in flight, and Close
 	coalesce *coalescer // nil unless WithReadCoalescing
+	ctr      counters   // Stats; atomic
 }
 
 var _ chatring.Store = (*Store)(nil)
@@ -210,10 +211,10 @@ func (s *Store) keys(conv string) []string {
 // caller must call s.gate.Exit() when it returns nil.
 func (s *Store) enter(ctx context.Context, op, conv string) error {
 	if err := s.check(ctx, op, conv); err != nil {
-		return err
+		return s.ctr.reject(err)
 	}
 	if !s.gate.Enter() {
-		return fmt.Errorf("redisstore: %s: %w", op, chatring.ErrClosed)
+		return s.ctr.reject(fmt.Errorf("redisstore: %s: %w", op, chatring.ErrClosed))
 	}
 	return nil
 }
@@ -261,7 +262,7 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	}
 	defer s.gate.Exit()
 	if err := chatring.ValidateMessage(m, s.cfg); err != nil {
-		return chatring.Message{}, s.rejected(ctx, "append", err)
+		return chatring.Message{}, s.ctr.reject(s.rejected(ctx, "append", err))
 	}
 	m, args, err := s.appendArgs(m)
 	if err != nil {
@@ -271,7 +272,7 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	if err != nil {
 		return chatring.Message{}, err
 	}
-	return appendReply(m, res)
+	return s.appendReply(m, res)
 }
 
 // appendArgs prepares a valid m for append.lua, as Append and AppendBatch
@@ -290,8 +291,8 @@ func (s *Store) appendArgs(m chatring.Message) (chatring.Message, []any, error) 
 
 // appendReply decodes append.lua's reply res to m, as appendArgs
 // prepared it: m with the Seq Redis gave it, or the message already
-// stored under its idempotency key.
-func appendReply(m chatring.Message, res any) (chatring.Message, error) {
+// stored under its idempotency key; and counts it in Stats.
+func (s *Store) appendReply(m chatring.Message, res any) (chatring.Message, error) {
 	reply, ok := res.([]any)
 	if !ok || len(reply) != 2 {
 		return chatring.Message{}, replyError("append", res)
@@ -303,13 +304,18 @@ func appendReply(m chatring.Message, res any) (chatring.Message, error) {
 			return chatring.Message{}, replyError("append", res)
 		}
 		m.Seq = uint64(seq)
+		s.ctr.stored(&m, true)
 		return m, nil
 	case int64(0):
 		stored, ok := reply[1].(string)
 		if !ok {
 			return chatring.Message{}, replyError("append", res)
 		}
-		return decodeMessage("append", stored)
+		m, err := decodeMessage("append", stored)
+		if err == nil {
+			s.ctr.stored(&m, false)
+		}
+		return m, err
 	}
 	return chatring.Message{}, replyError("append", res)
 }
@@ -460,7 +466,7 @@ func (s *Store) SetSystemPrompt(ctx context.Context, conv, prompt string) error 
 	}
 	defer s.gate.Exit()
 	if err := chatring.ValidateSystemPrompt(prompt, s.cfg); err != nil {
-		return s.rejected(ctx, "set_system_prompt", err)
+		return s.ctr.reject(s.rejected(ctx, "set_system_prompt", err))
 	}
 	var body []byte
 	if prompt != "" {
