@@ -8,6 +8,7 @@ require (
 	github.com/chatring/chatring v0.2.0
 	github.com/chatring/chatring/redisstore v0.2.0
 	github.com/chatring/chatring/resilient v0.2.0
+	github.com/google/go-cmp v0.7.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0

@@ -43,15 +43,14 @@ func NewHistoryCollector(h HistorySource, opts ...Option) prometheus.Collector {
 // Collect implements prometheus.Collector.
 func (c *historyCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.src.Stats()
-	c.msg.collect(ch, messageCounts{
-		backend:          s.Backend,
-		capacity:         s.Capacity,
-		byRole:           s.ByRole,
-		deduplicated:     s.Deduplicated,
-		rejectedByReason: s.RejectedByReason,
-		appendedBytes:    s.AppendedBytes,
-		appendedTokens:   s.AppendedTokens,
-		closed:           s.Closed,
+	c.collectMessages(ch, s.Backend, collect.MessageCounts{
+		Capacity:         s.Capacity,
+		ByRole:           s.ByRole,
+		Deduplicated:     s.Deduplicated,
+		RejectedByReason: s.RejectedByReason,
+		AppendedBytes:    s.AppendedBytes,
+		AppendedTokens:   s.AppendedTokens,
+		Closed:           s.Closed,
 	})
 	collect.Emit(ch, c.evicted, float64(s.Evicted))
 	collect.Emit(ch, c.cleared, float64(s.Cleared))

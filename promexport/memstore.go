@@ -49,15 +49,14 @@ func NewMemoryStoreCollector(s MemoryStoreSource, opts ...Option) prometheus.Col
 // Collect implements prometheus.Collector.
 func (c *memoryStoreCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.src.Stats()
-	c.msg.collect(ch, messageCounts{
-		backend:          s.Backend,
-		capacity:         s.Capacity,
-		byRole:           s.ByRole,
-		deduplicated:     s.Deduplicated,
-		rejectedByReason: s.RejectedByReason,
-		appendedBytes:    s.AppendedBytes,
-		appendedTokens:   s.AppendedTokens,
-		closed:           s.Closed,
+	c.collectMessages(ch, s.Backend, collect.MessageCounts{
+		Capacity:         s.Capacity,
+		ByRole:           s.ByRole,
+		Deduplicated:     s.Deduplicated,
+		RejectedByReason: s.RejectedByReason,
+		AppendedBytes:    s.AppendedBytes,
+		AppendedTokens:   s.AppendedTokens,
+		Closed:           s.Closed,
 	})
 	collect.Emit(ch, c.conversations, float64(s.Conversations))
 	collect.Emit(ch, c.maxConversations, float64(s.MaxConversations))

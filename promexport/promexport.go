@@ -40,15 +40,18 @@ func WithConstLabels(l prometheus.Labels) Option {
 }
 
 // collector is what both collectors share: the Descs of their metrics,
-// for Describe, and the metrics of messageMetrics.
+// for Describe, and the metrics of the message counters.
 type collector struct {
-	d   collect.Describer
-	msg messageMetrics
+	d    collect.Describer
+	info collect.Metric
+	msg  collect.Messages
 }
 
 func newCollector(opts []Option) collector {
 	c := collector{d: collect.Describer{ConstLabels: collect.Apply(opts).ConstLabels}}
-	c.msg = newMessageMetrics(&c.d)
+	c.info = c.d.Gauge("backend_info",
+		"Always 1; the backend label names the ring that holds each window.", "backend")
+	c.msg = collect.NewMessages(&c.d)
 	return c
 }
 
@@ -61,68 +64,11 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) { c.d.Describe(ch) }
 // one. They are the reasons chatring.Stats.RejectedByReason documents; a
 // reason missing here is still exported from its first occurrence. The
 // slice is a new copy on every call.
-func RejectionReasons() []string { return slices.Clone(rejectionReasons) }
+func RejectionReasons() []string { return slices.Clone(collect.RejectionReasons) }
 
-var rejectionReasons = []string{
-	"invalid_role", "empty_content", "message_too_large", "invalid_content",
-	"invalid_tool_call", "invalid_conversation", "closed", "canceled", "other",
-}
-
-// messageMetrics are the metrics of the fields that History's Stats and
-// MemoryStore's StoreStats share: the ring, and the message counters. Their
-// names and help texts are the same in every collector, so that one
-// registry can hold a History's and a store's collectors (with distinct
-// constant labels).
-type messageMetrics struct {
-	info, capacity                collect.Metric
-	appended, deduplicated        collect.Metric
-	rejected                      collect.Metric
-	appendedBytes, appendedTokens collect.Metric
-	closed                        collect.Metric
-}
-
-// messageCounts are the values of messageMetrics, from either Stats type.
-type messageCounts struct {
-	backend                       string
-	capacity                      int
-	byRole                        map[chatring.Role]uint64
-	deduplicated                  uint64
-	rejectedByReason              map[string]uint64
-	appendedBytes, appendedTokens uint64
-	closed                        bool
-}
-
-// roles are the values of the role label, always exported.
-var roles = []chatring.Role{chatring.System, chatring.User, chatring.Assistant, chatring.Tool}
-
-func newMessageMetrics(d *collect.Describer) messageMetrics {
-	return messageMetrics{
-		info: d.Gauge("backend_info",
-			"Always 1; the backend label names the ring that holds each window.", "backend"),
-		capacity: d.Gauge("window_capacity_messages",
-			"Messages a window keeps: 2 x max_turns."),
-		appended: d.Counter("messages_appended_total",
-			"Messages accepted by Append, by role.", "role"),
-		deduplicated: d.Counter("messages_deduplicated_total",
-			"Appends that stored nothing because a message with their ID was in the window."),
-		rejected: d.Counter("messages_rejected_total",
-			"Rejected writes (invalid input, writes after Close, canceled contexts), by reason.", "reason"),
-		appendedBytes: d.Counter("appended_bytes_total",
-			"Content, name and tool call bytes of the messages accepted by Append."),
-		appendedTokens: d.Counter("appended_tokens_total",
-			"Tokens of the messages accepted by Append."),
-		closed: d.Gauge("closed",
-			"1 once Close was called, else 0."),
-	}
-}
-
-func (m *messageMetrics) collect(ch chan<- prometheus.Metric, c messageCounts) {
-	collect.Emit(ch, m.info, 1, c.backend)
-	collect.Emit(ch, m.capacity, float64(c.capacity))
-	collect.EmitMap(ch, m.appended, c.byRole, roles)
-	collect.Emit(ch, m.deduplicated, float64(c.deduplicated))
-	collect.EmitMap(ch, m.rejected, c.rejectedByReason, rejectionReasons)
-	collect.Emit(ch, m.appendedBytes, float64(c.appendedBytes))
-	collect.Emit(ch, m.appendedTokens, float64(c.appendedTokens))
-	collect.Emit(ch, m.closed, collect.Bool(c.closed))
+// collectMessages sends the metrics of the fields that History's Stats
+// and MemoryStore's StoreStats share: backend_info and collect.Messages.
+func (c *collector) collectMessages(ch chan<- prometheus.Metric, backend string, mc collect.MessageCounts) {
+	collect.Emit(ch, c.info, 1, backend)
+	c.msg.Collect(ch, mc)
 }

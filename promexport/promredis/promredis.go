@@ -24,8 +24,20 @@
 // exported from the start, at 0: 102 series for the histogram (14
 // buckets, +Inf, _sum and _count for each op) and 30 for the errors, whatever the number of conversations. Calls
 // that the store rejects before sending them (invalid input, writes after
-// Close) are not operations on Redis: chatring's own statistics count
-// them.
+// Close) are not operations on Redis: the store's Stats counts them.
+//
+// NewStatsCollector exports the store's Stats, what this process's store
+// did, under the message metrics of promexport's MemoryStore collector
+// (same names, types, labels and help texts, so that the same alerts read
+// a service on either store): chatring_messages_appended_total{role},
+// chatring_messages_deduplicated_total,
+// chatring_messages_rejected_total{reason}, chatring_appended_bytes_total,
+// chatring_appended_tokens_total, chatring_window_capacity_messages and
+// chatring_closed, 18 series. Register it beside the Observer:
+//
+//	c := promredis.New()
+//	store, err := redisstore.New(client, cfg, redisstore.WithObserver(c))
+//	reg.MustRegister(c, promredis.NewStatsCollector(store))
 //
 // # Cost
 //
