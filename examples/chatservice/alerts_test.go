@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/redisstore/redistest"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The alerting rules shipped in deploy/ for this service.
@@ -55,7 +57,11 @@ func TestAlertRules(t *testing.T) {
 func TestAlertMetricsExist(t *testing.T) {
 	const memory, redis = "memory", "redis"
 	modes := map[string][]string{ // alert -> the modes whose series it reads
-		"ChatringRejectionSpike":       {memory}, // the Redis store counts no messages
+		// With -redis its series exist (promredis.NewStatsCollector), but
+		// the resilient wrapper refuses invalid input before the Redis
+		// store and counts none: the rule could not fire, so it is not
+		// listed for redis (TestRejectionsCounted).
+		"ChatringRejectionSpike":       {memory},
 		"ChatringMemoryNearLimit":      {memory},
 		"ChatringConversationsNearMax": {memory},
 		"ChatringConversationsEvicted": {memory},
@@ -154,4 +160,70 @@ func exportedNames(t *testing.T, redisAddr string) map[string]bool {
 		}
 	}
 	return exported
+}
+
+// TestRejectionsCounted posts a valid and an invalid message to the
+// service with each store and reads the message counters from /metrics'
+// registry. The memory store counts both. With -redis the Redis store's
+// Stats collector counts the append, but the invalid message is refused
+// by the resilient wrapper in front of it, which counts no rejection: this
+// test pins that gap, which alerts.yml, README and TestAlertMetricsExist
+// document; when the wrapper counts its rejections it fails, and they
+// should be updated.
+func TestRejectionsCounted(t *testing.T) {
+	for _, mode := range []string{"memory", "redis"} {
+		t.Run("store="+mode, func(t *testing.T) {
+			addr := ""
+			if mode == "redis" {
+				redistest.Require(t)
+				addr = redistest.NewServer(t).Addr
+			}
+			log := slog.New(slog.DiscardHandler)
+			store, collectors, err := openStore(chatring.Config{}, addr, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close(context.Background())
+			reg := newRegistry(collectors...)
+			a := newAPI(store, chatring.DefaultMaxMessageBytes, log, reg)
+			for body, code := range map[string]int{
+				`{"role":"user","content":"hi"}`:  201,
+				`{"role":"robot","content":"hi"}`: 400,
+			} {
+				w := httptest.NewRecorder()
+				a.ServeHTTP(w, httptest.NewRequest("POST", "/conversations/c/messages", strings.NewReader(body)))
+				if w.Code != code {
+					t.Fatalf("POST %s: %d, want %d", body, w.Code, code)
+				}
+			}
+			appended := counterOf(t, reg, "chatring_messages_appended_total", "role", "user")
+			rejected := counterOf(t, reg, "chatring_messages_rejected_total", "reason", "invalid_role")
+			wantRejected := 1.0
+			if mode == "redis" {
+				wantRejected = 0 // refused by the resilient wrapper, not counted
+			}
+			if appended != 1 || rejected != wantRejected {
+				t.Errorf("appended{role=user} %v, rejected{reason=invalid_role} %v; want 1 and %v", appended, rejected, wantRejected)
+			}
+		})
+	}
+}
+
+// counterOf returns the value of the counter name{label="value"} that
+// reg gathers, failing the test when there is none.
+func counterOf(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			if f.GetName() == name && labelValue(m, label) == value {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no series %s{%s=%q}", name, label, value)
+	return 0
 }

@@ -216,7 +216,8 @@ func storeName(redisAddr string) string {
 
 // openStore returns the service's store for cfg, and the collectors that
 // export its metrics: a MemoryStore (promexport), or with redisAddr the
-// Redis store (promredis, its observer) behind resilient (promresilient);
+// Redis store (promredis: its observer, and its Stats under the memory
+// store's message metrics) behind resilient (promresilient);
 // see the package documentation.
 func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatring.Store, []prometheus.Collector, error) {
 	if redisAddr == "" {
@@ -253,7 +254,8 @@ func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatrin
 		// once the breaker opens.
 		log.Warn("chatservice: redis does not answer yet", slog.String("addr", redisAddr), slog.Any("error", err))
 	}
-	return &redisStore{Store: s, client: client}, []prometheus.Collector{redisMetrics, promresilient.New(s)}, nil
+	return &redisStore{Store: s, client: client},
+		[]prometheus.Collector{redisMetrics, promredis.NewStatsCollector(primary), promresilient.New(s)}, nil
 }
 
 // redisLogger sends go-redis's log lines (connection and pool errors) to
