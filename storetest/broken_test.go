@@ -4,12 +4,12 @@ import (
 	"context"
 	"math"
 	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/internal/mutant"
 	"github.com/chatring/chatring/storetest"
 )
 
@@ -191,37 +191,8 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 	}
 	for name, bs := range brokenStores {
 		t.Run(name, func(t *testing.T) {
-			pattern := "^TestBrokenStore$/^(" + strings.Join(bs.cases, "|") + ")$"
-			cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-storetest.histories=40", "-storetest.hammer=300",
-				"-rapid.nofailfile") // the failures are expected: keep no files of them
-			cmd.Env = append(os.Environ(), brokenEnv+"="+name)
-			// The cases are probabilistic (a race must hit the fault), so
-			// each gets up to three runs of the suite to fail in; every run
-			// must fail, and every case must fail in one of them.
-			var out []byte
-			missed := bs.cases
-			for run := 0; run < 3 && len(missed) > 0; run++ {
-				cmd := exec.Command(cmd.Path, cmd.Args[1:]...)
-				cmd.Env = append(os.Environ(), brokenEnv+"="+name)
-				o, err := cmd.CombinedOutput()
-				out = append(out, o...)
-				if _, ok := err.(*exec.ExitError); !ok {
-					t.Fatalf("the suite passed %s, or could not run (err = %v):\n%s", name, err, o)
-				}
-				var still []string
-				for _, c := range missed {
-					if !strings.Contains(string(o), "--- FAIL: TestBrokenStore/"+c+" ") {
-						still = append(still, c)
-					}
-				}
-				missed = still
-			}
-			for _, c := range missed {
-				t.Errorf("the suite's %s case did not fail on %s in three runs", c, name)
-			}
-			if t.Failed() {
-				t.Logf("suite output:\n%s", out)
-			}
+			mutant.Caught(t, "TestBrokenStore", brokenEnv+"="+name, bs.cases, []string{"-storetest.histories=40", "-storetest.hammer=300",
+				"-rapid.nofailfile"}) // the failures are expected: keep no files of them
 		})
 	}
 }
