@@ -52,7 +52,11 @@ type Store interface {
 	// conversation on first use. If m.ID is set and a message with that ID
 	// is in conv's window, nothing is stored and that message is returned
 	// (same Seq) with a nil error; concurrent Appends with one ID store one
-	// message and all return it.
+	// message and all return it. Once that message has left the window
+	// (pushed out or cleared), a store may still recognise the ID for a
+	// while and return m with the Seq it was stored at, storing nothing (the
+	// Redis store does, so that a late retry is not stored twice), or store
+	// m anew (History and MemoryStore do).
 	Append(ctx context.Context, conv string, m Message) (Message, error)
 	// Messages appends conv's window, oldest first, to dst (an unknown
 	// conversation is an empty window, not an error).

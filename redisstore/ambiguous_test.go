@@ -27,7 +27,7 @@ func TestAmbiguousFailureGoRedisRetry(t *testing.T) {
 	ctx := t.Context()
 	mustAppend(t, s, "warm-up", "the scripts are cached now") // so the dropped request is the script run, not NOSCRIPT
 
-	msgsKey, _ := s.Keys("lost-reply")
+	msgsKey, _, _ := s.Keys("lost-reply")
 	proxy.DropReplyTo([]byte(msgsKey))
 	m, err := s.Append(ctx, "lost-reply", chatring.Message{Role: chatring.User, Content: "sent once"})
 	if err != nil {
@@ -58,7 +58,7 @@ func TestAmbiguousFailureCallerRetry(t *testing.T) {
 	ctx := t.Context()
 	mustAppend(t, s, "warm-up", "the scripts are cached now")
 
-	msgsKey, _ := s.Keys("lost-reply")
+	msgsKey, _, _ := s.Keys("lost-reply")
 	in := chatring.Message{Role: chatring.User, Content: "sent once", ID: "req-7"}
 	proxy.DropReplyTo([]byte(msgsKey))
 	_, err := s.Append(ctx, "lost-reply", in)

@@ -63,10 +63,10 @@ func TestEveryMessageFieldRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if _, err := appendScript.Run(ctx, client, s.keys("conv"), body, idempotencyToken(""), "20", "60000", FormatVersion).Result(); err != nil {
+	if _, err := appendScript.Run(ctx, client, s.keys("conv"), body, idempotencyToken(""), "20", "60000", FormatVersion, "128").Result(); err != nil {
 		t.Fatal(err)
 	}
-	msgs, _ := s.Keys("conv")
+	msgs, _, _ := s.Keys("conv")
 	stored, err := client.LIndex(ctx, msgs, 0).Result()
 	if err != nil {
 		t.Fatal(err)

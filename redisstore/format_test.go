@@ -18,9 +18,9 @@ import (
 
 // documentedKeys computes a conversation's keys by FORMAT.md's rule, not
 // with the store's code.
-func documentedKeys(prefix, conv string) (messages, meta string) {
+func documentedKeys(prefix, conv string) (messages, meta, ids string) {
 	tag := "{" + base64.RawURLEncoding.EncodeToString([]byte(conv)) + "}"
-	return prefix + tag + ":messages", prefix + tag + ":meta"
+	return prefix + tag + ":messages", prefix + tag + ":meta", prefix + tag + ":ids"
 }
 
 // TestFormat writes a conversation through the store and reads it back
@@ -49,7 +49,7 @@ func testFormat(t *testing.T, client redis.UniversalClient) {
 		t.Fatal(err)
 	}
 	const conv = "user-42:{draft}"
-	if got, _ := documentedKeys("chatring:", conv); got != "chatring:{dXNlci00Mjp7ZHJhZnR9}:messages" {
+	if got, _, _ := documentedKeys("chatring:", conv); got != "chatring:{dXNlci00Mjp7ZHJhZnR9}:messages" {
 		t.Fatalf("the key rule does not give FORMAT.md's example: %s", got)
 	}
 	if err := s.SetSystemPrompt(ctx, conv, "You answer in French."); err != nil {
@@ -69,9 +69,9 @@ func testFormat(t *testing.T, client redis.UniversalClient) {
 		}
 		sent = append(sent, m)
 	}
-	msgsKey, metaKey := documentedKeys(prefix, conv)
-	if m, me := s.Keys(conv); m != msgsKey || me != metaKey {
-		t.Errorf("Store.Keys = %s %s, FORMAT.md says %s %s", m, me, msgsKey, metaKey)
+	msgsKey, metaKey, idsKey := documentedKeys(prefix, conv)
+	if m, me, i := s.Keys(conv); m != msgsKey || me != metaKey || i != idsKey {
+		t.Errorf("Store.Keys = %s %s %s, FORMAT.md says %s %s %s", m, me, i, msgsKey, metaKey, idsKey)
 	}
 
 	// meta: v, seq, prompt.
@@ -79,8 +79,8 @@ func testFormat(t *testing.T, client redis.UniversalClient) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta["v"] != "1" || meta["seq"] != "5" || len(meta) != 4 {
-		t.Errorf("meta = %v, want v 1, seq 5, ids and a prompt", meta)
+	if meta["v"] != "1" || meta["seq"] != "5" || len(meta) != 3 {
+		t.Errorf("meta = %v, want v 1, seq 5 and a prompt", meta)
 	}
 	var prompt chatring.Message
 	if err := json.Unmarshal([]byte(meta["prompt"]), &prompt); err != nil {
@@ -132,32 +132,38 @@ func testFormat(t *testing.T, client redis.UniversalClient) {
 		t.Errorf("a message appended without an ID has an id member: %s", elems[0])
 	}
 
-	// ids: the window's idempotency tokens, 22 bytes each, in list order:
-	// base64url of SHA-256(ID)[:16] for a message with an ID, 16 random
-	// bytes for one without.
-	ids := meta["ids"]
-	if len(ids) != 4*22 {
-		t.Fatalf("meta ids = %q, want the window's 4 tokens of 22 bytes", ids)
+	// ids: the idempotency tokens of every append (the horizon is 128),
+	// 22 bytes each, scored by Seq: base64url of SHA-256(ID)[:16] for a
+	// message with an ID, 16 random bytes for one without.
+	tokens, err := client.ZRangeWithScores(ctx, idsKey, 0, -1).Result()
+	if err != nil || len(tokens) != len(sent) {
+		t.Fatalf("ids = %v, %v; want the %d appends' tokens", tokens, err, len(sent))
 	}
-	for i := range 4 {
-		token := ids[i*22 : (i+1)*22]
+	for i, z := range tokens {
+		token := z.Member.(string)
 		raw, err := base64.RawURLEncoding.DecodeString(token)
-		if err != nil || len(raw) != 16 {
+		if err != nil || len(raw) != 16 || len(token) != 22 {
 			t.Errorf("token %d = %q is not 16 bytes in base64url: %v", i, token, err)
 		}
-		if id := sent[1+i].ID; id != "" {
+		if z.Score != float64(sent[i].Seq) {
+			t.Errorf("token %d is scored %v, want its message's Seq %d", i, z.Score, sent[i].Seq)
+		}
+		if id := sent[i].ID; id != "" {
 			sum := sha256.Sum256([]byte(id))
 			if want := base64.RawURLEncoding.EncodeToString(sum[:16]); token != want {
 				t.Errorf("token %d = %q, want %q from the ID %q", i, token, want, id)
 			}
 		}
 	}
-	if strings.Count(ids, ids[:22]) != 1 {
-		t.Errorf("the first token appears twice in ids %q", ids)
+	// Looking a token up as FORMAT.md says: req-1 was pushed out of the
+	// window (Seq 1 < 5-4+1) but is still recognised.
+	sum := sha256.Sum256([]byte("req-1"))
+	if seq, err := client.ZScore(ctx, idsKey, base64.RawURLEncoding.EncodeToString(sum[:16])).Result(); err != nil || seq != 1 {
+		t.Errorf("ZSCORE of req-1's token = %v, %v; want 1", seq, err)
 	}
 
 	// Every key expires after the idle TTL, refreshed by every call.
-	for _, k := range []string{msgsKey, metaKey} {
+	for _, k := range []string{msgsKey, metaKey, idsKey} {
 		pttl, err := client.PTTL(ctx, k).Result()
 		if err != nil || pttl <= ttl-time.Minute || pttl > ttl {
 			t.Errorf("PTTL %s = %v, %v; want about %v", k, pttl, err, ttl)
@@ -206,7 +212,7 @@ func TestOtherFormats(t *testing.T) {
 	if _, err := s.Append(ctx, "v2", user); err != nil {
 		t.Fatal(err)
 	}
-	msgsKey, metaKey := documentedKeys(prefix, "v2")
+	msgsKey, metaKey, _ := documentedKeys(prefix, "v2")
 	client.HSet(ctx, metaKey, "v", "2")
 	if _, err := s.Append(ctx, "v2", user); !errors.Is(err, redisstore.ErrFormat) || errors.Is(err, chatring.ErrUnavailable) {
 		t.Errorf("Append to a format-2 conversation: %v, want ErrFormat", err)
@@ -225,14 +231,14 @@ func TestOtherFormats(t *testing.T) {
 	if _, err := s.Append(ctx, "corrupt", user); err != nil {
 		t.Fatal(err)
 	}
-	msgsKey, _ = documentedKeys(prefix, "corrupt")
+	msgsKey, _, _ = documentedKeys(prefix, "corrupt")
 	client.LSet(ctx, msgsKey, 0, "not json")
 	if _, err := s.Window(ctx, "corrupt", 0); !errors.Is(err, redisstore.ErrFormat) || errors.Is(err, chatring.ErrUnavailable) {
 		t.Errorf("Window of a conversation holding a non-JSON message: %v, want ErrFormat", err)
 	}
 
 	// A key of the wrong type: the script fails with WRONGTYPE.
-	msgsKey, _ = documentedKeys(prefix, "wrongtype")
+	msgsKey, _, _ = documentedKeys(prefix, "wrongtype")
 	client.Set(ctx, msgsKey, "a string", 0)
 	_, err = s.Append(ctx, "wrongtype", user)
 	var ve *chatring.ValidationError

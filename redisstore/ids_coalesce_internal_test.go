@@ -16,99 +16,151 @@ import (
 )
 
 // runAppend runs append.lua on conv with the given raw token.
-func runAppend(t *testing.T, s *Store, client redis.Scripter, conv, token, content string) []any {
+func runAppend(t *testing.T, s *Store, client redis.Scripter, conv, token, content string) ([]any, error) {
 	t.Helper()
 	body, err := encodeMessage(chatring.Message{Role: chatring.User, Content: content})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := appendScript.Run(t.Context(), client, s.keys(conv), body, token, s.window, s.ttl, FormatVersion).Result()
+	res, err := appendScript.Run(t.Context(), client, s.keys(conv), body, token, s.window, s.ttl, FormatVersion, s.horizon).Result()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return res.([]any)
+	return res.([]any), nil
 }
 
-// TestTokenFoundAfterAnUnalignedMatch: when a token occurs first at an
-// offset that is not a multiple of 22 (straddling two stored tokens) and
-// again at a boundary, append.lua must go on searching and find the
-// aligned one: the message is a duplicate of the one stored under it.
-func TestTokenFoundAfterAnUnalignedMatch(t *testing.T) {
+// TestTokenOfTheWrongLengthRefused: append.lua refuses a token that is not
+// 22 bytes before it writes anything.
+func TestTokenOfTheWrongLengthRefused(t *testing.T) {
 	s, client := serverStore(t)
-	tok := idempotencyToken("target")
-	p := strings.Repeat("x", 11) + tok[:11]
-	q := tok[11:] + strings.Repeat("y", 11)
-	for i, k := range []string{p, q, tok} {
-		if r := runAppend(t, s, client, "c", k, fmt.Sprint(i)); r[0] != int64(1) {
-			t.Fatalf("append %d: %v", i, r)
+	for _, tok := range []string{"", "short", idempotencyToken("a") + "x"} {
+		if r, err := runAppend(t, s, client, "c", tok, "x"); err == nil || !strings.Contains(err.Error(), "CHATRING_TOKEN") {
+			t.Errorf("token %q: reply %v, %v; want a CHATRING_TOKEN error", tok, r, err)
 		}
 	}
-	if ids, _ := client.HGet(t.Context(), s.keys("c")[1], "ids").Result(); strings.Index(ids, tok) != 11 {
-		t.Fatalf("test setup: the token is not first found at offset 11 of %q", ids)
-	}
-	r := runAppend(t, s, client, "c", tok, "again")
-	if r[0] != int64(0) {
-		t.Fatalf("the aligned token was not found: %v", r)
-	}
-	m, err := decodeMessage("append", r[1].(string))
-	if err != nil || m.Seq != 3 || m.Content != "2" {
-		t.Errorf("the duplicate returned %+v, %v; want the third message", m, err)
+	if n, _ := client.Exists(t.Context(), s.keys("c")...).Result(); n != 0 {
+		t.Errorf("refused appends left %d keys", n)
 	}
 }
 
-// TestTokensOfTheSmallestAndLargestWindows: ids holds exactly the window's
-// tokens, at MaxTurns 1 and 1000 (MaxMaxTurns takes 90 s under -race: see append.lua); the oldest message of the
-// window is still found, the one just trimmed is not.
-func TestTokensOfTheSmallestAndLargestWindows(t *testing.T) {
-	for _, turns := range []int{1, 1000} {
-		t.Run(fmt.Sprint(turns), func(t *testing.T) {
+// fillPipelined appends messages first..last-1 (content i, ID id(i)) to
+// conv with pipelined runs of append.lua, a thousand per round trip.
+func fillPipelined(t *testing.T, s *Store, client *redis.Client, conv string, first, last int, id func(int) string) {
+	t.Helper()
+	ctx := t.Context()
+	if err := appendScript.Load(ctx, client).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for start := first; start < last; start += 1000 {
+		p := client.Pipeline()
+		for i := start; i < min(start+1000, last); i++ {
+			body, _ := encodeMessage(chatring.Message{Role: chatring.User, Content: fmt.Sprint(i), ID: id(i)})
+			appendScript.EvalSha(ctx, p, s.keys(conv), body, idempotencyToken(id(i)), s.window, s.ttl, FormatVersion, s.horizon)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestTokensKeptForTheHorizon: ids holds the tokens of exactly the newest
+// max(horizon, window) appends, scored by Seq, for small and large windows
+// and horizons. A retry of the oldest of them is recognised: the stored
+// message when it is in the window, its Seq when it was pushed out; a
+// retry of the one trimmed just before is a new message. At the default
+// horizon and a window below it, ids stays a listpack.
+func TestTokensKeptForTheHorizon(t *testing.T) {
+	for _, c := range []struct{ turns, horizon, keep int }{
+		{1, 0, DefaultIdempotencyHorizon},
+		{10, 5, 20},
+		{10, 300, 300},
+		{1000, 0, 2000},
+	} {
+		t.Run(fmt.Sprintf("turns=%d,horizon=%d", c.turns, c.horizon), func(t *testing.T) {
 			server := redistest.NewServer(t)
 			client := redis.NewClient(&redis.Options{Addr: server.Addr})
 			t.Cleanup(func() { client.Close() })
-			s, err := New(client, chatring.Config{MaxTurns: turns})
+			s, err := New(client, chatring.Config{MaxTurns: c.turns}, WithIdempotencyHorizon(c.horizon))
 			if err != nil {
 				t.Fatal(err)
 			}
 			ctx := t.Context()
-			window := 2 * turns
-			total := window + 3
+			total := c.keep + 3
 			id := func(i int) string { return fmt.Sprintf("id-%d", i) }
-			if err := appendScript.Load(ctx, client).Err(); err != nil {
-				t.Fatal(err)
+			fillPipelined(t, s, client, "c", 0, total, id)
+			_, _, idsKey := s.Keys("c")
+			tokens, err := client.ZRangeWithScores(ctx, idsKey, 0, -1).Result()
+			if err != nil || len(tokens) != c.keep {
+				t.Fatalf("ids holds %d tokens (%v), want %d", len(tokens), err, c.keep)
 			}
-			for start := 0; start < total; start += 1000 {
-				p := client.Pipeline()
-				for i := start; i < min(start+1000, total); i++ {
-					body, _ := encodeMessage(chatring.Message{Role: chatring.User, Content: fmt.Sprint(i), ID: id(i)})
-					appendScript.EvalSha(ctx, p, s.keys("c"), body, idempotencyToken(id(i)), s.window, s.ttl, FormatVersion)
-				}
-				if _, err := p.Exec(ctx); err != nil {
-					t.Fatal(err)
+			for j, z := range tokens {
+				if i := total - c.keep + j; z.Member != idempotencyToken(id(i)) || z.Score != float64(i+1) {
+					t.Fatalf("ids[%d] = %v, want message %d's token scored %d", j, z, i, i+1)
 				}
 			}
-			ids, err := client.HGet(ctx, s.keys("c")[1], "ids").Result()
-			if err != nil || len(ids) != 22*window {
-				t.Fatalf("ids holds %d bytes (%v), want %d", len(ids), err, 22*window)
+			if enc, _ := client.ObjectEncoding(ctx, idsKey).Result(); c.keep <= 128 && enc != "listpack" {
+				t.Errorf("ids of %d tokens is a %s, want a listpack", c.keep, enc)
 			}
-			if ids[:22] != idempotencyToken(id(total-window)) || ids[len(ids)-22:] != idempotencyToken(id(total-1)) {
-				t.Error("ids does not hold the window's tokens, oldest first")
+			oldest := total - c.keep
+			got, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "retry", ID: id(oldest)})
+			wantContent := "retry" // pushed out: the message as sent, with its Seq
+			if c.keep <= 2*c.turns {
+				wantContent = fmt.Sprint(oldest) // in the window: the stored message
 			}
-			oldest, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "retry", ID: id(total - window)})
-			if err != nil || oldest.Content != fmt.Sprint(total-window) || oldest.Seq != uint64(total-window+1) {
-				t.Errorf("retry of the window's oldest = %+v, %v; want the stored message", oldest, err)
+			if err != nil || got.Seq != uint64(oldest+1) || got.Content != wantContent {
+				t.Errorf("retry of the oldest kept token = %d:%q, %v; want %d:%q", got.Seq, got.Content, err, oldest+1, wantContent)
 			}
-			gone, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "new", ID: id(total - window - 1)})
-			if err != nil || gone.Content != "new" || gone.Seq != uint64(total+1) {
-				t.Errorf("retry of a trimmed message = %+v, %v; want it appended as new", gone, err)
+			got, err = s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "new", ID: id(oldest - 1)})
+			if err != nil || got.Content != "new" || got.Seq != uint64(total+1) {
+				t.Errorf("retry of a trimmed token = %d:%q, %v; want it appended as new, Seq %d", got.Seq, got.Content, err, total+1)
+			}
+			if n, _ := client.ZCard(ctx, idsKey).Result(); n != int64(c.keep) {
+				t.Errorf("after one more append ids holds %d tokens, want %d", n, c.keep)
 			}
 		})
 	}
 }
 
-// TestClearAndDeleteForgetTokens: after Clear, and after Delete, an ID
-// that was in the window is a new message; Clear keeps Seq, Delete
-// restarts it.
-func TestClearAndDeleteForgetTokens(t *testing.T) {
+// TestLateRetryNotStoredTwice is the case the horizon is for: an Append
+// whose reply was lost is retried after newer appends pushed its message
+// out of the window (as the resilient wrapper's outbox does after an
+// outage). The retry returns the first Seq and stores nothing.
+func TestLateRetryNotStoredTwice(t *testing.T) {
+	server := redistest.NewServer(t)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr})
+	t.Cleanup(func() { client.Close() })
+	s, err := New(client, chatring.Config{MaxTurns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	lost := chatring.Message{Role: chatring.User, Content: "sent once", ID: "req-1"}
+	first, err := s.Append(ctx, "c", lost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.Assistant, Content: fmt.Sprint("newer ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retry, err := s.Append(ctx, "c", lost)
+	if err != nil || retry.Seq != first.Seq || retry.Content != lost.Content || retry.ID != lost.ID {
+		t.Errorf("late retry = %+v, %v; want the message with Seq %d", retry, err, first.Seq)
+	}
+	win, err := s.Messages(ctx, "c", nil)
+	if err != nil || len(win) != 4 || win[3].Seq != 11 {
+		t.Errorf("window after the late retry = %v, %v; want Seq 8..11, nothing appended", win, err)
+	}
+	if st := s.Stats(); st.Appended != 11 || st.Deduplicated != 1 {
+		t.Errorf("Stats = %d appended, %d deduplicated; want 11, 1", st.Appended, st.Deduplicated)
+	}
+}
+
+// TestClearKeepsTokensDeleteForgets: after Clear an ID that was appended
+// before is still recognised (its Seq, nothing stored); after Delete it is
+// a new message at Seq 1, and Delete leaves no key.
+func TestClearKeepsTokensDeleteForgets(t *testing.T) {
 	s, client := serverStore(t)
 	ctx := t.Context()
 	m := chatring.Message{Role: chatring.User, Content: "hi", ID: "req"}
@@ -118,12 +170,12 @@ func TestClearAndDeleteForgetTokens(t *testing.T) {
 	if err := s.Clear(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := client.HExists(ctx, s.keys("c")[1], "ids").Result(); n {
-		t.Error("Clear left meta's ids")
-	}
 	got, err := s.Append(ctx, "c", m)
-	if err != nil || got.Seq != 2 {
-		t.Errorf("Append after Clear = %+v, %v; want Seq 2", got, err)
+	if err != nil || got.Seq != 1 {
+		t.Errorf("Append after Clear = %+v, %v; want Seq 1, recognised", got, err)
+	}
+	if win, err := s.Messages(ctx, "c", nil); err != nil || len(win) != 0 {
+		t.Errorf("window after Clear and a retry = %v, %v; want empty", win, err)
 	}
 	if err := s.Delete(ctx, "c"); err != nil {
 		t.Fatal(err)
@@ -132,8 +184,36 @@ func TestClearAndDeleteForgetTokens(t *testing.T) {
 		t.Errorf("Delete left %d keys", n)
 	}
 	got, err = s.Append(ctx, "c", m)
-	if err != nil || got.Seq != 1 {
+	if err != nil || got.Seq != 1 || got.Content != "hi" {
 		t.Errorf("Append after Delete = %+v, %v; want Seq 1", got, err)
+	}
+	if win, err := s.Messages(ctx, "c", nil); err != nil || len(win) != 1 {
+		t.Errorf("window after Delete and an Append = %v, %v; want the message", win, err)
+	}
+}
+
+// TestTokenBeyondMetaIgnored: a token scored above meta's seq (meta lost
+// while ids lived, which only a hand-made change can do) is not taken for
+// a stored message: the append is new.
+func TestTokenBeyondMetaIgnored(t *testing.T) {
+	s, client := serverStore(t)
+	ctx := t.Context()
+	m := chatring.Message{Role: chatring.User, Content: "hi", ID: "req"}
+	for range 3 {
+		if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Append(ctx, "c", m); err != nil {
+		t.Fatal(err)
+	}
+	msgs, meta, _ := s.Keys("c")
+	if err := client.Del(ctx, msgs, meta).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Append(ctx, "c", m)
+	if err != nil || got.Seq != 1 {
+		t.Errorf("Append = %+v, %v; want a new message at Seq 1", got, err)
 	}
 }
 

@@ -90,7 +90,7 @@ func TestObserver(t *testing.T) {
 	}
 
 	// KindFormat: a conversation in another format version.
-	_, meta := s.Keys("old")
+	_, meta, _ := s.Keys("old")
 	if err := client.HSet(ctx, meta, "v", "9").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestObserver(t *testing.T) {
 		t.Fatal("Append to a conversation in format 9 succeeded")
 	}
 	// KindOther: the messages key holds a string (WRONGTYPE).
-	msgs, _ := s.Keys("wrong")
+	msgs, _, _ := s.Keys("wrong")
 	if err := client.Set(ctx, msgs, "x", 0).Err(); err != nil {
 		t.Fatal(err)
 	}

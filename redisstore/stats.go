@@ -28,7 +28,8 @@ type Stats struct {
 	Appended uint64                   `json:"appended"`
 	ByRole   map[chatring.Role]uint64 `json:"by_role"`
 	// Deduplicated counts the appends that stored nothing because Redis
-	// held a message with their idempotency key. That includes an append
+	// had stored a message with their idempotency key (in the window or
+	// pushed out of it since: see WithIdempotencyHorizon). That includes an append
 	// sent again after its reply was lost (by go-redis's own retries, or
 	// by a caller such as the resilient wrapper retrying with the same
 	// Message.ID): Redis stored it on the first send, whose reply this

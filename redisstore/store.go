@@ -57,8 +57,8 @@ var (
 // number, pushes, trims the list to the window and refreshes the idle TTL
 // of every key of the conversation. Messages and Window are one round trip
 // too: a MULTI/EXEC transaction that returns the newest 2 × MaxTurns
-// messages and the pinned prompt and refreshes the TTL (a read is an
-// access). Each conversation is linearizable because each call is a
+// messages and the pinned prompt and refreshes the TTL of the messages
+// and meta (a read is an access). Each conversation is linearizable because each call is a
 // single script, transaction or command on the server.
 //
 // Append gives every message an idempotency key before its first send:
@@ -67,7 +67,12 @@ var (
 // for network errors, up to MaxRetries times), the second run finds the
 // first and returns it instead of storing the message twice; and a caller
 // that retries an Append with the same Message.ID after ErrUnavailable
-// stores it once too.
+// stores it once too. The tokens outlive the window: an ID deduplicates
+// while its message is among the conversation's newest appends (see
+// WithIdempotencyHorizon), even once it was pushed out or cleared, so a
+// late retry does not store it again. Such a retry returns the message as
+// the call sent it with the Seq it was stored at; its Time is this
+// call's, since Redis no longer holds the stored one.
 //
 // Errors: validation errors are chatring's (the same as History's, from
 // chatring.ValidateMessage); a Redis that cannot be reached, times out, is
@@ -94,6 +99,7 @@ type Store struct {
 	obs       Observer
 	window    string // 2 × MaxTurns, as a script argument
 	windowLen int64  // 2 × MaxTurns
+	horizon   string // how many tokens ids keeps, as a script argument
 	ttl       string // IdleTTL in milliseconds, as a script argument
 
 	gate     gate.Gate  // writes in flight, and Close
@@ -108,6 +114,7 @@ type Option func(*options)
 
 type options struct {
 	coalesce bool
+	horizon  int
 	prefix   string
 	tok      chatring.Tokenizer
 	now      func() time.Time
@@ -136,6 +143,30 @@ func WithTokenizer(t chatring.Tokenizer) Option {
 // replica that appends, not from Redis.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
+}
+
+// DefaultIdempotencyHorizon is how many of a conversation's newest
+// appends keep their idempotency tokens unless WithIdempotencyHorizon
+// says otherwise: 128, the most a Redis sorted set keeps in its compact
+// listpack encoding under the default zset-max-listpack-entries.
+const DefaultIdempotencyHorizon = 128
+
+// WithIdempotencyHorizon sets how many of a conversation's newest appends
+// deduplicate by ID: an Append whose Message.ID (or generated key) is
+// among the newest max(n, 2 × MaxTurns) messages appended to the
+// conversation is recognised as stored and not appended again, even when
+// its message has left the window since (pushed out, or cleared). Default
+// DefaultIdempotencyHorizon. A retry can come late: the resilient
+// wrapper's outbox replays appends after an outage, and an Append whose
+// reply was lost is stored; if more than n other appends reached the
+// conversation in between, the replay stores the message a second time.
+// Size n above the appends a conversation can receive during the longest
+// outage the outbox covers. Each token costs Redis about 25 bytes (a
+// listpack up to 128 tokens) or about 100 bytes (a skiplist above that);
+// n < 0 makes New return an error wrapping chatring.ErrInvalidConfig, and
+// n = 0 means the default.
+func WithIdempotencyHorizon(n int) Option {
+	return func(o *options) { o.horizon = n }
 }
 
 // WithLogger sets the structured logger (default: discard). The store
@@ -167,6 +198,12 @@ func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*St
 		return nil, fmt.Errorf("redisstore: %w: key prefix must not contain '{' or '}': they would change the hash tag",
 			chatring.ErrInvalidConfig)
 	}
+	if o.horizon < 0 {
+		return nil, fmt.Errorf("redisstore: %w: idempotency horizon %d is negative", chatring.ErrInvalidConfig, o.horizon)
+	}
+	if o.horizon == 0 {
+		o.horizon = DefaultIdempotencyHorizon
+	}
 	if o.tok == nil {
 		o.tok = chatring.ApproxTokenizer{}
 	}
@@ -181,6 +218,7 @@ func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*St
 		client: client, cfg: cfg, prefix: o.prefix, tok: o.tok, now: o.now, log: o.log, obs: o.obs,
 		window:    strconv.Itoa(2 * cfg.MaxTurns),
 		windowLen: int64(2 * cfg.MaxTurns),
+		horizon:   strconv.Itoa(max(o.horizon, 2*cfg.MaxTurns)),
 		ttl:       strconv.FormatInt(cfg.IdleTTL.Milliseconds(), 10),
 	}
 	if o.coalesce {
@@ -195,16 +233,16 @@ func New(client redis.UniversalClient, cfg chatring.Config, opts ...Option) (*St
 func (s *Store) Config() chatring.Config { return s.cfg }
 
 // Keys returns the Redis keys of conversation conv (FORMAT.md): the list
-// of its messages and its meta hash. They share the hash tag
-// {base64url(conv)}.
-func (s *Store) Keys(conv string) (messages, meta string) {
+// of its messages, its meta hash and the sorted set of its idempotency
+// tokens. They share the hash tag {base64url(conv)}.
+func (s *Store) Keys(conv string) (messages, meta, ids string) {
 	k := s.keys(conv)
-	return k[0], k[1]
+	return k[0], k[1], k[2]
 }
 
 func (s *Store) keys(conv string) []string {
 	base := s.prefix + "{" + base64.RawURLEncoding.EncodeToString([]byte(conv)) + "}:"
-	return []string{base + "messages", base + "meta"}
+	return []string{base + "messages", base + "meta", base + "ids"}
 }
 
 // enter checks ctx and conv and registers a write with the gate; the
@@ -286,25 +324,26 @@ func (s *Store) appendArgs(m chatring.Message) (chatring.Message, []any, error) 
 	if err != nil {
 		return chatring.Message{}, nil, fmt.Errorf("redisstore: append: encode: %w", err)
 	}
-	return m, []any{body, idempotencyToken(m.ID), s.window, s.ttl, FormatVersion}, nil
+	return m, []any{body, idempotencyToken(m.ID), s.window, s.ttl, FormatVersion, s.horizon}, nil
 }
 
 // appendReply decodes append.lua's reply res to m, as appendArgs
 // prepared it: m with the Seq Redis gave it, or the message already
-// stored under its idempotency key; and counts it in Stats.
+// stored under its idempotency key (m with the stored message's Seq when
+// that has left the window); and counts it in Stats.
 func (s *Store) appendReply(m chatring.Message, res any) (chatring.Message, error) {
 	reply, ok := res.([]any)
 	if !ok || len(reply) != 2 {
 		return chatring.Message{}, replyError("append", res)
 	}
 	switch reply[0] {
-	case int64(1):
+	case int64(1), int64(2): // stored now; stored before, out of the window
 		seq, ok := reply[1].(int64)
 		if !ok || seq < 1 {
 			return chatring.Message{}, replyError("append", res)
 		}
 		m.Seq = uint64(seq)
-		s.ctr.stored(&m, true)
+		s.ctr.stored(&m, reply[0] == int64(1))
 		return m, nil
 	case int64(0):
 		stored, ok := reply[1].(string)
@@ -414,7 +453,8 @@ type rawWindow struct {
 // fetch reads conv in one round trip: a MULTI/EXEC transaction (atomic
 // like a script, and cheaper for Redis than moving the window through
 // Lua) of HMGET meta v [prompt], LRANGE of the newest 2 × MaxTurns
-// messages, and PEXPIRE of both keys (a read is an access).
+// messages, and PEXPIRE of the messages and meta (a read is an access;
+// ids' TTL is refreshed by writes, which are all that need it).
 func (s *Store) fetch(ctx context.Context, conv string, withPrompt bool) (rawWindow, error) {
 	k := s.keys(conv)
 	var meta *redis.SliceCmd
@@ -426,9 +466,8 @@ func (s *Store) fetch(ctx context.Context, conv string, withPrompt bool) (rawWin
 			meta = p.HMGet(ctx, k[1], "v")
 		}
 		list = p.LRange(ctx, k[0], -s.windowLen, -1)
-		for _, key := range k {
-			p.PExpire(ctx, key, s.cfg.IdleTTL)
-		}
+		p.PExpire(ctx, k[0], s.cfg.IdleTTL)
+		p.PExpire(ctx, k[1], s.cfg.IdleTTL)
 		return nil
 	})
 	if err != nil {
@@ -481,8 +520,9 @@ func (s *Store) SetSystemPrompt(ctx context.Context, conv, prompt string) error 
 	return err
 }
 
-// Clear implements chatring.Store: the messages and their idempotency
-// keys are removed; the sequence number continues and the prompt stays.
+// Clear implements chatring.Store: the messages are removed; the sequence
+// number continues, the prompt stays, and so do the idempotency tokens (a
+// retried Append of a cleared message is recognised, not stored again).
 // Clearing an unknown conversation does nothing.
 func (s *Store) Clear(ctx context.Context, conv string) error {
 	if err := s.enter(ctx, "clear", conv); err != nil {

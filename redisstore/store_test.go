@@ -43,9 +43,9 @@ func TestHashTag(t *testing.T) {
 		return n
 	}
 	for _, conv := range []string{"a", "}x", "{}", "{a}", "a}b{c", "{", "}", "日本語", strings.Repeat("}", 256)} {
-		msgs, meta := s.Keys(conv)
-		if a, b := slot(msgs), slot(meta); a != b {
-			t.Errorf("conversation %q: keys in slots %d %d", conv, a, b)
+		msgs, meta, ids := s.Keys(conv)
+		if a, b, c := slot(msgs), slot(meta), slot(ids); a != b || a != c {
+			t.Errorf("conversation %q: keys in slots %d %d %d", conv, a, b, c)
 		}
 	}
 	// The counterexample: a raw tag "{}" is empty, so each whole key is hashed.

@@ -198,8 +198,9 @@ func (s differentOnRetry) Append(ctx context.Context, conv string, m chatring.Me
 }
 
 // idIndex keeps an index of the IDs appended to each conversation beside
-// the window, for fast lookups, and trims it only on Delete: an ID keeps
-// deduplicating after its message was evicted or cleared.
+// the window and answers a retry from it, but sends every append to the
+// window as well: a retry of an ID whose message was evicted or cleared
+// looks recognised (the first message comes back) and is stored again.
 type idIndex struct {
 	*chatring.MemoryStore
 	mu  sync.Mutex
@@ -212,10 +213,10 @@ func (s *idIndex) Append(ctx context.Context, conv string, m chatring.Message) (
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.ids[conv][m.ID]; ok {
+	stored, err := s.MemoryStore.Append(ctx, conv, m)
+	if old, ok := s.ids[conv][m.ID]; ok && err == nil {
 		return old, nil
 	}
-	stored, err := s.MemoryStore.Append(ctx, conv, m)
 	if err == nil {
 		if s.ids[conv] == nil {
 			s.ids[conv] = map[string]chatring.Message{}

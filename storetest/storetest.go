@@ -42,7 +42,8 @@
 //     valid IDs (braces, colons, '*', spaces, non-ASCII, prefixes of each
 //     other, key-like strings, 256 bytes) are isolated from each other.
 //   - Idempotency: a retried ID returns the stored message; an ID whose
-//     message was cleared or evicted is stored anew; IDs belong to their
+//     message was cleared or evicted is either still recognised (its Seq,
+//     nothing stored) or stored anew; IDs belong to their
 //     conversation (no key built from conversation and ID collides);
 //     concurrent Appends with one ID store it once and all return the same
 //     Seq.

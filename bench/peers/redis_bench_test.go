@@ -153,8 +153,8 @@ func newRedisContender(name string) *redisContender {
 		c.messages = s.Messages
 		c.window = func(ctx context.Context, conv string) ([]chatring.Message, error) { return s.Window(ctx, conv, 0) }
 		c.keys = func(conv string) []string {
-			m, meta := s.Keys(conv)
-			return []string{m, meta}
+			m, meta, ids := s.Keys(conv)
+			return []string{m, meta, ids}
 		}
 	default:
 		n := &peers.RedisNaive{Client: client, Prefix: name + ":", Window: redisWindow,

@@ -238,7 +238,7 @@ func TestCounts(t *testing.T) {
 	s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: " "})
 	s.Messages(ctx, "", nil)
 	// WRONGTYPE: other.
-	msgs, _ := s.Keys("w")
+	msgs, _, _ := s.Keys("w")
 	if err := client.Set(ctx, msgs, "x", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
