@@ -48,11 +48,16 @@
 // An Append without a Message.ID gets one before its first attempt (see
 // IDPrefix), so a retry after an ambiguous failure — the request reached
 // the primary, the reply was lost — finds the first attempt's message
-// instead of storing it twice. That is exact as long as the first
-// attempt's message is still in the window when the retry arrives, which
-// is the Store contract's own limit: if, between two attempts of one
-// call (at most MaxElapsed apart), 2 × MaxTurns newer messages pushed it
-// out, or a Clear or Delete removed it, the retry stores it again. Clear,
+// instead of storing it twice. How long a primary recognises an ID is the
+// primary's: the Store contract guarantees it while the first attempt's
+// message is in the window; the Redis store keeps IDs longer, for the
+// conversation's newest 128 appends by default
+// (redisstore.WithIdempotencyHorizon), which also covers an outbox replay
+// that comes after newer messages pushed the first attempt's message
+// out. With a primary that forgets an ID when its message leaves the
+// window (a MemoryStore), a retry or replay after 2 × MaxTurns newer
+// messages, or after a Clear, stores it again; after a Delete every
+// primary stores it again. Clear,
 // Delete and SetSystemPrompt are retried too; after an ambiguous failure
 // a retried Clear or Delete also removes what other callers appended
 // between its attempts, and a retried SetSystemPrompt overwrites a prompt

@@ -194,3 +194,67 @@ func TestLostReplies(t *testing.T) {
 		}
 	})
 }
+
+// TestLateReplayStoredOnce: an append whose reply is lost is buffered in
+// the outbox; before the outbox replays it, another replica appends more
+// than a window of messages to the conversation, pushing the first
+// attempt's message out of the window. The replay must recognise it by
+// its ID (the Redis store keeps tokens beyond the window) and store
+// nothing: Redis's Seq counts each message once.
+func TestLateReplayStoredOnce(t *testing.T) {
+	server := startServer(t)
+	p := redistest.StartProxy(t, server.Addr)
+	client := redis.NewClient(&redis.Options{Addr: p.Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+	defer client.Close()
+	cfg := chatring.Config{MaxTurns: 1}
+	primary, err := redisstore.New(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := resilient.New(primary, resilient.WithOutbox(10), resilient.WithFlushInterval(time.Hour),
+		resilient.WithRetry(resilient.RetryPolicy{Attempts: 1, AttemptTimeout: time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Load the script, so that the dropped reply is that of a script that
+	// ran (a first EVALSHA gets NOSCRIPT and stores nothing).
+	if _, err := s.Append(ctx, "warm-up", chatring.Message{Role: chatring.User, Content: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	p.DropReplyTo([]byte("chatring:")) // the key prefix: the append's script
+	_, err = s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "reply lost"})
+	if !errors.Is(err, resilient.ErrBuffered) {
+		t.Fatalf("Append whose reply was lost: %v, want ErrBuffered (%d replies dropped, %+v)", err, p.Dropped(), s.Stats())
+	}
+	if p.Dropped() != 1 {
+		t.Fatalf("the proxy dropped %d replies, want 1", p.Dropped())
+	}
+	// Another replica, on the server directly.
+	direct := redis.NewClient(&redis.Options{Addr: server.Addr})
+	defer direct.Close()
+	other, err := redisstore.New(direct, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := other.Append(ctx, "c", chatring.Message{Role: chatring.Assistant, Content: fmt.Sprint("newer ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(ctx); err != nil { // replays the outbox
+		t.Fatalf("Close: %v", err)
+	}
+	if st := s.Stats(); st.Replayed != 1 || st.Unflushed != 0 {
+		t.Errorf("Stats: replayed %d, unflushed %d; want 1, 0", st.Replayed, st.Unflushed)
+	}
+	if _, meta, _ := other.Keys("c"); true {
+		if seq, err := direct.HGet(ctx, meta, "seq").Result(); err != nil || seq != "6" {
+			t.Errorf("Redis gave %s Seqs (%v), want 6: the first attempt's message and five newer, the replay storing nothing", seq, err)
+		}
+	}
+	win, err := other.Messages(ctx, "c", nil)
+	if err != nil || len(win) != 2 || win[0].Content != "newer 3" || win[1].Content != "newer 4" {
+		t.Errorf("window = %v, %v; want the two newest", win, err)
+	}
+}
