@@ -56,8 +56,10 @@ import (
 // of the transaction fails with NOSCRIPT and nothing runs; AppendBatch
 // then loads the script (SCRIPT LOAD, on every master of a cluster) and
 // sends the transaction once more. An empty ms returns nil, nil without a
-// round trip. A batch is not told to the Observer: Ops has no name for it
-// yet (promredis makes its series from Ops).
+// round trip. The Observer is told of a batch that reached Redis once, as
+// op "append_batch", with the error of its first message not stored (a
+// batch cut short by an invalid message, with what was sent stored, is a
+// success for Redis).
 func (s *Store) AppendBatch(ctx context.Context, conv string, ms []chatring.Message) ([]chatring.Message, error) {
 	const op = "append_batch"
 	if err := s.enter(ctx, op, conv); err != nil {
@@ -94,8 +96,9 @@ func (s *Store) AppendBatch(ctx context.Context, conv string, ms []chatring.Mess
 // conv's keys and decodes the replies into ms (as appendArgs prepared
 // them). It returns how many messages were stored, a prefix of ms, and
 // the error of the first that was not.
-func (s *Store) runBatch(ctx context.Context, conv string, ms []chatring.Message, args [][]any) (int, error) {
+func (s *Store) runBatch(ctx context.Context, conv string, ms []chatring.Message, args [][]any) (_ int, err error) {
 	const op = "append_batch"
+	defer s.observe(op, s.begin(), &err)
 	keys := s.keys(conv)
 	exec := func() ([]redis.Cmder, error) {
 		return s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {

@@ -59,8 +59,7 @@
 // outbox replays a backlog through it (resilient.BatchAppender).
 //
 // WithObserver reports the duration and the error kind of every operation
-// sent to Redis but AppendBatch's (Ops has no name for a batch yet);
-// package github.com/chatring/chatring/promexport/promredis exports them
+// sent to Redis (a batch as one "append_batch"); package github.com/chatring/chatring/promexport/promredis exports them
 // to Prometheus.
 //
 // This is a module of its own, so that importers of chatring never

@@ -22,7 +22,7 @@ import (
 // includes waiting for a connection of the client's pool. kind is
 // KindNone when the operation succeeded, else the kind of its error.
 //
-// AppendBatch is not observed (Ops has no name for it yet). Calls that
+// AppendBatch is observed once per batch, as "append_batch". Calls that
 // never reach Redis are not observed either: those rejected before
 // (an invalid message or conversation ID, a write after Close, a ctx
 // already done) are the caller's, not Redis's, and chatring's own
@@ -45,7 +45,7 @@ func WithObserver(o Observer) Option {
 }
 
 // ops are the values of Observer's op, in the order Ops returns them.
-var ops = []string{"append", "messages", "window", "set_system_prompt", "clear", "delete"}
+var ops = []string{"append", "append_batch", "messages", "window", "set_system_prompt", "clear", "delete"}
 
 // Ops returns the names of the operations an Observer is told of, one per
 // Store method that calls Redis. The slice is a new copy on every call.

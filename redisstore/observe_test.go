@@ -63,6 +63,20 @@ func TestObserver(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("observations (-want +got):\n%s", diff)
 	}
+	// AppendBatch: once per batch that reaches Redis; a batch cut short by
+	// an invalid message sends (and observes) what comes before it; one
+	// whose first message is invalid sends nothing.
+	user := chatring.Message{Role: chatring.User, Content: "x"}
+	bad := chatring.Message{Role: "robot", Content: "x"}
+	for i, b := range [][]chatring.Message{{user, user}, {user, bad}, {bad, user}} {
+		if _, err := s.AppendBatch(ctx, "conv", b); (err != nil) != (i > 0) {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if diff := cmp.Diff([]string{"append_batch none", "append_batch none"}, rec.take()); diff != "" {
+		t.Errorf("AppendBatch observations (-want +got):\n%s", diff)
+	}
+	got = append(got, "append_batch none")
 	for _, op := range got {
 		if !slices.Contains(redisstore.Ops(), strings.Fields(op)[0]) {
 			t.Errorf("observed op %q is not in Ops() %q", op, redisstore.Ops())

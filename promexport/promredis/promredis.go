@@ -13,7 +13,7 @@
 //	chatring_redis_operation_duration_seconds{op}  histogram  duration of the operations sent to Redis, failed ones included
 //	chatring_redis_errors_total{op,kind}           counter    the failed ones, by kind: canceled, timeout, unavailable, format, other
 //
-// op is one of redisstore.Ops(): append, messages, window,
+// op is one of redisstore.Ops(): append, append_batch, messages, window,
 // set_system_prompt, clear, delete. kind is one of redisstore.ErrorKinds():
 // canceled (the caller's ctx was canceled: the caller went away, not
 // Redis's fault), timeout (the ctx's deadline passed: Redis did not

@@ -37,6 +37,7 @@ const want = `
 # HELP chatring_redis_errors_total Operations sent to Redis that failed, by op and kind (canceled, timeout, unavailable, format, other).
 # TYPE chatring_redis_errors_total counter
 chatring_redis_errors_total{kind="canceled",op="append",store="sessions"} 0
+chatring_redis_errors_total{kind="canceled",op="append_batch",store="sessions"} 0
 chatring_redis_errors_total{kind="canceled",op="clear",store="sessions"} 0
 chatring_redis_errors_total{kind="canceled",op="delete",store="sessions"} 1
 chatring_redis_errors_total{kind="canceled",op="messages",store="sessions"} 0
@@ -44,6 +45,7 @@ chatring_redis_errors_total{kind="canceled",op="scan",store="sessions"} 0
 chatring_redis_errors_total{kind="canceled",op="set_system_prompt",store="sessions"} 0
 chatring_redis_errors_total{kind="canceled",op="window",store="sessions"} 0
 chatring_redis_errors_total{kind="format",op="append",store="sessions"} 0
+chatring_redis_errors_total{kind="format",op="append_batch",store="sessions"} 0
 chatring_redis_errors_total{kind="format",op="clear",store="sessions"} 0
 chatring_redis_errors_total{kind="format",op="delete",store="sessions"} 0
 chatring_redis_errors_total{kind="format",op="messages",store="sessions"} 0
@@ -51,6 +53,7 @@ chatring_redis_errors_total{kind="format",op="scan",store="sessions"} 0
 chatring_redis_errors_total{kind="format",op="set_system_prompt",store="sessions"} 1
 chatring_redis_errors_total{kind="format",op="window",store="sessions"} 0
 chatring_redis_errors_total{kind="other",op="append",store="sessions"} 0
+chatring_redis_errors_total{kind="other",op="append_batch",store="sessions"} 0
 chatring_redis_errors_total{kind="other",op="clear",store="sessions"} 1
 chatring_redis_errors_total{kind="other",op="delete",store="sessions"} 0
 chatring_redis_errors_total{kind="other",op="messages",store="sessions"} 0
@@ -58,6 +61,7 @@ chatring_redis_errors_total{kind="other",op="scan",store="sessions"} 1
 chatring_redis_errors_total{kind="other",op="set_system_prompt",store="sessions"} 0
 chatring_redis_errors_total{kind="other",op="window",store="sessions"} 0
 chatring_redis_errors_total{kind="timeout",op="append",store="sessions"} 0
+chatring_redis_errors_total{kind="timeout",op="append_batch",store="sessions"} 0
 chatring_redis_errors_total{kind="timeout",op="clear",store="sessions"} 0
 chatring_redis_errors_total{kind="timeout",op="delete",store="sessions"} 0
 chatring_redis_errors_total{kind="timeout",op="messages",store="sessions"} 0
@@ -65,6 +69,7 @@ chatring_redis_errors_total{kind="timeout",op="scan",store="sessions"} 0
 chatring_redis_errors_total{kind="timeout",op="set_system_prompt",store="sessions"} 0
 chatring_redis_errors_total{kind="timeout",op="window",store="sessions"} 1
 chatring_redis_errors_total{kind="unavailable",op="append",store="sessions"} 2
+chatring_redis_errors_total{kind="unavailable",op="append_batch",store="sessions"} 0
 chatring_redis_errors_total{kind="unavailable",op="clear",store="sessions"} 0
 chatring_redis_errors_total{kind="unavailable",op="delete",store="sessions"} 0
 chatring_redis_errors_total{kind="unavailable",op="messages",store="sessions"} 0
@@ -90,6 +95,23 @@ chatring_redis_operation_duration_seconds_bucket{op="append",store="sessions",le
 chatring_redis_operation_duration_seconds_bucket{op="append",store="sessions",le="+Inf"} 4
 chatring_redis_operation_duration_seconds_sum{op="append",store="sessions"} 0.5027
 chatring_redis_operation_duration_seconds_count{op="append",store="sessions"} 4
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.0001"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.00025"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.0005"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.001"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.0025"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.005"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.01"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.025"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.05"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.1"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.25"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="0.5"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="1"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="2.5"} 0
+chatring_redis_operation_duration_seconds_bucket{op="append_batch",store="sessions",le="+Inf"} 0
+chatring_redis_operation_duration_seconds_sum{op="append_batch",store="sessions"} 0
+chatring_redis_operation_duration_seconds_count{op="append_batch",store="sessions"} 0
 chatring_redis_operation_duration_seconds_bucket{op="clear",store="sessions",le="0.0001"} 0
 chatring_redis_operation_duration_seconds_bucket{op="clear",store="sessions",le="0.00025"} 0
 chatring_redis_operation_duration_seconds_bucket{op="clear",store="sessions",le="0.0005"} 0
@@ -283,8 +305,11 @@ func TestCounts(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
-	if n := testutil.CollectAndCount(c); n != 6+6*5 {
-		t.Errorf("%d series (a histogram is one), want %d: one histogram per op, one error counter per op and kind", n, 6+6*5)
+	if ops := len(redisstore.Ops()); ops != 7 {
+		t.Errorf("redisstore.Ops() has %d ops, this test knows 7", ops)
+	}
+	if n := testutil.CollectAndCount(c); n != 7+7*5 {
+		t.Errorf("%d series (a histogram is one), want %d: one histogram per op, one error counter per op and kind", n, 7+7*5)
 	}
 }
 
