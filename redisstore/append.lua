@@ -28,7 +28,7 @@
 -- comes late (the resilient wrapper's outbox replays after an outage) must
 -- not store it again. Every operation on ids is O(log n) in the horizon
 -- (O(n) on a listpack of at most 128 entries), so an Append's cost does not
--- grow with the window. Nine or ten Redis calls: HMGET, ZSCORE, RPUSH,
+-- grow with the window. Eight to ten Redis calls: HMGET, ZSCORE, RPUSH,
 -- LTRIM (a full window), ZREMRANGEBYSCORE (past the horizon), ZADD, HSET
 -- and three PEXPIREs.
 local messages, meta, ids = KEYS[1], KEYS[2], KEYS[3]

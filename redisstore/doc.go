@@ -41,7 +41,7 @@
 //
 // # Cost per Append
 //
-// An Append is one script of nine or ten Redis calls; each operation on
+// An Append is one script of eight to ten Redis calls; each operation on
 // the idempotency tokens is O(log n) in the horizon (O(n) over at most 128
 // entries while the sorted set is a listpack), so its cost on the server
 // does not grow with the window. BenchmarkAppendFullWindow (full windows,

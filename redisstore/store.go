@@ -161,8 +161,9 @@ const DefaultIdempotencyHorizon = 128
 // reply was lost is stored; if more than n other appends reached the
 // conversation in between, the replay stores the message a second time.
 // Size n above the appends a conversation can receive during the longest
-// outage the outbox covers. Each token costs Redis about 25 bytes (a
-// listpack up to 128 tokens) or about 100 bytes (a skiplist above that);
+// outage the outbox covers. Tokens cost Redis (MEMORY USAGE, Redis 7.0)
+// about 28 bytes each up to 128 (a listpack: 3.6 KB for 128) and about
+// 120 above (a skiplist: 18 KB for 129, 118 KB for 1 000);
 // n < 0 makes New return an error wrapping chatring.ErrInvalidConfig, and
 // n = 0 means the default.
 func WithIdempotencyHorizon(n int) Option {
