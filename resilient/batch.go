@@ -65,11 +65,13 @@ func (s *Store) replayBatch(ctx context.Context, conv string, q *queue, ba Batch
 }
 
 // replayed records that the primary stored m, the head of conv's queue
-// q, as got: it leaves the queue and enters the mirror.
+// q, as got: it enters the mirror and leaves the queue.
 func (s *Store) replayed(ctx context.Context, conv string, q *queue, v *view, st stamp, m, got chatring.Message) {
+	// The mirror first: a degraded read that no longer finds m in the
+	// queue finds it there (see Store.degraded).
+	s.mirror.appended(v, st, got)
 	s.outbox.pop(conv, q)
 	s.ctr.replayed.Add(1)
-	s.mirror.appended(v, st, got)
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.LogAttrs(ctx, slog.LevelDebug, "resilient: buffered append replayed",
 			slog.Uint64("provisional_seq", m.Seq), slog.Uint64("seq", got.Seq))

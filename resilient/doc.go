@@ -86,20 +86,43 @@
 // When a call ends with ErrUnavailable — retries exhausted or the
 // breaker open — reads and writes degrade differently.
 //
-// Reads (Messages, Window) are answered from a local mirror: per
-// conversation, the window as of the last call of this process that read
-// or wrote it through this Store (in the order those calls returned),
-// followed by the appends this process has buffered, at most 2 × MaxTurns
-// messages, with the pinned prompt last seen. Two consequences: a process
-// that only appended to a conversation, never read it, holds only its own
-// appends since it last knew the window, so a degraded read returns that
-// contiguous tail, not the primary's whole window; and a degraded Window
-// includes the pinned prompt only if this process saw it (through Window
-// or SetSystemPrompt), otherwise it returns the messages without the
-// prompt. A degraded read returns a
-// nil error, is counted (Stats.DegradedReads) and logged at Debug. A
-// conversation the mirror does not hold returns the ErrUnavailable. The
-// mirror is bounded (WithMirror, W-TinyLFU eviction and the IdleTTL).
+// Reads (Messages, Window) are answered from a local mirror. Per
+// conversation it holds the messages this process saw through this
+// Store: the window its latest read returned, and each message its
+// appends stored (durably, or replayed from the outbox), put at its Seq
+// whatever order the replies came back in; of those, the ones within
+// 2 × MaxTurns of the newest Seq it saw (older ones were pushed out of
+// the primary's window too). A degraded read is those messages, then
+// the appends this process has buffered (with provisional Seq values
+// after that newest), the oldest dropped so that all are within
+// 2 × MaxTurns of the newest, with the pinned prompt last seen. So:
+//
+//   - A degraded read is sorted by Seq, but unlike the primary's window
+//     it may have gaps: where this process does not know the messages —
+//     other processes' appends since its latest read, its own appends
+//     that failed with ErrUnavailable (and may have been stored), and
+//     appends still in flight. A process that only appends to a
+//     conversation, never reads it, sees only its own appends.
+//   - Read-your-writes: a degraded read holds every append this process
+//     acknowledged (nil error, or ErrBuffered) whose Seq is within
+//     2 × MaxTurns of the newest Seq this process has seen of the
+//     conversation, at its Seq (a buffered one, still in the outbox, at
+//     its provisional Seq), except those that a Clear or Delete through
+//     this process removed or that were in flight when one of them
+//     returned, as long as the mirror holds the conversation (see
+//     WithMirror) and nothing else deleted it (another replica's Delete,
+//     the primary's idle TTL: then the mirror follows the conversation's
+//     new start once an append of this process shows it, its Seq being
+//     taken by another message or older by more than the window than one
+//     seen before the append was sent).
+//   - A degraded Window includes the pinned prompt only if this process
+//     saw it (through Window or SetSystemPrompt), otherwise it returns
+//     the messages without the prompt.
+//
+// A degraded read returns a nil error, is counted (Stats.DegradedReads)
+// and logged at Debug. A conversation the mirror does not hold returns
+// the ErrUnavailable. The mirror is bounded (WithMirror, W-TinyLFU
+// eviction and the IdleTTL).
 //
 // Writes fail with ErrUnavailable by default. With WithOutbox, Appends
 // (and only Appends) are accepted into a bounded, per-process outbox and
@@ -157,8 +180,8 @@
 //     expired. Two replicas may answer the same conversation with
 //     different windows at the same time, and neither need match the
 //     primary's. Within one replica, reads see that replica's own
-//     acknowledged appends, durable and buffered (read-your-writes),
-//     while its mirror holds the conversation.
+//     acknowledged appends, durable and buffered, within the limits
+//     of read-your-writes above.
 //   - A buffered append's Seq is provisional and local: it continues the
 //     Seq of the newest message this replica knows of, so two replicas
 //     can give the same provisional Seq to different messages. On replay

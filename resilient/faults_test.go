@@ -115,7 +115,7 @@ func TestFaultSchedule(t *testing.T) {
 					t.Errorf("Messages: %v", err)
 					return
 				}
-				if err := acks.CheckWindow(msgs); err != nil {
+				if err := acks.CheckRead(msgs); err != nil {
 					t.Errorf("%s: %v", conv, err)
 					return
 				}

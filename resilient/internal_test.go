@@ -3,6 +3,7 @@ package resilient
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -83,9 +84,10 @@ func seqs(msgs []chatring.Message) []uint64 {
 }
 
 // TestMirrorStamps: a read that started before a write this process
-// recorded never takes the view back to an older window; a call that
-// started before a Clear or Delete is ignored; windows read extend or
-// replace the view so that it stays contiguous.
+// recorded never takes the view back to an older window, but adds what
+// the view lacks; a call that started before a Clear or Delete is
+// ignored; acknowledged messages go at their Seq whatever order their
+// replies come in, with gaps where the view knows nothing.
 func TestMirrorStamps(t *testing.T) {
 	m, err := newMirror(10, 4, time.Hour)
 	if err != nil {
@@ -121,25 +123,36 @@ func TestMirrorStamps(t *testing.T) {
 	m.appended(v, st, msg(10, "y"))
 	m.appended(v, st, msg(10, "y")) // a duplicate ID's answer
 	m.appended(v, st, msg(7, "late"))
-	check("a duplicate and a late answer", []uint64{9, 10})
+	check("a duplicate, and a late answer still in the window", []uint64{7, 9, 10})
+	m.appended(v, st, msg(6, "later"))
+	check("a late answer pushed out", []uint64{7, 9, 10})
+
+	_, reading = m.view("c")
+	_, st = m.view("c")
+	m.appended(v, st, msg(12, "w"))
+	m.read(v, reading, []chatring.Message{msg(8, "h"), msg(9, "x"), msg(10, "y"), msg(11, "v")})
+	check("an older read fills the gaps it knows", []uint64{9, 10, 11, 12})
 
 	_, before := m.view("c")
 	m.cleared(v, false)
-	m.appended(v, before, msg(11, "z")) // started before the Clear
+	m.appended(v, before, msg(13, "z")) // started before the Clear
 	m.read(v, before, []chatring.Message{msg(9, "x")})
 	check("answers of calls older than a Clear", []uint64{})
 	_, st = m.view("c")
-	m.appended(v, st, msg(11, "z"))
-	check("an append after Clear", []uint64{11})
+	m.appended(v, st, msg(13, "z"))
+	check("an append after Clear", []uint64{13})
 
 	_, st = m.view("c")
-	m.cut(v, st, []chatring.Message{{Role: chatring.System, Content: "p"}, msg(10, "y"), msg(11, "z"), msg(12, "w")})
-	check("a Window that overlaps", []uint64{10, 11, 12})
+	m.cut(v, st, []chatring.Message{{Role: chatring.System, Content: "p"}, msg(12, "w"), msg(13, "z"), msg(14, "u")})
+	check("a Window that overlaps", []uint64{12, 13, 14})
 	if _, p, _, _ := v.snapshot(nil); p == nil || p.Content != "p" {
 		t.Errorf("prompt after a Window: %v", p)
 	}
+	_, st = m.view("c")
+	m.cut(v, st, []chatring.Message{msg(16, "f")})
+	check("a Window cut by its budget, after a gap", []uint64{13, 14, 16})
 	m.cut(v, st, []chatring.Message{msg(20, "far")})
-	check("a Window after a gap", []uint64{20})
+	check("a Window far ahead", []uint64{20})
 
 	m.cleared(v, true)
 	_, st = m.view("c")
@@ -148,6 +161,90 @@ func TestMirrorStamps(t *testing.T) {
 	if _, p, last, _ := v.snapshot(nil); p != nil || last != 1 {
 		t.Errorf("after Delete: prompt %v, last %d", p, last)
 	}
+}
+
+// TestMirrorAppendedOrder: appends recorded in any order — as replies
+// come back — leave the view holding each of them that is within the
+// window of the newest, and nothing else; a conversation that starts
+// again behind this process's back (Delete elsewhere, expiry) is told
+// from a late reply by the view's last when the call began.
+func TestMirrorAppendedOrder(t *testing.T) {
+	const capacity = 4
+	newView := func(t *testing.T) (*mirror, *view) {
+		m, err := newMirror(10, capacity, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.close)
+		v, _ := m.view("c")
+		return m, v
+	}
+	t.Run("every order", func(t *testing.T) {
+		// All orders of recording Seq 1 to 6, every call stamped
+		// before any of them returned (they overlap).
+		perm := []uint64{1, 2, 3, 4, 5, 6}
+		var permute func(k int)
+		permute = func(k int) {
+			if k == len(perm) {
+				m, v := newView(t)
+				_, st := m.view("c")
+				for _, s := range perm {
+					m.appended(v, st, msg(s, fmt.Sprint("m", s)))
+				}
+				if got := seqs(v.win); !slices.Equal(got, []uint64{3, 4, 5, 6}) {
+					t.Errorf("recorded in order %v: view %v, want [3 4 5 6]", perm, got)
+				}
+				return
+			}
+			for i := k; i < len(perm); i++ {
+				perm[k], perm[i] = perm[i], perm[k]
+				permute(k + 1)
+				perm[k], perm[i] = perm[i], perm[k]
+			}
+		}
+		permute(0)
+	})
+	t.Run("restart behind our back", func(t *testing.T) {
+		m, v := newView(t)
+		_, st := m.view("c")
+		for s := uint64(1); s <= 10; s++ {
+			m.appended(v, st, msg(s, fmt.Sprint("old", s)))
+		}
+		// Deleted elsewhere; two appends of this process, sent after
+		// the view knew Seq 10, get Seq 1 and 2, and 2 returns first.
+		_, st = m.view("c")
+		m.appended(v, st, msg(2, "new2"))
+		m.appended(v, st, msg(1, "new1"))
+		if got := v.win; len(got) != 2 || got[0].ID != "new1" || got[1].ID != "new2" || v.last != 2 {
+			t.Errorf("after a restart: %v (last %d), want new1 and new2 (last 2)", brief(got), v.last)
+		}
+		// A different message at a Seq the view holds: also a restart.
+		_, st = m.view("c")
+		m.appended(v, st, msg(2, "other2"))
+		if got := brief(v.win); !slices.Equal(got, []string{"2:other2"}) {
+			t.Errorf("a different message at Seq 2: %v, want [2:other2]", got)
+		}
+	})
+	t.Run("late reply is no restart", func(t *testing.T) {
+		m, v := newView(t)
+		_, st := m.view("c") // the view knows nothing yet: last 0
+		for s := uint64(2); s <= 10; s++ {
+			m.appended(v, st, msg(s, fmt.Sprint("m", s)))
+		}
+		m.appended(v, st, msg(1, "m1")) // sent before all of them, pushed out
+		if got := seqs(v.win); !slices.Equal(got, []uint64{7, 8, 9, 10}) {
+			t.Errorf("after a late reply of Seq 1: %v, want [7 8 9 10]", got)
+		}
+	})
+}
+
+// brief renders messages as "seq:ID".
+func brief(msgs []chatring.Message) []string {
+	out := []string{}
+	for _, m := range msgs {
+		out = append(out, fmt.Sprintf("%d:%s", m.Seq, m.ID))
+	}
+	return out
 }
 
 // TestMirrorPush: appends to a full view keep its newest capacity

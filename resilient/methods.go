@@ -195,9 +195,11 @@ func (s *Store) buffer(ctx context.Context, conv string, m chatring.Message) (ch
 // finish within MaxElapsed, or another goroutine is replaying the
 // conversation's buffered appends, it returns the mirror's copy of
 // conv's window — the newest messages this process read or wrote,
-// followed by its buffered appends with provisional Seq values, at most
-// 2 × MaxTurns of them — with a nil error, and counts a degraded read;
-// without a copy it returns the error (ErrUnavailable).
+// sorted by Seq with gaps where it does not know the messages, followed
+// by its buffered appends with provisional Seq values, all within
+// 2 × MaxTurns of the newest (see the package documentation,
+// Degradation) — with a nil error, and counts a degraded read; without
+// a copy it returns the error (ErrUnavailable).
 func (s *Store) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
 	if err := enterRead(ctx, conv); err != nil {
 		return dst, err
@@ -274,14 +276,25 @@ func (s *Store) degraded(ctx context.Context, op, conv string, dst []chatring.Me
 	}
 	v := s.mirror.lookup(conv)
 	n := len(dst)
+	// The outbox first, then the mirror: a replay records its message in
+	// the mirror before it takes it out of the queue (see replayed), so
+	// a message that left the queue since is in the mirror's copy, and
+	// withPending leaves out those in both.
+	pending := s.outbox.buffered(conv, nil)
 	msgs, prompt, last, have := v.snapshot(dst)
-	msgs = s.outbox.pending(conv, last, msgs[n:], msgs)
+	msgs = withPending(pending, last, msgs[n:], msgs)
 	if !have && len(msgs) == n {
 		s.ctr.degradedMisses.Add(1)
 		return dst, nil, false
 	}
-	if extra := len(msgs) - n - 2*s.cfg.MaxTurns; extra > 0 {
-		msgs = append(msgs[:n], msgs[n+extra:]...)
+	// The buffered appends may push the oldest messages out of the
+	// window, as they will in the primary's.
+	last, drop := newest(msgs[n:]), 0
+	for n+drop < len(msgs) && !inWindow(msgs[n+drop].Seq, last, 2*s.cfg.MaxTurns) {
+		drop++
+	}
+	if drop > 0 {
+		msgs = append(msgs[:n], msgs[n+drop:]...)
 	}
 	hide(msgs[n:])
 	s.ctr.degradedReads.Add(1)

@@ -1,7 +1,9 @@
 package resilient
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,19 +12,30 @@ import (
 )
 
 // mirror keeps, per conversation, the newest messages this process saw
-// the primary return or store — a copy of the window as of the last call
-// of this process that read or wrote it — so that reads can be answered
-// while the primary is unavailable.
+// the primary return or store, so that reads can be answered while the
+// primary is unavailable.
 //
 // It is bounded by an otter cache (W-TinyLFU eviction, expiry after the
 // Config's IdleTTL without access), as MemoryStore is; each view holds at
 // most capacity messages.
 //
-// The views are updated in the order the calls that produced them
-// return, which may differ from the order in which the primary applied
-// them; see stamp for how a view avoids going back in time. A view is
-// always a contiguous run of Seq values. It knows nothing of what other
-// processes did since this one last called the primary.
+// A view is the messages it knows of, sorted by Seq, with gaps where it
+// knows nothing: the messages of other processes, of appends whose reply
+// was lost, and of appends still in flight. It keeps the messages whose
+// Seq is within capacity of last, the newest Seq it knows of; an older
+// one has been pushed out of the primary's window as well, by the newer
+// messages. So it holds at most capacity messages.
+//
+// The calls that update a view return in any order, which may differ
+// from the order in which the primary applied them: two Appends, say,
+// get Seq 2 and 3 and the reply of 3 comes first. An acknowledged message
+// is therefore put at its Seq, wherever that is in the view, not only
+// after the newest one; see appended for every case, and stamp for how a
+// read that returns late never takes a view back in time.
+//
+//	appended 3:  | 1 | . | 3 |   last 3 (2 in flight)
+//	appended 2:  | 1 | 2 | 3 |   last 3
+//	read 2..5:   | 2 | 3 | 4 | 5 |   last 5 (a full window replaces the view)
 type mirror struct {
 	cache    *otter.Cache[string, *view]
 	clock    *otter.CoarseClock // the idle TTL's clock; see newMirror
@@ -32,15 +45,16 @@ type mirror struct {
 // view is one conversation's part of the mirror.
 type view struct {
 	mu sync.Mutex // guards every field below
-	// win is the newest known messages, oldest first, contiguous in Seq,
-	// at most capacity of them; haveWin says whether anything is known
-	// about them yet (an empty win with haveWin is an empty window).
+	// win is the known messages, sorted by Seq, each with a Seq within
+	// capacity of last (so at most capacity of them); haveWin says
+	// whether anything is known about them yet (an empty win with
+	// haveWin is an empty window).
 	win     []chatring.Message
 	haveWin bool
 	// buf, once a full window was appended to, is win's backing array
 	// of 2 × capacity messages: trim drops the oldest messages by
-	// reslicing win forward in it, and push moves win back to its start
-	// when it reaches the end (see push).
+	// reslicing win forward in it, and room moves win back to its start
+	// when it reaches the end (see room).
 	buf []chatring.Message
 	// last is the Seq of the newest message the view knows of, kept
 	// after Clear (sequence numbers continue) and reset by Delete.
@@ -51,14 +65,15 @@ type view struct {
 	at stamp
 }
 
-// stamp orders a call against the writes recorded in a view while it
-// ran. gen counts the Clears and Deletes made through this process: the
-// answer of a call that started before one of them is dropped. writes
-// counts every write recorded: a read that started before one of them
-// may be older than the view, so it may extend the view but never take
-// it back to an older window. Together they make a process read its own
-// acknowledged writes in degraded reads.
-type stamp struct{ gen, writes uint64 }
+// stamp orders a call against what a view recorded while it ran. gen
+// counts the Clears and Deletes made through this process: the answer of
+// a call that started before one of them is dropped. writes counts every
+// write recorded: a read that started before one of them may be older
+// than the view, so it may add to the view but never take it back to an
+// older window. last is the view's last when the call started: the
+// primary had given out that Seq before the call was sent, which tells a
+// restarted conversation from a late reply (see appended).
+type stamp struct{ gen, writes, last uint64 }
 
 // newMirror returns a mirror of at most conversations views of
 // capacity messages each, a view expiring idleTTL after its last use.
@@ -101,7 +116,9 @@ func (m *mirror) view(conv string) (*view, stamp) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v, v.at
+	st := v.at
+	st.last = v.last
+	return v, st
 }
 
 // lookup returns conv's view if the mirror has one.
@@ -121,57 +138,118 @@ func (m *mirror) close() {
 	}
 }
 
-// update runs f under v's lock and reports whether it ran: not when v
-// is nil or a Clear or Delete was recorded since the call stamped st
-// began, nor when older is set and, a write having been recorded since,
-// newest (the Seq of the newest message the call returned) is older
-// than the view.
-func (v *view) update(st stamp, older bool, newest uint64, f func()) {
+// update runs f under v's lock unless v is nil or a Clear or Delete was
+// recorded since the call stamped st began.
+func (v *view) update(st stamp, f func()) {
 	if v == nil {
 		return
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.at.gen != st.gen || older && v.at.writes != st.writes && newest < v.last {
+	if v.at.gen != st.gen {
 		return
 	}
 	f()
 }
 
-// trim keeps the newest capacity messages of v.win. It copies nothing:
-// it reslices v.win past the older ones, which it zeroes so that their
-// contents can be collected.
+// inWindow reports whether a message with Seq seq is within capacity of
+// the newest Seq, last or seq itself: not pushed out by newer messages.
+func inWindow(seq, last uint64, capacity int) bool {
+	return seq+uint64(capacity) > max(last, seq)
+}
+
+// trim drops the messages of v.win that are no longer within capacity of
+// v.last. It copies nothing: it reslices v.win past them, and zeroes
+// them so that their contents can be collected.
 func (v *view) trim(capacity int) {
-	if n := len(v.win) - capacity; n > 0 {
+	n := 0
+	for n < len(v.win) && !inWindow(v.win[n].Seq, v.last, capacity) {
+		n++
+	}
+	if n > 0 {
 		clear(v.win[:n])
 		v.win = v.win[n:]
 	}
 }
 
-// push appends msg to v.win, which holds at most capacity messages,
-// without a copy of the window per message: once v.win is full and its
-// backing array too (trim reslices it forward), push moves it to the
-// start of v.buf, an array of 2 × capacity messages, which leaves room
-// for at least capacity more before the next move. That is one copy of
-// at most capacity messages per capacity appends, and no allocation
-// after v.buf's.
-func (v *view) push(msg chatring.Message, capacity int) {
-	if len(v.win) == cap(v.win) && len(v.win) >= capacity {
-		if v.buf == nil {
-			v.buf = make([]chatring.Message, 2*max(capacity, 1))
-		}
-		n := copy(v.buf, v.win) // memmove: v.win may lie in v.buf
-		clear(v.buf[n:])
-		v.win = v.buf[:n]
+// room makes room in v.win's backing array for one more message, without
+// a copy of the window per message: once v.win holds capacity messages
+// and its backing array is full (trim reslices it forward), it moves
+// v.win to the start of v.buf, an array of 2 × capacity messages, which
+// leaves room for at least capacity more before the next move. That is
+// one copy of at most capacity messages per capacity appends, and no
+// allocation after v.buf's. A smaller v.win grows as append grows it.
+func (v *view) room(capacity int) {
+	if len(v.win) < cap(v.win) || v.buf == nil && len(v.win) < capacity {
+		return
 	}
-	v.win = append(v.win, msg)
+	if v.buf == nil {
+		v.buf = make([]chatring.Message, 2*max(capacity, 1))
+	}
+	n := copy(v.buf, v.win) // memmove: v.win may lie in v.buf
+	clear(v.buf[n:])
+	v.win = v.buf[:n]
+}
+
+// put records msg, which is within capacity of the newest Seq, at its
+// place by Seq in v.win (after every message when it is the newest, the
+// usual case), makes it v.last if it is newer, and trims the messages it
+// pushes out. The caller checked that no message of v.win has its Seq.
+func (v *view) put(msg chatring.Message, capacity int) {
+	v.room(capacity)
+	i := len(v.win)
+	for i > 0 && v.win[i-1].Seq > msg.Seq {
+		i--
+	}
+	if i == len(v.win) {
+		v.win = append(v.win, msg)
+	} else {
+		v.win = slices.Insert(v.win, i, msg)
+	}
+	v.last = max(v.last, msg.Seq)
+	v.haveWin = true
 	v.trim(capacity)
 }
 
+// index returns the index of the message with Seq seq in v.win, or -1.
+func (v *view) index(seq uint64) int {
+	i, ok := slices.BinarySearchFunc(v.win, seq, func(m chatring.Message, seq uint64) int { return cmp.Compare(m.Seq, seq) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// reset makes msgs, sorted by Seq and within capacity of their newest,
+// the whole of v.win, and the newest of them v.last (unchanged when msgs
+// is empty: sequence numbers continue after a Clear).
+func (v *view) reset(msgs []chatring.Message, capacity int) {
+	clear(v.win)
+	v.win = append(v.win[:0], msgs...)
+	if len(msgs) > 0 {
+		v.last = newest(msgs)
+	}
+	v.haveWin = true
+	v.trim(capacity)
+}
+
+// merge puts each of msgs that is still within the window and unknown to
+// v into v.win: what an older read adds to a view that is newer.
+func (v *view) merge(msgs []chatring.Message, capacity int) {
+	for _, m := range msgs {
+		if inWindow(m.Seq, v.last, capacity) && v.index(m.Seq) < 0 {
+			v.put(m, capacity)
+		}
+	}
+	v.haveWin = true
+}
+
 // holds reports whether v.win is msgs already: same length, and the same
-// first and last message by Seq, ID and Time. (Between them the Seq
-// values are contiguous, and a Seq is never reused for another message
-// but after a Delete, which gives a new message a new Time.)
+// first and last message by Seq, ID and Time. (msgs are a window the
+// primary returned, contiguous in Seq, and v.win is sorted by Seq
+// without repeats, so it holds the same Seq values between them; and a
+// Seq is never reused for another message but after a Delete, which
+// gives a new message a new Time.)
 func (v *view) holds(msgs []chatring.Message) bool {
 	if !v.haveWin || len(v.win) != len(msgs) {
 		return false
@@ -191,76 +269,96 @@ func newest(msgs []chatring.Message) uint64 {
 	return msgs[len(msgs)-1].Seq
 }
 
-// read records a window that Messages returned.
+// read records a window that Messages returned: the whole window as the
+// primary had it at some instant during the call, contiguous in Seq.
+//
+// It replaces the view when it is at least as new as the view, or when
+// no write was recorded since the read began (then the view holds only
+// what calls that returned before the read began saw, which the primary
+// had applied before the read; a newer view means the conversation was
+// deleted or expired and started again). A read that is older than a
+// write recorded meanwhile only adds the messages the view lacks: the
+// write may not be in it.
 func (m *mirror) read(v *view, st stamp, msgs []chatring.Message) {
-	v.update(st, true, newest(msgs), func() {
-		if v.holds(msgs) {
-			return // the usual case on a read-heavy conversation: no copy
-		}
-		clear(v.win)
-		v.win = append(v.win[:0], msgs...)
-		v.trim(m.capacity)
-		v.haveWin = true
-		if len(msgs) > 0 {
-			v.last = newest(msgs)
+	v.update(st, func() {
+		switch {
+		case v.holds(msgs):
+			// the usual case on a read-heavy conversation: no copy
+		case newest(msgs) >= v.last || v.at.writes == st.writes:
+			v.reset(msgs, m.capacity)
+		default:
+			v.merge(msgs, m.capacity)
 		}
 	})
 }
 
 // cut records what Window returned: the prompt, and the newest messages
-// of the window, which extend the view when they continue it.
+// of the window, which may have been cut by the token budget (so they say
+// nothing of the messages before the first of them).
 func (m *mirror) cut(v *view, st stamp, w []chatring.Message) {
 	var prompt *chatring.Message
 	if len(w) > 0 && w[0].Seq == 0 && w[0].Role == chatring.System {
 		p := w[0]
 		prompt, w = &p, w[1:]
 	}
-	v.update(st, true, newest(w), func() {
+	v.update(st, func() {
 		if v.at.writes == st.writes { // else a SetSystemPrompt may have come since
 			v.prompt = prompt
 		}
-		if len(w) == 0 {
+		switch {
+		case len(w) == 0:
 			return // the messages may have been cut by the budget: nothing learned
+		case newest(w) >= v.last || v.at.writes == st.writes:
+			// As read, but only from the first message of w on.
+			first := w[0].Seq
+			i := len(v.win)
+			for i > 0 && v.win[i-1].Seq >= first {
+				i--
+			}
+			clear(v.win[i:])
+			v.win = append(v.win[:i], w...)
+			v.last = newest(w)
+			v.haveWin = true
+			v.trim(m.capacity)
+		default:
+			v.merge(w, m.capacity)
 		}
-		first := w[0].Seq
-		if v.haveWin && len(v.win) > 0 && first >= v.win[0].Seq && first <= v.last+1 {
-			v.win = append(v.win[:first-v.win[0].Seq], w...)
-		} else {
-			clear(v.win)
-			v.win = append(v.win[:0], w...)
-		}
-		v.trim(m.capacity)
-		v.haveWin = true
-		v.last = newest(w)
 	})
 }
 
-// appended records a message the primary stored (or returned for a
-// duplicate ID).
+// appended records a message the primary stored, or returned for a
+// duplicate ID, for a call stamped st.
+//
+//   - A message the view holds already (same Seq and ID: a duplicate
+//     ID, a replay that found its message stored) changes nothing.
+//   - Otherwise msg goes at its Seq if that is within the window of the
+//     newest Seq known, even if newer messages were recorded first (their
+//     replies came first).
+//   - A different message at a Seq the view holds, or one older by more
+//     than the window than the view's last when the call began (which a
+//     new message of the same conversation cannot be, nor a duplicate,
+//     found in the primary's window), means that the conversation was
+//     deleted or expired and started again without a Delete of this
+//     process: the view starts again from msg.
+//   - A Seq out of the window of the view's last but within the window
+//     of the last when the call began is a late reply: newer messages
+//     pushed it out of the primary's window too, and it is left out.
 func (m *mirror) appended(v *view, st stamp, msg chatring.Message) {
-	v.update(st, false, 0, func() {
+	v.update(st, func() {
 		v.at.writes++
-		switch {
-		case msg.Seq == v.last+1 && (v.haveWin || msg.Seq == 1):
-			v.push(msg, m.capacity)
-		case msg.Seq > v.last+1,
-			msg.Seq == 1 && !(len(v.win) > 0 && v.win[0].Seq == 1 && v.win[0].ID == msg.ID):
-			// Messages this process has not seen came between (another
-			// replica's), or the conversation started again (deleted or
-			// expired meanwhile): start from this message.
-			clear(v.win)
-			v.win = append(v.win[:0], msg)
-		default:
-			return // a duplicate ID's message, or a late answer: nothing newer
+		switch i := v.index(msg.Seq); {
+		case i >= 0 && v.win[i].ID == msg.ID:
+		case i < 0 && inWindow(msg.Seq, v.last, m.capacity):
+			v.put(msg, m.capacity)
+		case i >= 0 || !inWindow(msg.Seq, st.last, m.capacity):
+			v.reset([]chatring.Message{msg}, m.capacity)
 		}
-		v.haveWin = true
-		v.last = msg.Seq
 	})
 }
 
 // prompted records a SetSystemPrompt that succeeded.
 func (m *mirror) prompted(v *view, st stamp, p *chatring.Message) {
-	v.update(st, false, 0, func() {
+	v.update(st, func() {
 		v.at.writes++
 		v.prompt = p
 	})

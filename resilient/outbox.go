@@ -160,35 +160,35 @@ func (o *outbox) pop(conv string, q *queue) {
 	}
 }
 
-// pending appends conv's buffered messages to dst, with provisional Seq
-// values that follow base, leaving out those whose ID is in known (the
-// mirror's messages): a buffered append that an attempt stored although
-// its reply was lost, and that a read of the primary then saw, is in
-// both until its replay finds it stored.
-//
-// It holds the outbox's lock, which every replay needs too, for one map
-// look-up per known message and a copy of the queue.
-func (o *outbox) pending(conv string, base uint64, known, dst []chatring.Message) []chatring.Message {
+// buffered appends conv's buffered messages, oldest first, to dst.
+func (o *outbox) buffered(conv string, dst []chatring.Message) []chatring.Message {
 	if o.empty() {
 		return dst
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	q := o.queues[conv]
-	if q == nil {
-		return dst
+	if q := o.queues[conv]; q != nil {
+		dst = append(dst, q.msgs...)
 	}
-	var both map[string]struct{} // rare: only after lost replies
-	for i := range known {
-		if _, ok := q.ids[known[i].ID]; ok {
-			if both == nil {
-				both = make(map[string]struct{})
-			}
-			both[known[i].ID] = struct{}{}
+	return dst
+}
+
+// withPending appends pending, a conversation's buffered messages, to
+// dst, with provisional Seq values that follow base, leaving out those
+// whose ID is in known (the mirror's messages): a buffered append that
+// the primary stored (replayed, or by an attempt whose reply was lost, a
+// read of the primary then seeing it) may be in both until it leaves the
+// queue.
+func withPending(pending []chatring.Message, base uint64, known, dst []chatring.Message) []chatring.Message {
+	var ids map[string]struct{}
+	if len(pending) > 0 && len(known) > 0 {
+		ids = make(map[string]struct{}, len(known))
+		for i := range known {
+			ids[known[i].ID] = struct{}{}
 		}
 	}
-	for _, m := range q.msgs {
-		if _, ok := both[m.ID]; ok {
+	for _, m := range pending {
+		if _, ok := ids[m.ID]; ok {
 			continue
 		}
 		base++

@@ -74,7 +74,7 @@ func run(t *testing.T, addr, prefix string, d time.Duration, fault func()) resil
 				acked[w] = append(acked[w], a)
 				win, err := s.Window(context.Background(), a.Conv, 0)
 				if err == nil {
-					err = acks.CheckWindow(win)
+					err = acks.CheckRead(win)
 				}
 				if err != nil && !errors.Is(err, chatring.ErrUnavailable) {
 					t.Errorf("Window: %v", err)

@@ -39,13 +39,29 @@ func Record(a Ack, m chatring.Message, err error) (Ack, error) {
 	return a, nil
 }
 
-// CheckWindow reports a window that is not contiguous in Seq or holds a
-// content twice.
+// CheckWindow reports a window of the primary that is not contiguous in
+// Seq or holds a content twice.
 func CheckWindow(msgs []chatring.Message) error {
+	return checkWindow(msgs, true)
+}
+
+// CheckRead reports a window read through the resilient Store that is
+// not sorted by Seq without repeats or holds a content twice. It may
+// have been a degraded read, from the mirror, which has gaps where this
+// process does not know the messages; the primary's windows, which have
+// none, are checked by CheckWindow.
+func CheckRead(msgs []chatring.Message) error {
+	return checkWindow(msgs, false)
+}
+
+func checkWindow(msgs []chatring.Message, contiguous bool) error {
 	seen := map[string]uint64{}
 	for i, m := range msgs {
-		if i > 0 && m.Seq != msgs[i-1].Seq+1 {
+		if i > 0 && contiguous && m.Seq != msgs[i-1].Seq+1 {
 			return fmt.Errorf("not contiguous: Seq %d after %d", m.Seq, msgs[i-1].Seq)
+		}
+		if i > 0 && m.Seq <= msgs[i-1].Seq {
+			return fmt.Errorf("not sorted: Seq %d after %d", m.Seq, msgs[i-1].Seq)
 		}
 		if prev, dup := seen[m.Content]; dup {
 			return fmt.Errorf("%s stored twice, at Seq %d and %d", m.Content, prev, m.Seq)
