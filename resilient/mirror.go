@@ -346,6 +346,10 @@ func (m *mirror) cut(v *view, st stamp, w []chatring.Message) {
 func (m *mirror) appended(v *view, st stamp, msg chatring.Message) {
 	v.update(st, func() {
 		v.at.writes++
+		if msg.Seq > v.last { // the usual case: the newest, at the end
+			v.put(msg, m.capacity)
+			return
+		}
 		switch i := v.index(msg.Seq); {
 		case i >= 0 && v.win[i].ID == msg.ID:
 		case i < 0 && inWindow(msg.Seq, v.last, m.capacity):
