@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os/exec"
 	"strings"
 	"sync"
@@ -410,7 +411,8 @@ type faultAck struct {
 // appends to its own slices).
 type faultAcks struct {
 	durable, buffered, failed [][]faultAck
-	readFailed                []uint64 // per reader: reads that returned ErrUnavailable
+	readFailed                []uint64        // per reader: reads that returned ErrUnavailable
+	fullWait                  []time.Duration // per writer: see backoff
 }
 
 func newFaultAcks(writers, readers int) *faultAcks {
@@ -419,6 +421,34 @@ func newFaultAcks(writers, readers int) *faultAcks {
 		buffered:   make([][]faultAck, writers),
 		failed:     make([][]faultAck, writers),
 		readFailed: make([]uint64, readers),
+		fullWait:   make([]time.Duration, writers),
+	}
+}
+
+// The bounds of a writer's wait after an append refused for a full
+// outbox; see backoff.
+const (
+	fullWaitMin = time.Millisecond
+	fullWaitMax = 50 * time.Millisecond
+)
+
+// backoff waits, after writer w's append that returned err, before its
+// next one when err is resilient.ErrOutboxFull, as a client would: the
+// outbox refuses at once, and appending again at once only keeps it full
+// while it drains. The wait is drawn from [0, bound] (full jitter), the
+// bound doubling from fullWaitMin to fullWaitMax while appends are
+// refused; any other outcome resets it. It ends early when ctx is done.
+func (fa *faultAcks) backoff(ctx context.Context, w int, err error) {
+	if !errors.Is(err, resilient.ErrOutboxFull) {
+		fa.fullWait[w] = 0
+		return
+	}
+	fa.fullWait[w] = min(max(2*fa.fullWait[w], fullWaitMin), fullWaitMax)
+	t := time.NewTimer(rand.N(fa.fullWait[w] + 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,8 +28,11 @@ import (
 // from a table drawn once per worker (-dist uniform or zipf). The checks
 // are those of the other levels, per conversation:
 //
-//   - every window a reader gets is contiguous in Seq, at most the
-//     capacity long, and holds only messages of its own conversation;
+//   - every window a reader gets is contiguous in Seq (with -faults,
+//     where a read may be degraded, served from the resilient Store's
+//     mirror: sorted by Seq, with gaps where this process does not know
+//     the messages), at most the capacity long, and holds only messages
+//     of its own conversation;
 //   - each writer's messages in a window are in the order it sent them;
 //   - the newest append acknowledged in that conversation before the read
 //     began is in the window, at its Seq, with its own content (so a
@@ -279,6 +283,9 @@ func (wl *storeWorkload) writer(ctx context.Context, w int) {
 		}
 		record(h, d)
 		c.sent[w] = n + 1 // a buffered or failed #n may be stored: never reuse it
+		if wl.faults != nil {
+			wl.faults.backoff(ctx, w, err)
+		}
 		if err != nil {
 			return true
 		}
@@ -333,7 +340,14 @@ func (wl *storeWorkload) checkWindow(ci int, win []chatring.Message, before stor
 	}
 	lastN := map[int]uint64{}
 	for i, m := range win {
-		if i > 0 && m.Seq != win[i-1].Seq+1 {
+		// With -faults a read may be degraded, served from the resilient
+		// Store's mirror: sorted by Seq, with gaps where this process
+		// does not know the messages (see package resilient).
+		if i > 0 && m.Seq <= win[i-1].Seq {
+			wl.viol.addf("%s: window not sorted by Seq: Seq %d after %d", c.name, m.Seq, win[i-1].Seq)
+			return
+		}
+		if i > 0 && wl.faults == nil && m.Seq != win[i-1].Seq+1 {
 			wl.viol.addf("%s: window not contiguous: Seq %d after %d", c.name, m.Seq, win[i-1].Seq)
 			return
 		}
@@ -361,9 +375,13 @@ func (wl *storeWorkload) checkWindow(ci int, win []chatring.Message, before stor
 			c.name, before.seq, before.w, before.n, lastSeq(win))
 		return
 	}
-	first := win[0].Seq
-	if before.seq >= first {
-		m := win[before.seq-first]
+	if before.seq >= win[0].Seq {
+		i, ok := slices.BinarySearchFunc(win, before.seq, func(m chatring.Message, seq uint64) int { return cmp.Compare(m.Seq, seq) })
+		if !ok {
+			wl.viol.addf("%s: Seq %d (writer %d's #%d) was acknowledged before the read, which skips it", c.name, before.seq, before.w, before.n)
+			return
+		}
+		m := win[i]
 		if _, w, n, err := parseStoreContent(m); err == nil && (w != before.w || n != before.n) {
 			wl.viol.addf("%s: Seq %d holds writer %d's #%d, but was acknowledged for writer %d's #%d", c.name, m.Seq, w, n, before.w, before.n)
 		}
