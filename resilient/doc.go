@@ -110,11 +110,12 @@
 //     its provisional Seq), except those that a Clear or Delete through
 //     this process removed or that were in flight when one of them
 //     returned, as long as the mirror holds the conversation (see
-//     WithMirror) and nothing else deleted it (another replica's Delete,
-//     the primary's idle TTL: then the mirror follows the conversation's
-//     new start once an append of this process shows it, its Seq being
-//     taken by another message or older by more than the window than one
-//     seen before the append was sent).
+//     WithMirror) and nothing else deleted it. After another replica's
+//     Delete or the primary's idle TTL the mirror keeps the old messages,
+//     and leaves out this process's new ones while their Seq values are
+//     older than the window of the old newest (they cannot be told from
+//     late replies), until a read of the primary, or a new message at a
+//     Seq where the mirror holds another one, shows the new start.
 //   - A degraded Window includes the pinned prompt only if this process
 //     saw it (through Window or SetSystemPrompt), otherwise it returns
 //     the messages without the prompt.

@@ -70,10 +70,8 @@ type view struct {
 // a call that started before one of them is dropped. writes counts every
 // write recorded: a read that started before one of them may be older
 // than the view, so it may add to the view but never take it back to an
-// older window. last is the view's last when the call started: the
-// primary had given out that Seq before the call was sent, which tells a
-// restarted conversation from a late reply (see appended).
-type stamp struct{ gen, writes, last uint64 }
+// older window.
+type stamp struct{ gen, writes uint64 }
 
 // newMirror returns a mirror of at most conversations views of
 // capacity messages each, a view expiring idleTTL after its last use.
@@ -116,9 +114,7 @@ func (m *mirror) view(conv string) (*view, stamp) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	st := v.at
-	st.last = v.last
-	return v, st
+	return v, v.at
 }
 
 // lookup returns conv's view if the mirror has one.
@@ -273,12 +269,12 @@ func newest(msgs []chatring.Message) uint64 {
 // primary had it at some instant during the call, contiguous in Seq.
 //
 // It replaces the view when it is at least as new as the view, or when
-// no write was recorded since the read began (then the view holds only
-// what calls that returned before the read began saw, which the primary
-// had applied before the read; a newer view means the conversation was
-// deleted or expired and started again). A read that is older than a
-// write recorded meanwhile only adds the messages the view lacks: the
-// write may not be in it.
+// no write was recorded since the read began: then every write the view
+// holds was applied before the read began, so the read has it or the
+// primary no longer does (a newer view came from a concurrent read that
+// returned first, or the conversation was deleted or expired and started
+// again). A read that is older than a write recorded meanwhile only adds
+// the messages the view lacks: the write may not be in it.
 func (m *mirror) read(v *view, st stamp, msgs []chatring.Message) {
 	v.update(st, func() {
 		switch {
@@ -334,15 +330,16 @@ func (m *mirror) cut(v *view, st stamp, w []chatring.Message) {
 //   - Otherwise msg goes at its Seq if that is within the window of the
 //     newest Seq known, even if newer messages were recorded first (their
 //     replies came first).
-//   - A different message at a Seq the view holds, or one older by more
-//     than the window than the view's last when the call began (which a
-//     new message of the same conversation cannot be, nor a duplicate,
-//     found in the primary's window), means that the conversation was
-//     deleted or expired and started again without a Delete of this
-//     process: the view starts again from msg.
-//   - A Seq out of the window of the view's last but within the window
-//     of the last when the call began is a late reply: newer messages
-//     pushed it out of the primary's window too, and it is left out.
+//   - A different message at a Seq the view holds means that the
+//     conversation was deleted or expired and started again without a
+//     Delete of this process: the view starts again from msg.
+//   - An older Seq is a late reply, pushed out of the primary's window
+//     by newer messages too, or a duplicate that the primary recognised
+//     after its message left the window (the Store contract allows it:
+//     the Redis store keeps IDs longer than the window): it is left out.
+//     (So is a message of a conversation restarted behind this process's
+//     back whose Seq is that much older than the view's: a Seq alone
+//     cannot tell it from those.)
 func (m *mirror) appended(v *view, st stamp, msg chatring.Message) {
 	v.update(st, func() {
 		v.at.writes++
@@ -352,10 +349,10 @@ func (m *mirror) appended(v *view, st stamp, msg chatring.Message) {
 		}
 		switch i := v.index(msg.Seq); {
 		case i >= 0 && v.win[i].ID == msg.ID:
-		case i < 0 && inWindow(msg.Seq, v.last, m.capacity):
-			v.put(msg, m.capacity)
-		case i >= 0 || !inWindow(msg.Seq, st.last, m.capacity):
+		case i >= 0:
 			v.reset([]chatring.Message{msg}, m.capacity)
+		case inWindow(msg.Seq, v.last, m.capacity):
+			v.put(msg, m.capacity)
 		}
 	})
 }

@@ -118,14 +118,14 @@ func TestReadYourWritesOutOfOrder(t *testing.T) {
 // Seq 1, and replies out of order (Seq 2 before Seq 1) still both reach
 // the mirror, after this process's Delete and after one behind its back
 // (another replica's Delete, the primary's idle TTL), which the mirror
-// tells from a late reply and follows instead of keeping the old window
-// and leaving the new appends out.
+// sees when a new message comes back at a Seq it holds another message
+// at, and follows instead of keeping the old window.
 func TestReadYourWritesRestart(t *testing.T) {
 	for _, foreign := range []bool{false, true} {
 		t.Run(map[bool]string{false: "own Delete", true: "foreign Delete"}[foreign], func(t *testing.T) {
 			s, h, mem := newHoldRig(t, chatring.Config{MaxTurns: 2}, "new1")
 			ctx := context.Background()
-			for i := range 6 {
+			for i := range 3 { // Seq 1 to 3, within the window of 4
 				if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: fmt.Sprint("old", i)}); err != nil {
 					t.Fatal(err)
 				}
