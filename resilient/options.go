@@ -33,12 +33,13 @@ type RetryPolicy struct {
 	// call takes at most about 2 × MaxElapsed. Default 1s.
 	MaxElapsed time.Duration
 	// AttemptTimeout is the deadline of one attempt (within the caller's
-	// ctx, which may be shorter). Under a ctx that cannot be canceled
-	// (context.Background and its values), attempts that start at about
-	// the same time share one deadline, so that an attempt costs no timer
-	// of its own: such an attempt may get up to a 64th of AttemptTimeout
-	// (at most 10ms) more than AttemptTimeout, never less (but for
-	// MaxElapsed, to which it is cut exactly). An attempt that reaches
+	// ctx, which may be shorter). Attempts that start at about the same
+	// time share one deadline, so that an attempt costs no timer of its
+	// own (under a ctx that can be canceled, until the primary asks for
+	// the attempt's Done channel, as go-redis does: then it gets one), so
+	// an attempt may get up to a 64th of AttemptTimeout (at most 10ms)
+	// more than AttemptTimeout, never less (but for MaxElapsed, to which
+	// it is cut exactly). An attempt that reaches
 	// it counts as ErrUnavailable — the service did not answer in time —
 	// for retries and for the breaker, whereas the caller's own deadline
 	// or cancellation never counts against the service. Default 500ms;

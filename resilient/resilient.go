@@ -310,18 +310,16 @@ func (s *Store) try(ctx context.Context, now, end time.Time, f func(context.Cont
 		// and is the caller's, as below; a DeadlineExceeded the store
 		// reports early is then the caller's too, not the attempt's.
 		if d, ok := ctx.Deadline(); !ok || d.After(deadline) {
-			// Under a ctx that cannot be canceled the attempt gets a
-			// deadline it shares with the others that start about now,
-			// a little later than deadline (see deadlines), unless
-			// MaxElapsed or the caller's deadline comes before it;
-			// otherwise a timer of its own.
-			shared := false
-			if ctx.Done() == nil {
-				if dl := s.deadlines.get(now); !dl.at.After(end) && (!ok || d.After(dl.at)) {
-					actx, shared = attemptContext(ctx, dl)
+			// The attempt gets a deadline it shares with the others that
+			// start about now, a little later than deadline (see
+			// deadlines), unless MaxElapsed or the caller's deadline
+			// comes before it; then a timer of its own.
+			if dl := s.deadlines.get(now); !dl.at.After(end) && (!ok || d.After(dl.at)) {
+				var b *boundCtx
+				if actx, b = attemptContext(ctx, dl); b != nil {
+					defer b.release()
 				}
-			}
-			if !shared {
+			} else {
 				var cancel context.CancelFunc
 				actx, cancel = context.WithDeadline(ctx, deadline)
 				defer cancel()
