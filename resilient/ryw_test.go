@@ -279,3 +279,32 @@ func rywConcurrent(t *testing.T, outbox bool) {
 		t.Errorf("%d appends buffered, %d replayed; want some, all replayed", st.Buffered, st.Replayed)
 	}
 }
+
+// TestReadYourWritesClear: an append whose reply comes back after a
+// Clear of this process returned (the primary stored it before the
+// Clear, which removed it) is not brought back by its late reply; an
+// append after the Clear is in degraded reads.
+func TestReadYourWritesClear(t *testing.T) {
+	s, h, mem := newHoldRig(t, chatring.Config{MaxTurns: 2}, "before")
+	ctx := context.Background()
+	done := make(chan error)
+	go func() {
+		_, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "before"})
+		done <- err
+	}()
+	<-h.stored
+	if err := s.Clear(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	close(h.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := brief(mustMessages(t, mem, "c")); !cmp.Equal(got, []string{"2:after"}) {
+		t.Fatalf("primary's window %v, want [2:after]", got)
+	}
+	degradedMatches(t, s, h.Store, mem, "c")
+}
