@@ -29,8 +29,8 @@
 -- not store it again. Every operation on ids is O(log n) in the horizon
 -- (O(n) on a listpack of at most 128 entries), so an Append's cost does not
 -- grow with the window. Eight to ten Redis calls: HMGET, ZSCORE, RPUSH,
--- LTRIM (a full window), ZREMRANGEBYSCORE (past the horizon), ZADD, HSET
--- and three PEXPIREs.
+-- LTRIM (a full window), ZREMRANGEBYSCORE (past the horizon; DEL at Seq
+-- 1), ZADD, HSET and three PEXPIREs.
 local messages, meta, ids = KEYS[1], KEYS[2], KEYS[3]
 local token, window, ttl, horizon = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[6])
 if #token ~= 22 then
@@ -44,8 +44,11 @@ if version and version ~= ARGV[5] then
     ', this client writes format ' .. ARGV[5])
 end
 
--- A token scored above meta's seq is left from a conversation whose meta
--- is gone: it names nothing stored now.
+-- Tokens are only those of this conversation's appends since it began at
+-- Seq 1: the first Append after meta was lost (ids outlived it: replicas
+-- with different idle TTLs, an eviction) removes the older ones below.
+-- Until then such a token is scored above meta's seq, or meta has no
+-- seq: it names nothing stored now.
 local found = tonumber(redis.call('ZSCORE', ids, token))
 if found and found <= last then
   -- The list holds Seq last-n+1 .. last: the message is at found-(last-n+1).
@@ -69,8 +72,12 @@ if n > window then
   redis.call('LTRIM', messages, n - window, -1)
 end
 -- Trim before adding, so that ids never holds more than the horizon: a
--- sorted set of up to 128 entries stays a compact listpack.
-if seq > horizon then
+-- sorted set of up to 128 entries stays a compact listpack. A
+-- conversation that starts (again) at Seq 1 starts with no token: any
+-- left in ids belong to its earlier life, whose Seqs it now reuses.
+if seq == 1 then
+  redis.call('DEL', ids)
+elseif seq > horizon then
   redis.call('ZREMRANGEBYSCORE', ids, '-inf', seq - horizon)
 end
 redis.call('ZADD', ids, seq, token)

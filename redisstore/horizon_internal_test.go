@@ -1,0 +1,75 @@
+package redisstore
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/chatring/chatring"
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+)
+
+// storeOn returns a store on client with cfg and opts, or fails the test.
+func storeOn(t *testing.T, client *redis.Client, cfg chatring.Config, opts ...Option) *Store {
+	t.Helper()
+	s, err := New(client, cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// seqsOf returns the Seq and content of msgs, as "seq:content".
+func seqsOf(msgs []chatring.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = fmt.Sprintf("%d:%s", m.Seq, m.Content)
+	}
+	return out
+}
+
+// TestTokensOfAnExpiredConversationForgotten: ids can outlive meta and
+// messages. On 05dd20d replicas with different idle TTLs did it (reads
+// did not refresh ids); an eviction policy that evicts keys one at a time
+// (allkeys-lru and the like) still can, and so can a replica of fa07664,
+// whose Delete unlinks two keys. The conversation starts again at Seq 1,
+// and its old tokens must not name the new conversation's messages: an
+// Append with an ID used before is a new message, not the message that
+// now happens to have the old Seq. The test deletes meta and messages by
+// hand, as such an eviction would.
+func TestTokensOfAnExpiredConversationForgotten(t *testing.T) {
+	s, client := serverStore(t)
+	ctx := t.Context()
+	for i := range 5 {
+		if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: fmt.Sprint("old ", i), ID: fmt.Sprint("id-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, meta, _ := s.Keys("c")
+	if err := client.Del(ctx, msgs, meta).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: fmt.Sprint("new ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "again", ID: "id-2"})
+	if err != nil || got.Seq != 6 || got.Content != "again" {
+		t.Errorf("Append with an ID of the expired conversation = %d:%q, %v; want a new message at Seq 6", got.Seq, got.Content, err)
+	}
+	want := []string{"1:new 0", "2:new 1", "3:new 2", "4:new 3", "5:new 4", "6:again"}
+	if diff := cmp.Diff(want, seqsOf(messagesOrFail(t, s, "c"))); diff != "" {
+		t.Errorf("window (-want +got):\n%s", diff)
+	}
+}
+
+// messagesOrFail returns conv's window or fails the test.
+func messagesOrFail(t *testing.T, s *Store, conv string) []chatring.Message {
+	t.Helper()
+	msgs, err := s.Messages(t.Context(), conv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
