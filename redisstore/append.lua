@@ -45,8 +45,9 @@ if version and version ~= ARGV[5] then
 end
 
 -- Tokens are only those of this conversation's appends since it began at
--- Seq 1: the first Append after meta was lost (ids outlived it: replicas
--- with different idle TTLs, an eviction) removes the older ones below.
+-- Seq 1: the first Append after meta was lost (ids outlived it: an
+-- eviction policy that evicts keys one at a time) removes the older ones
+-- below.
 -- Until then such a token is scored above meta's seq, or meta has no
 -- seq: it names nothing stored now.
 local found = tonumber(redis.call('ZSCORE', ids, token))

@@ -1,14 +1,14 @@
 -- prompt.lua: sets or removes a conversation's pinned system prompt and
 -- refreshes its idle TTL.
 --
--- KEYS[1]  messages, KEYS[2] meta: as in append.lua
+-- KEYS[1]  messages, KEYS[2] meta, KEYS[3] ids: as in append.lua
 -- ARGV[1]  the prompt's JSON, or "" to remove the prompt
 -- ARGV[2]  the idle TTL, in milliseconds
 -- ARGV[3]  the format version the client writes
 --
 -- Returns 1, or the error reply "CHATRING_FORMAT ..." when the
 -- conversation is in another format.
-local messages, meta = KEYS[1], KEYS[2]
+local messages, meta, ids = KEYS[1], KEYS[2], KEYS[3]
 local ttl = ARGV[2]
 
 local version = redis.call('HGET', meta, 'v')
@@ -27,4 +27,5 @@ else
 end
 redis.call('PEXPIRE', messages, ttl)
 redis.call('PEXPIRE', meta, ttl)
+redis.call('PEXPIRE', ids, ttl)
 return 1

@@ -57,9 +57,10 @@ var (
 // number, pushes, trims the list to the window and refreshes the idle TTL
 // of every key of the conversation. Messages and Window are one round trip
 // too: a MULTI/EXEC transaction that returns the newest 2 × MaxTurns
-// messages and the pinned prompt and refreshes the TTL of the messages
-// and meta (a read is an access). Each conversation is linearizable because each call is a
-// single script, transaction or command on the server.
+// messages and the pinned prompt and refreshes the TTL of every key of
+// the conversation (a read is an access). Each conversation is
+// linearizable because each call is a single script, transaction or
+// command on the server.
 //
 // Append gives every message an idempotency key before its first send:
 // its Message.ID, or a random one generated for a message without an ID.
@@ -454,8 +455,9 @@ type rawWindow struct {
 // fetch reads conv in one round trip: a MULTI/EXEC transaction (atomic
 // like a script, and cheaper for Redis than moving the window through
 // Lua) of HMGET meta v [prompt], LRANGE of the newest 2 × MaxTurns
-// messages, and PEXPIRE of the messages and meta (a read is an access;
-// ids' TTL is refreshed by writes, which are all that need it).
+// messages, and PEXPIRE of the three keys (a read is an access). ids is
+// refreshed too: a conversation kept alive by reads alone must keep its
+// window's messages idempotent, as the Store contract says.
 func (s *Store) fetch(ctx context.Context, conv string, withPrompt bool) (rawWindow, error) {
 	k := s.keys(conv)
 	var meta *redis.SliceCmd
@@ -467,8 +469,9 @@ func (s *Store) fetch(ctx context.Context, conv string, withPrompt bool) (rawWin
 			meta = p.HMGet(ctx, k[1], "v")
 		}
 		list = p.LRange(ctx, k[0], -s.windowLen, -1)
-		p.PExpire(ctx, k[0], s.cfg.IdleTTL)
-		p.PExpire(ctx, k[1], s.cfg.IdleTTL)
+		for _, key := range k {
+			p.PExpire(ctx, key, s.cfg.IdleTTL)
+		}
 		return nil
 	})
 	if err != nil {
