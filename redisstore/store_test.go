@@ -28,7 +28,7 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// TestHashTag: on the cluster, the two keys of every conversation are in
+// TestHashTag: on the cluster, the three keys of every conversation are in
 // one slot, whatever braces the ID holds; with the raw ID as the hash tag
 // they would not be (FORMAT.md explains why the ID is encoded).
 func TestHashTag(t *testing.T) {

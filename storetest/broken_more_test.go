@@ -233,6 +233,56 @@ func (s *idIndex) Delete(ctx context.Context, conv string) error {
 	return s.MemoryStore.Delete(ctx, conv)
 }
 
+// keepsIDs keeps the Seq of every ID appended to a conversation beside the
+// window and recognises an ID whose message left the window by it, as a
+// store that keeps IDs longer than its window may (the Redis store
+// does), with one defect: blank answers with the Seq alone (no role,
+// content or ID: not the message that was sent), outlivesDelete keeps the
+// IDs across Delete, so that the first Append of the new conversation with
+// an old ID is "recognised" and not stored.
+type keepsIDs struct {
+	*chatring.MemoryStore
+	defect string // "blank" or "outlivesDelete"
+	mu     sync.Mutex
+	ids    map[string]map[string]uint64
+}
+
+func (s *keepsIDs) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	if m.ID == "" || chatring.ValidateMessage(m, s.Config()) != nil || chatring.ValidateConversation(conv) != nil {
+		return s.MemoryStore.Append(ctx, conv, m)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, err := s.MemoryStore.Messages(ctx, conv, nil)
+	if err != nil {
+		return chatring.Message{}, err
+	}
+	if seq, ok := s.ids[conv][m.ID]; ok && (len(w) == 0 || seq < w[0].Seq) {
+		if s.defect == "blank" {
+			return chatring.Message{Seq: seq}, nil
+		}
+		m.Seq = seq
+		return m, nil
+	}
+	stored, err := s.MemoryStore.Append(ctx, conv, m)
+	if err == nil {
+		if s.ids[conv] == nil {
+			s.ids[conv] = map[string]uint64{}
+		}
+		s.ids[conv][m.ID] = stored.Seq
+	}
+	return stored, err
+}
+
+func (s *keepsIDs) Delete(ctx context.Context, conv string) error {
+	if s.defect != "outlivesDelete" {
+		s.mu.Lock()
+		delete(s.ids, conv)
+		s.mu.Unlock()
+	}
+	return s.MemoryStore.Delete(ctx, conv)
+}
+
 // idKeysCollide indexes IDs under conv+":"+id in one table, as a store
 // that builds keys by concatenation might: conversation "a" with ID "b:c"
 // and conversation "a:b" with ID "c" share an entry, and a retry in one
@@ -357,6 +407,11 @@ func init() {
 	add("idIndex", func(s *chatring.MemoryStore) chatring.Store {
 		return &idIndex{MemoryStore: s, ids: map[string]map[string]chatring.Message{}}
 	}, "Idempotency")
+	for _, c := range [][2]string{{"blank", "Idempotency"}, {"outlivesDelete", "Delete"}} {
+		add("keepsIDs/"+c[0], func(s *chatring.MemoryStore) chatring.Store {
+			return &keepsIDs{MemoryStore: s, defect: c[0], ids: map[string]map[string]uint64{}}
+		}, c[1])
+	}
 	add("idKeysCollide", func(s *chatring.MemoryStore) chatring.Store {
 		return &idKeysCollide{MemoryStore: s, ids: map[string]chatring.Message{}}
 	}, "Idempotency")

@@ -528,6 +528,12 @@ func testIdempotency(t *testing.T, newStore NewStore) {
 		case err != nil:
 			t.Fatalf("Append of a%s ID: %v", what, err)
 		case m.Seq == other.Seq:
+			// The message returned is the one sent or the one stored:
+			// same ID and role, either content.
+			if m.ID != "req-2" || m.Role != chatring.User || (m.Content != content && m.Content != other.Content) {
+				t.Errorf("Append of a%s ID was recognised (Seq %d) but returned %+v; want ID req-2, a user message with content %q or %q",
+					what, m.Seq, m, content, other.Content)
+			}
 			if diff := cmp.Diff(before, after); diff != "" {
 				t.Errorf("Append of a%s ID was recognised (Seq %d) but changed the window (-before +after):\n%s", what, m.Seq, diff)
 			}
@@ -603,6 +609,10 @@ func testDelete(t *testing.T, newStore NewStore) {
 	}
 	if m, err := s.Append(ctx, "del2", chatring.Message{Role: chatring.User, Content: "x", ID: "d"}); err != nil || m.Seq != 1 {
 		t.Errorf("Append of a deleted ID = seq %d, %v; want a new message, seq 1", m.Seq, err)
+	}
+	// Stored, not recognised: the deleted message had Seq 1 too.
+	if diff := cmp.Diff([]string{"1:user:x"}, brief(messages(t, s, "del2"))); diff != "" {
+		t.Errorf("Append of a deleted ID stored (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"1:user:kept"}, brief(messages(t, s, "keep"))); diff != "" {
 		t.Errorf("Delete changed another conversation (-want +got):\n%s", diff)

@@ -43,7 +43,8 @@
 //     other, key-like strings, 256 bytes) are isolated from each other.
 //   - Idempotency: a retried ID returns the stored message; an ID whose
 //     message was cleared or evicted is either still recognised (its Seq,
-//     nothing stored) or stored anew; IDs belong to their
+//     with the message as sent or as stored, nothing stored) or stored
+//     anew; after Delete it is stored anew; IDs belong to their
 //     conversation (no key built from conversation and ID collides);
 //     concurrent Appends with one ID store it once and all return the same
 //     Seq.
