@@ -69,7 +69,12 @@ local seq = last + 1
 -- script's first write: if Redis refuses it (OOM), nothing was written.
 local n = redis.call('RPUSH', messages,
   '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(ARGV[1], 2))
-if n > window then
+if seq == 1 and n > 1 then
+  -- meta was lost while the list lived (an eviction policy that evicts
+  -- keys one at a time): the older elements are an earlier life's, and
+  -- the list must hold consecutive Seqs ending at this one.
+  redis.call('LTRIM', messages, -1, -1)
+elseif n > window then
   redis.call('LTRIM', messages, n - window, -1)
 end
 -- Trim before adding, so that ids never holds more than the horizon: a

@@ -73,3 +73,30 @@ func messagesOrFail(t *testing.T, s *Store, conv string) []chatring.Message {
 	}
 	return msgs
 }
+
+// TestListOfALostMetaRestarted: when meta alone is lost (an eviction
+// policy that evicts keys one at a time) the next Append starts again at
+// Seq 1, and the list must not keep the earlier life's messages before
+// it: a window holds consecutive Seqs.
+func TestListOfALostMetaRestarted(t *testing.T) {
+	s, client := serverStore(t)
+	ctx := t.Context()
+	for i := range 3 {
+		if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: fmt.Sprint("old ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, meta, _ := s.Keys("c")
+	if err := client.Del(ctx, meta).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: fmt.Sprint("new ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"1:new 0", "2:new 1"}
+	if diff := cmp.Diff(want, seqsOf(messagesOrFail(t, s, "c"))); diff != "" {
+		t.Errorf("window after meta was lost (-want +got):\n%s", diff)
+	}
+}
