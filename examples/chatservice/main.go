@@ -36,7 +36,8 @@
 //
 // A message's "id", or the Idempotency-Key header, makes the append
 // idempotent: a retry stores nothing twice and answers with the message
-// stored first. An unknown conversation reads as an empty window (the
+// stored first while it is in the window (with -redis, also later: then
+// with the retry's own content and time at the first one's seq). An unknown conversation reads as an empty window (the
 // Store contract does not tell it from a cleared one), so the GET routes
 // answer 200 with [] rather than 404; 404 is for unknown routes.
 //
