@@ -116,6 +116,14 @@
 //     older than the window of the old newest (they cannot be told from
 //     late replies), until a read of the primary, or a new message at a
 //     Seq where the mirror holds another one, shows the new start.
+//   - A retry that the primary recognises after its message left the
+//     window (the Redis store does, for its idempotency horizon) is not
+//     put back into the mirror when this process's view is newer or this
+//     process cleared it; but in a view that knows nothing newer (this
+//     process has not read the conversation since it started, and the
+//     retry's Seq is the newest it has seen), it appears in degraded
+//     reads until a read of the primary replaces the view: a Seq alone
+//     cannot tell such an answer from a new message.
 //   - A degraded Window includes the pinned prompt only if this process
 //     saw it (through Window or SetSystemPrompt), otherwise it returns
 //     the messages without the prompt.

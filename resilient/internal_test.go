@@ -141,6 +141,9 @@ func TestMirrorStamps(t *testing.T) {
 	_, st = m.view("c")
 	m.appended(v, st, msg(13, "z"))
 	check("an append after Clear", []uint64{13})
+	_, st = m.view("c")
+	m.appended(v, st, msg(11, "v")) // a retry the primary recognised after the Clear
+	check("a recognised retry of a cleared message", []uint64{13})
 
 	_, st = m.view("c")
 	m.cut(v, st, []chatring.Message{{Role: chatring.System, Content: "p"}, msg(12, "w"), msg(13, "z"), msg(14, "u")})
@@ -161,6 +164,17 @@ func TestMirrorStamps(t *testing.T) {
 	if _, p, last, _ := v.snapshot(nil); p != nil || last != 1 {
 		t.Errorf("after Delete: prompt %v, last %d", p, last)
 	}
+
+	// A Clear here, then the conversation deleted elsewhere and started
+	// again: a read that finds it below the Clear's floor lifts the floor.
+	_, st = m.view("c")
+	m.appended(v, st, msg(2, "b"))
+	m.appended(v, st, msg(3, "c"))
+	m.cleared(v, false)
+	_, st = m.view("c")
+	m.read(v, st, []chatring.Message{msg(1, "new life")})
+	m.appended(v, st, msg(2, "new life 2"))
+	check("an append after a read found the conversation started again", []uint64{1, 2})
 }
 
 // TestMirrorAppendedOrder: appends recorded in any order — as replies

@@ -59,6 +59,12 @@ type view struct {
 	// last is the Seq of the newest message the view knows of, kept
 	// after Clear (sequence numbers continue) and reset by Delete.
 	last uint64
+	// floor is last as a Clear of this process left it: the primary
+	// removed every message up to it, so an acknowledgment at or below
+	// it (a late retry that the primary recognised by its ID) is not put
+	// back. Reset by Delete, and by a read that finds the conversation
+	// started again below it.
+	floor uint64
 	// prompt is the pinned prompt as last seen (nil: none or unknown).
 	prompt *chatring.Message
 	// at says which local calls the view has seen; see stamp.
@@ -224,6 +230,9 @@ func (v *view) reset(msgs []chatring.Message, capacity int) {
 	v.win = append(v.win[:0], msgs...)
 	if len(msgs) > 0 {
 		v.last = newest(msgs)
+		if v.last < v.floor { // started again since the Clear
+			v.floor = 0
+		}
 	}
 	v.haveWin = true
 	v.trim(capacity)
@@ -333,6 +342,8 @@ func (m *mirror) cut(v *view, st stamp, w []chatring.Message) {
 //   - A different message at a Seq the view holds means that the
 //     conversation was deleted or expired and started again without a
 //     Delete of this process: the view starts again from msg.
+//   - A Seq at or below the view's floor was cleared by a Clear of this
+//     process: a retry the primary recognised after the Clear is left out.
 //   - An older Seq is a late reply, pushed out of the primary's window
 //     by newer messages too, or a duplicate that the primary recognised
 //     after its message left the window (the Store contract allows it:
@@ -343,6 +354,9 @@ func (m *mirror) cut(v *view, st stamp, w []chatring.Message) {
 func (m *mirror) appended(v *view, st stamp, msg chatring.Message) {
 	v.update(st, func() {
 		v.at.writes++
+		if msg.Seq <= v.floor {
+			return // cleared by this process since, recognised by a late retry
+		}
 		if msg.Seq > v.last { // the usual case: the newest, at the end
 			v.put(msg, m.capacity)
 			return
@@ -381,6 +395,7 @@ func (m *mirror) cleared(v *view, deleted bool) {
 		v.last = 0
 		v.prompt = nil
 	}
+	v.floor = v.last
 }
 
 // findID returns the message with id among v's messages.
