@@ -233,7 +233,13 @@ func approxScan(text string, check bool) (tokens int, blank bool, bad int) {
 	}
 	blank = true
 	class, run, single := classNone, 0, false // the current run; single: one space or punct
-	for i := 0; i < len(text); {
+	i := 0
+	if len(text) >= blockScanMin && text[0] < utf8.RuneSelf {
+		// The block pass takes the ASCII prefix, 64 bytes at a time; the
+		// loop below goes on from the run it leaves open.
+		i, tokens, class, run, single, blank = scanBlocks(text)
+	}
+	for i < len(text) {
 		var c int
 		var r rune
 		if b := text[i]; b < utf8.RuneSelf {

@@ -1,0 +1,172 @@
+package chatring
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestBlockWord8 compares the word-at-a-time tests of the block pass
+// (blockCheck8, allowedControls, classes8) with the byte definitions:
+// every byte value at every position of a word of letters, then random
+// words of the bytes around the boundaries.
+func TestBlockWord8(t *testing.T) {
+	check := func(buf [8]byte) {
+		t.Helper()
+		w := word8(string(buf[:]))
+		ctl, ok := blockCheck8(w)
+		ok = ok && (ctl == 0 || allowedControls(w, ctl))
+		wantOK := true
+		for _, c := range buf {
+			if c >= 0x7f || c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				wantOK = false
+			}
+		}
+		if ok != wantOK {
+			t.Fatalf("blockCheck8(%q) ok = %v, want %v", buf, ok, wantOK)
+		}
+		if !ok {
+			return
+		}
+		a, b := classes8(w)
+		for i, c := range buf {
+			class := asciiClass[c]
+			wantA := class == classLetter || class == classDigit
+			wantB := class == classLetter || class == classSpace
+			wantCtl := c == '\t' || c == '\n' || c == '\r'
+			bit := func(m uint64) bool { return gather8(m)>>i&1 != 0 }
+			if bit(a) != wantA || bit(b) != wantB || bit(ctl) != wantCtl {
+				t.Fatalf("classes8(%q) byte %d (%q): a %v b %v ctl %v, want %v %v %v",
+					buf, i, c, bit(a), bit(b), bit(ctl), wantA, wantB, wantCtl)
+			}
+		}
+	}
+	for pos := range 8 {
+		for v := range 256 {
+			buf := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+			buf[pos] = byte(v)
+			check(buf)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	picks := []byte{0x00, 0x09, 0x0a, 0x0b, 0x0d, 0x1f, ' ', '!', '/', '0', '9', ':', '@', 'A', 'Z', '[', '`', 'a', 'z', '{', '~', 0x7f, 0x80, 0xc3, 0xff}
+	for range 100000 {
+		var buf [8]byte
+		for i := range buf {
+			buf[i] = picks[rng.IntN(len(picks))]
+		}
+		check(buf)
+	}
+}
+
+// blockPieces are what the texts of the block-pass tests are made of:
+// runs of every ASCII class at lengths around their K (6 letters, 3
+// digits, 2 punctuation), single spaces and punctuation before each class,
+// the allowed controls, and a few of the adversarial pieces, which stop
+// the block pass where they fall.
+var blockPieces = []string{
+	"a", "ab", "abcde", "abcdef", "abcdefg", "abcdefghijkl", "abcdefghijklm", "abcdefghijklmnopqrstuvwxyz",
+	"1", "12", "123", "1234", "1234567", " ", "  ", " a", " .", " 1", "\t", "\n", "\r\n", " \t",
+	".", ",", "..", "...", "....", "!!!!!", ".a", ",1", "'s", "-", "(", ")", "{\"k\": 1}",
+	"The ", "quick, ", "brown-fox ", "jumps. ", "x",
+}
+
+// blockText returns a random text of about n bytes of blockPieces, with an
+// adversarial piece somewhere in one text out of four.
+func blockText(rng *rand.Rand, n int) string {
+	var sb strings.Builder
+	for sb.Len() < n {
+		sb.WriteString(blockPieces[rng.IntN(len(blockPieces))])
+	}
+	s := sb.String()
+	if rng.IntN(4) == 0 {
+		at := rng.IntN(len(s) + 1)
+		s = s[:at] + adversarial[rng.IntN(len(adversarial))] + s[at:]
+	}
+	return s
+}
+
+// TestScanBlocksMatchesReference checks approxScan with the block pass
+// against referenceCount and the validation before issue 13 on texts of
+// 64 to 400 bytes, so that runs straddle the 64-byte blocks and the block
+// pass stops at every kind of byte it does not handle; and the block pass
+// against the loop alone (block pass off).
+func TestScanBlocksMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 30000 {
+		s := blockText(rng, 64+rng.IntN(336))
+		checkBlockScan(t, s)
+	}
+	// Long runs of one class across several blocks, and texts that are
+	// exactly whole blocks.
+	for _, piece := range []string{"x", "7", ".", " ", "\n", "ab ", "a.", "1,"} {
+		for _, n := range []int{63, 64, 65, 127, 128, 129, 191, 192, 300} {
+			s := strings.Repeat(piece, n/len(piece)+1)[:n]
+			checkBlockScan(t, s)
+			checkBlockScan(t, s+"y")
+			checkBlockScan(t, "y"+s)
+		}
+	}
+}
+
+// checkBlockScan fails t unless approxScan(s) with the block pass agrees
+// with referenceCount and refValidateText, and with approxScan without the
+// block pass.
+func checkBlockScan(t *testing.T, s string) {
+	t.Helper()
+	want := refValidateText("content", s, len(s))
+	tokens, err := scanText("content", s, len(s), true)
+	if (err == nil) != (want == nil) || err != nil && err.Error() != want.Error() {
+		t.Fatalf("scanText(%q) error %v, the validation before issue 13 says %v", s, err, want)
+	}
+	if err == nil && tokens != referenceCount(s) {
+		t.Fatalf("scanText(%q) counts %d tokens, reference says %d", s, tokens, referenceCount(s))
+	}
+	if got, want := (ApproxTokenizer{}).Count(s), referenceCount(s); got != want {
+		t.Fatalf("Count(%q) = %d, reference says %d", s, got, want)
+	}
+	saved := blockScanMin
+	blockScanMin = len(s) + 1 // the loop alone
+	defer func() { blockScanMin = saved }()
+	t2, b2, bad2 := approxScan(s, true)
+	blockScanMin = saved
+	t1, b1, bad1 := approxScan(s, true)
+	if bad1 != bad2 || bad1 < 0 && (t1 != t2 || b1 != b2) {
+		t.Fatalf("approxScan(%q) = %d, %v, %d with the block pass, %d, %v, %d without", s, t1, b1, bad1, t2, b2, bad2)
+	}
+}
+
+// FuzzScanBlocks checks the block pass on any input made long enough for
+// it: the input repeated to at least 64 bytes, and after 64 letters.
+func FuzzScanBlocks(f *testing.F) {
+	for _, s := range []string{"a", "hello, world! ", "abcdefg 12345 ... ", "x\ty\r\n", " .a", "\xc3\xa9t\xc3\xa9 ", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" || len(s) > 512 {
+			return
+		}
+		checkBlockScan(t, strings.Repeat(s, 64/len(s)+2))
+		checkBlockScan(t, strings.Repeat("w", 64)+s)
+	})
+}
+
+// TestCeilDiv compares ceilDiv with a division: every n up to 200 000,
+// around the bound where it switches to dividing, and random n beyond.
+func TestCeilDiv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	ns := []int{1<<29 - 7, 1<<29 - 6, 1<<29 - 5, 1<<29 - 2, 1<<29 - 1, 1 << 29, 1<<29 + 1, 1 << 40}
+	for n := range 200000 {
+		ns = append(ns, n)
+	}
+	for range 100000 {
+		ns = append(ns, rng.IntN(1<<30), rng.IntN(1<<50))
+	}
+	for _, n := range ns {
+		for _, k := range []int{2, 3, 6} {
+			if got, want := ceilDiv(n, k), (n+k-1)/k; got != want {
+				t.Fatalf("ceilDiv(%d, %d) = %d, want %d", n, k, got, want)
+			}
+		}
+	}
+}
