@@ -43,8 +43,10 @@ var tokenizerTexts = []struct{ name, text string }{
 	{"code", "func (r *Ring[T]) Push(v T) uint64 {\n\tr.mu.Lock()\n\tr.buf[r.next] = v\n\tr.mu.Unlock()\n}"},
 	{"chinese", "系统提示永远不会被移除，历史记录只保留最近的十轮对话。"},
 	{"workload", "user 7: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	// Long enough for the block pass (64 bytes at a time).
+	// Long enough for the block pass (64 bytes at a time); the second
+	// opens with an em dash, which the pass does not handle.
 	{"prose2k", strings.Repeat("Sure! The window keeps the last ten turns; older ones are evicted, so summarize them first if you need them later. ", 18)},
+	{"prose2k-dash", "Sure \u2014 " + strings.Repeat("The window keeps the last ten turns; older ones are evicted, so summarize them first if you need them later. ", 18)},
 }
 
 func BenchmarkApproxTokenizer(b *testing.B) {
