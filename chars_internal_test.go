@@ -205,3 +205,40 @@ func FuzzScanText(f *testing.F) {
 		}
 	})
 }
+
+// TestCJKPunct and TestCommonHan compare the ideograph loop's byte tests
+// with decoding and classifying: every second and third byte after the
+// lead bytes they accept and those around them, valid UTF-8 or not.
+func TestCJKPunct(t *testing.T) {
+	for _, b0 := range []byte{0xE2, 0xE3, 0xE4, 0xEE, 0xEF, 0xF0} {
+		for b1 := range 256 {
+			for b2 := range 256 {
+				s := string([]byte{b0, byte(b1), byte(b2)})
+				r, n := utf8.DecodeRuneInString(s)
+				want := n == 3 && r != utf8.RuneError && classify(r) == classPunct &&
+					(0x3000 <= r && r < 0x3100 || 0xFF00 <= r && r < 0xFFF0)
+				if got := cjkPunct(s); got != want {
+					t.Fatalf("cjkPunct(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestCommonHan(t *testing.T) {
+	for b0 := 0xE0; b0 <= 0xEF; b0++ {
+		for b1 := range 256 {
+			for b2 := range 256 {
+				s := string([]byte{byte(b0), byte(b1), byte(b2)})
+				r, n := utf8.DecodeRuneInString(s)
+				want := n == 3 && 0x4E00 <= r && r <= 0x9FFF
+				if got := commonHan(s); got != want {
+					t.Fatalf("commonHan(%q) = %v, want %v", s, got, want)
+				}
+				if want && classify(r) != classIdeograph {
+					t.Fatalf("%q (%U) is not an ideograph to classify", s, r)
+				}
+			}
+		}
+	}
+}

@@ -199,6 +199,34 @@ func decodeRune(s string) (rune, int) {
 	return utf8.DecodeRuneInString(s)
 }
 
+// commonHan reports whether s, at least 3 bytes long, starts with a
+// character of the common CJK block, U+4E00 to U+9FFF (E4 B8 80 to E9 BF
+// BF), of class ideograph.
+func commonHan(s string) bool {
+	_ = s[2]
+	return 0xE4 <= s[0] && s[0] <= 0xE9 && s[1]&0xC0 == 0x80 && s[2]&0xC0 == 0x80 &&
+		(s[0] != 0xE4 || s[1] >= 0xB8)
+}
+
+// cjkPunct reports whether s, at least 3 bytes long, starts with a
+// character of U+3000 to U+30FF (E3 80 80 to E3 83 BF) or U+FF00 to U+FFEF
+// (EF BC 80 to EF BF AF) of class punctuation, by classOf's tables: the
+// punctuation of Chinese and Japanese text.
+func cjkPunct(s string) bool {
+	_ = s[2]
+	b1, b2 := s[1], s[2]
+	if b2&0xC0 != 0x80 {
+		return false
+	}
+	switch low := int(b1&0x3F)<<6 | int(b2&0x3F); s[0] {
+	case 0xE3:
+		return b1 >= 0x80 && b1 <= 0x83 && cjkPunctClass[low] == classPunct
+	case 0xEF:
+		return b1 >= 0xBC && b1 <= 0xBF && low-0xF00 < len(fullWidthClass) && fullWidthClass[low-0xF00] == classPunct
+	}
+	return false
+}
+
 // nonLetters8 returns the high bit of every byte of w (word8) that is
 // not an ASCII letter, and maybe of bytes after it, but of no letter
 // before it: a letter is a byte without the high bit that, with its case
@@ -296,14 +324,24 @@ func approxScan(text string, check bool) (tokens int, blank bool, bad int) {
 				run, i, j = 1, j+2, j+2
 			}
 		case classIdeograph:
-			// Each following character of the common CJK block (U+4E00
-			// to U+9FFF: E4 B8 80 to E9 BF BF) ends the previous one's
-			// run of one, a token, and starts its own.
-			for j+3 <= len(text) && 0xE4 <= text[j] && text[j] <= 0xE9 &&
-				text[j+1]&0xC0 == 0x80 && text[j+2]&0xC0 == 0x80 &&
-				(text[j] != 0xE4 || text[j+1] >= 0xB8) {
-				tokens++
-				j += 3
+			for {
+				// Each following character of the common CJK block
+				// ends the previous one's run of one, a token, and
+				// starts its own.
+				for j+3 <= len(text) && commonHan(text[j:]) {
+					tokens++
+					j += 3
+				}
+				// A CJK punctuation character between two of them
+				// ("，", "。", "？"): the ideograph before it is a
+				// token, and so is the punctuation, a run of one that
+				// does not precede a letter; the next ideograph starts
+				// its own run.
+				if j+6 > len(text) || !cjkPunct(text[j:]) || !commonHan(text[j+3:]) {
+					break
+				}
+				tokens += 2
+				j += 6
 			}
 			i = j
 			continue
