@@ -66,6 +66,9 @@ func TestMemoryStoreEvictsByUse(t *testing.T) {
 			if _, err := s.Messages(ctx, "hot", nil); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := s.Window(ctx, "hot", 0); err != nil {
+				t.Fatal(err)
+			}
 		}
 		// The conversation in use has a history before the flood: a
 		// brand-new conversation may rightly lose to it, an established
