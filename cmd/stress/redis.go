@@ -286,25 +286,62 @@ type recorder struct {
 	seqs map[msgKey][]uint64
 }
 
+// batchRecorder is a recorder over a primary that is a
+// resilient.BatchAppender, and is one too, so that the resilient Store
+// replays its outbox in batches as it does over the Redis store itself:
+// the recorder, an embedded chatring.Store, would hide AppendBatch, and
+// a replay of one Append per message costs Redis one fsync each
+// (appendfsync always), which a backlog of thousands does not drain
+// through within seconds under the run's load.
+type batchRecorder struct {
+	*recorder
+	ba resilient.BatchAppender
+}
+
 func newRecorder(s chatring.Store) *recorder {
 	return &recorder{Store: s, seqs: map[msgKey][]uint64{}}
+}
+
+// primary returns r as the resilient Store's primary: a batchRecorder
+// when the store it records is a resilient.BatchAppender, else r.
+func (r *recorder) primary() chatring.Store {
+	if ba, ok := r.Store.(resilient.BatchAppender); ok {
+		return &batchRecorder{recorder: r, ba: ba}
+	}
+	return r
 }
 
 // Append records the Seq of every message the primary acknowledged.
 func (r *recorder) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
 	got, err := r.Store.Append(ctx, conv, m)
-	if err != nil {
-		return got, err
-	}
-	if c, w, n, perr := parseStoreContent(got); perr == nil {
-		k := msgKey{c, w, n}
-		r.mu.Lock()
-		if seqs := r.seqs[k]; len(seqs) == 0 || seqs[len(seqs)-1] != got.Seq {
-			r.seqs[k] = append(seqs, got.Seq)
-		}
-		r.mu.Unlock()
+	if err == nil {
+		r.record(got)
 	}
 	return got, err
+}
+
+// AppendBatch records the Seq of every message the primary acknowledged,
+// those of a batch that failed part way included.
+func (r *batchRecorder) AppendBatch(ctx context.Context, conv string, ms []chatring.Message) ([]chatring.Message, error) {
+	got, err := r.ba.AppendBatch(ctx, conv, ms)
+	for _, m := range got {
+		r.record(m)
+	}
+	return got, err
+}
+
+// record records that the primary stored a message of the run as got.
+func (r *recorder) record(got chatring.Message) {
+	c, w, n, err := parseStoreContent(got)
+	if err != nil {
+		return
+	}
+	k := msgKey{c, w, n}
+	r.mu.Lock()
+	if seqs := r.seqs[k]; len(seqs) == 0 || seqs[len(seqs)-1] != got.Seq {
+		r.seqs[k] = append(seqs, got.Seq)
+	}
+	r.mu.Unlock()
 }
 
 // FaultReport is the fault-run part of a store-level result (-faults): the
@@ -390,7 +427,7 @@ func openRedisRun(ctx context.Context, o *options, e env) (*redisRun, error) {
 		return run, nil
 	}
 	run.rec = newRecorder(s)
-	run.res, err = resilient.New(run.rec, resilient.WithConfig(rig.cfg),
+	run.res, err = resilient.New(run.rec.primary(), resilient.WithConfig(rig.cfg),
 		resilient.WithOutbox(o.outbox), resilient.WithFlushInterval(faultFlushInterval),
 		resilient.WithMirror(o.conversations), resilient.WithRetry(faultRetry), resilient.WithBreaker(faultBreaker))
 	if err != nil {
