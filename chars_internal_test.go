@@ -242,3 +242,29 @@ func TestCommonHan(t *testing.T) {
 		}
 	}
 }
+
+// TestIdeographLoopPunct checks the ideograph loop's step over a CJK
+// punctuation character against the validation and the count before issue
+// 13: every sequence of up to four pieces among ideographs (common block
+// and not), CJK, full-width and ASCII punctuation, the ideographic space,
+// kana, truncated and invalid bytes and the ends of the text, so that the
+// punctuation comes at the start, at the end, twice in a row, before a
+// truncated ideograph and next to invalid bytes.
+func TestIdeographLoopPunct(t *testing.T) {
+	pieces := []string{"你", "\u4e00", "\u9fff", "\u3400", "か", "\uff0c", "\u3002", "\u3001", "\uff01",
+		"\u30fb", "\u3000", "\uff10", "\uff41", "\uff00", "\uffef", ",", " ", "a",
+		"\xe4\xb8", "\xef\xbc", "\xe3\x80", "\xff", "\xed\xa0\x80", "\u0085", "\x00"}
+	var check func(s string, depth int)
+	check = func(s string, depth int) {
+		if s != "" {
+			checkAgainstRef(t, Message{Role: User, Content: s}, len(s))
+		}
+		if depth == 4 {
+			return
+		}
+		for _, p := range pieces {
+			check(s+p, depth+1)
+		}
+	}
+	check("", 0)
+}

@@ -122,17 +122,7 @@ func checkBlockScan(t *testing.T, s string) {
 	saved := blockScanMin
 	defer func() { blockScanMin = saved }()
 	blockScanMin = 64
-	want := refValidateText("content", s, len(s))
-	tokens, err := scanText("content", s, len(s), true)
-	if (err == nil) != (want == nil) || err != nil && err.Error() != want.Error() {
-		t.Fatalf("scanText(%q) error %v, the validation before issue 13 says %v", s, err, want)
-	}
-	if err == nil && tokens != referenceCount(s) {
-		t.Fatalf("scanText(%q) counts %d tokens, reference says %d", s, tokens, referenceCount(s))
-	}
-	if got, want := (ApproxTokenizer{}).Count(s), referenceCount(s); got != want {
-		t.Fatalf("Count(%q) = %d, reference says %d", s, got, want)
-	}
+	checkScanRef(t, s)
 	t1, b1, bad1 := approxScan(s, true)
 	blockScanMin = len(s) + 1 // the loop alone
 	t2, b2, bad2 := approxScan(s, true)
@@ -171,6 +161,93 @@ func TestCeilDiv(t *testing.T) {
 		for _, k := range []int{2, 3, 6} {
 			if got, want := ceilDiv(n, k), (n+k-1)/k; got != want {
 				t.Fatalf("ceilDiv(%d, %d) = %d, want %d", n, k, got, want)
+			}
+		}
+	}
+}
+
+// checkScanRef fails t unless the fused pass, with the block pass from
+// blockScanMin as it is, rejects s exactly as the validation before issue
+// 13 does and otherwise counts referenceCount, and unless Count (no
+// checks) counts referenceCount on s valid or not.
+func checkScanRef(t *testing.T, s string) {
+	t.Helper()
+	want := refValidateText("content", s, len(s))
+	tokens, err := scanText("content", s, len(s), true)
+	if (err == nil) != (want == nil) || err != nil && err.Error() != want.Error() {
+		t.Fatalf("scanText(%q) error %v, the validation before issue 13 says %v", s, err, want)
+	}
+	if err == nil && tokens != referenceCount(s) {
+		t.Fatalf("scanText(%q) counts %d tokens, reference says %d", s, tokens, referenceCount(s))
+	}
+	if got, want := (ApproxTokenizer{}).Count(s), referenceCount(s); got != want {
+		t.Fatalf("Count(%q) = %d, reference says %d", s, got, want)
+	}
+}
+
+// blockEdgePieces are the characters that decide validation or end a run
+// of the block pass: every C0 control (the three allowed and the others),
+// DEL, every C1 control, and the adversarial pieces (invalid, truncated
+// and overlong UTF-8, surrogates, beyond U+10FFFF, CJK and full-width
+// punctuation).
+func blockEdgePieces() []string {
+	var pieces []string
+	for b := range 0x20 {
+		pieces = append(pieces, string(rune(b)))
+	}
+	pieces = append(pieces, "\x7f")
+	for r := rune(0x80); r <= 0x9f; r++ {
+		pieces = append(pieces, string(r))
+	}
+	pieces = append(pieces, "\xf4\x90\x80", "\xf7\xbf\xbf\xbf", "\xc0\xaf", "\xe0\x80\xaf", "\xf0\x80\x80\xaf",
+		"\xed\xb0\x80", "\uff0c", "\u3002", "\uff1f", "\u300c", "\u300d", "\uff08x\uff09", "\u30fb", "\uff5e")
+	return append(pieces, adversarial...)
+}
+
+// TestScanBlocksEdges puts every piece of blockEdgePieces at the block
+// boundaries (offsets 0, 1, 62 to 66, 126 to 130, 190 to 193 and the
+// last byte) of ASCII texts of 127 to 257 bytes made of one kind of run or
+// of prose, both inserted and overwriting the text (so that a multi-byte
+// character straddles bytes 63/64 and 127/128 and the text keeps its
+// length), and checks the fused pass, with the block pass as shipped and
+// from 64 bytes, against the validation and the count before issue 13.
+func TestScanBlocksEdges(t *testing.T) {
+	fills := []string{
+		strings.Repeat("abcdefghijklmnopqrstuvwxyz", 11),
+		strings.Repeat("0123456789", 27),
+		strings.Repeat(".,;:!?-", 40),
+		strings.Repeat(" \t \n\r  ", 40),
+		strings.Repeat("The quick, brown fox jumps 42 times... ", 8),
+		strings.Repeat("x", 270),
+	}
+	lengths := []int{127, 128, 129, 191, 192, 193, 255, 256, 257}
+	pieces := blockEdgePieces()
+	check := func(s string) {
+		t.Helper()
+		// From 64 bytes the block pass runs on texts over 128 bytes as
+		// shipped; around 128 bytes, check the shipped threshold too.
+		checkBlockScan(t, s)
+		if len(s) <= blockScanMin {
+			checkScanRef(t, s)
+		}
+	}
+	if testing.Short() {
+		lengths = []int{128, 192, 193}
+	}
+	for _, fill := range fills {
+		for _, n := range lengths {
+			base := fill[:n]
+			for _, piece := range pieces {
+				for _, at := range []int{0, 1, 62, 63, 64, 65, 66, 126, 127, 128, 129, 130, 190, 191, 192, 193, n - 1, n} {
+					if at > n {
+						continue
+					}
+					ins := base[:at] + piece + base[at:]
+					check(ins)
+					if at+len(piece) <= n {
+						check(base[:at] + piece + base[at+len(piece):])
+					}
+				}
 			}
 		}
 	}
