@@ -9,12 +9,17 @@ import "math/bits"
 // about once per word, and the 2 KiB paragraph of BenchmarkHistoryAppend
 // cost 1.5 ns per byte. The block pass reads 64 bytes at a time, turns them
 // into bit masks (bit i for byte i) and counts their tokens with popcounts,
-// with no branch per run. It handles only what is common and cheap to test
-// as a word: printable ASCII, tab, newline and carriage return. It starts at
-// the beginning of the text and stops before the first block of 64 bytes
-// that holds anything else, or before the last, partial block; approxScan
-// takes over there with the state the block pass leaves (the open run), so
-// the count and the checks are approxScan's, byte for byte (fuzzed against
+// with no branch per run of at most K characters (K below). Longer runs
+// can cost a loop iteration each in longRuns: digits from 4, punctuation
+// from 3, and letters from 7 in a block that holds a word of 13 letters or
+// more or a word of 7 or more running on from the block before or into the
+// next (otherwise words of 7 to 12 letters are counted without a loop). It
+// handles only what is common and cheap to test as a word: printable
+// ASCII, tab, newline and carriage return. It starts at the beginning of
+// the text and stops before the first block of 64 bytes that holds
+// anything else, or before the last, partial block; approxScan takes over
+// there with the state the block pass leaves (the open run), so the count
+// and the checks are approxScan's, byte for byte (fuzzed against
 // referenceCount by FuzzScanBlocks).
 //
 // How the count is done with masks. Over ASCII, ApproxTokenizer's runs are
