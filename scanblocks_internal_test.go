@@ -252,3 +252,39 @@ func TestScanBlocksEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestScanBlocksEveryRun puts one run of every ASCII class the block pass
+// handles (letters, digits, punctuation, spaces, tabs), of every length
+// from 1 to 140, at every offset from 0 to 130 of a 200-byte text of
+// another class, so that it starts, ends or lies across bytes 63/64 and
+// 127/128 and past the last whole block, and checks the count with the
+// block pass as shipped against referenceCount (and blank against
+// strings.TrimSpace); and the same text with a character the pass does not
+// handle at byte 150 (the loop takes over from byte 128 then) with Count.
+func TestScanBlocksEveryRun(t *testing.T) {
+	chars := []byte{'a', '1', '.', ' ', '\t'}
+	for _, c := range chars {
+		for _, bg := range chars {
+			if bg == c {
+				continue
+			}
+			for start := 0; start <= 130; start++ {
+				for n := 1; n <= 140; n++ {
+					buf := []byte(strings.Repeat(string(bg), 200))
+					for i := start; i < start+n && i < len(buf); i++ {
+						buf[i] = c
+					}
+					s := string(buf)
+					wantBlank := strings.TrimSpace(s) == ""
+					if got, blank, bad := approxScan(s, true); bad >= 0 || blank != wantBlank || got != referenceCount(s) {
+						t.Fatalf("approxScan(%q) = %d, %v, %d; want %d, %v, -1", s, got, blank, bad, referenceCount(s), wantBlank)
+					}
+					s = s[:150] + "\u00e9" + s[150:]
+					if got, want := (ApproxTokenizer{}).Count(s), referenceCount(s); got != want {
+						t.Fatalf("Count(%q) = %d, reference says %d", s, got, want)
+					}
+				}
+			}
+		}
+	}
+}
