@@ -107,7 +107,8 @@
 //     acknowledged (nil error, or ErrBuffered) whose Seq is within
 //     2 × MaxTurns of the newest Seq this process has seen of the
 //     conversation, at its Seq (a buffered one, still in the outbox, at
-//     its provisional Seq), except those that a Clear or Delete through
+//     its provisional Seq, or after it when the mirror has since learned
+//     of a message at that Seq), except those that a Clear or Delete through
 //     this process removed or that were in flight when one of them
 //     returned, as long as the mirror holds the conversation (see
 //     WithMirror) and nothing else deleted it. After another replica's

@@ -100,7 +100,9 @@ func budgetEnded(ctx context.Context, end time.Time, err error) bool {
 //     it as not flushed). It is not durable: it is lost if the process
 //     ends first. The returned Message carries its ID (a generated one
 //     if m had none), the Time and Tokens this process gave it and a
-//     provisional Seq, the one it has in this process's degraded reads;
+//     provisional Seq, the one it has in this process's degraded reads
+//     until the mirror learns of a newer message at or after it (a late
+//     reply, a replay, a read), which moves it after that message;
 //     the primary assigns the real Seq on replay. Appending it again with
 //     the same ID is idempotent.
 //   - any other error: not stored, nor buffered. With ErrUnavailable (the
