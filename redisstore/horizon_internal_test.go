@@ -100,3 +100,33 @@ func TestListOfALostMetaRestarted(t *testing.T) {
 		t.Errorf("window after meta was lost (-want +got):\n%s", diff)
 	}
 }
+
+// TestClearThrough: ClearThrough returns the newest Seq the conversation
+// was given (0 for an unknown one), the next Append gets the one after
+// it, and a retry of a cleared message is answered at or below it.
+func TestClearThrough(t *testing.T) {
+	s, _ := serverStore(t)
+	ctx := t.Context()
+	if seq, err := s.ClearThrough(ctx, "unknown"); err != nil || seq != 0 {
+		t.Errorf("ClearThrough of an unknown conversation = %d, %v; want 0", seq, err)
+	}
+	first := chatring.Message{Role: chatring.User, Content: "first", ID: "req-1"}
+	for _, m := range []chatring.Message{first, {Role: chatring.Assistant, Content: "x"}, {Role: chatring.User, Content: "y"}} {
+		if _, err := s.Append(ctx, "c", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	through, err := s.ClearThrough(ctx, "c")
+	if err != nil || through != 3 {
+		t.Fatalf("ClearThrough = %d, %v; want 3", through, err)
+	}
+	if again, err := s.ClearThrough(ctx, "c"); err != nil || again != 3 {
+		t.Errorf("ClearThrough again = %d, %v; want 3", again, err)
+	}
+	if m, err := s.Append(ctx, "c", first); err != nil || m.Seq > through {
+		t.Errorf("retry of a cleared message = Seq %d, %v; want at most %d", m.Seq, err, through)
+	}
+	if m, err := s.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "new"}); err != nil || m.Seq != through+1 {
+		t.Errorf("Append after ClearThrough = Seq %d, %v; want %d", m.Seq, err, through+1)
+	}
+}

@@ -531,12 +531,31 @@ func (s *Store) SetSystemPrompt(ctx context.Context, conv, prompt string) error 
 // retried Append of a cleared message is recognised, not stored again).
 // Clearing an unknown conversation does nothing.
 func (s *Store) Clear(ctx context.Context, conv string) error {
+	_, err := s.ClearThrough(ctx, conv)
+	return err
+}
+
+// ClearThrough is Clear that also returns the Seq of the newest message
+// the conversation was ever given: every message up to it is cleared, and
+// the next Append gets a higher one (0 for a conversation without
+// messages). A retry that the store recognises after the Clear answers
+// with a Seq at or below it, a new message with one above; the resilient
+// wrapper uses it so that its degraded reads do not show a cleared
+// message again (resilient.ClearReporter).
+func (s *Store) ClearThrough(ctx context.Context, conv string) (uint64, error) {
 	if err := s.enter(ctx, "clear", conv); err != nil {
-		return err
+		return 0, err
 	}
 	defer s.gate.Exit()
-	_, err := s.run(ctx, "clear", clearScript, conv, s.ttl)
-	return err
+	res, err := s.run(ctx, "clear", clearScript, conv, s.ttl)
+	if err != nil {
+		return 0, err
+	}
+	seq, ok := res.(int64)
+	if !ok || seq < 0 {
+		return 0, replyError("clear", res)
+	}
+	return uint64(seq), nil
 }
 
 // Delete implements chatring.Store with one UNLINK of the conversation's

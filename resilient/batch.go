@@ -38,6 +38,22 @@ type BatchAppender interface {
 	AppendBatch(ctx context.Context, conv string, ms []chatring.Message) ([]chatring.Message, error)
 }
 
+// ClearReporter is a primary Store whose Clear can say how far it
+// cleared: ClearThrough is Clear, returning the Seq of the newest message
+// the conversation was ever given (0 when none), every message up to it
+// cleared. The Redis store implements it.
+//
+// With it, this Store's mirror knows exactly which acknowledgments a
+// Clear made stale. An Append whose reply was lost before a Clear, and
+// that the caller sends again after it with the same ID, comes back from
+// a primary that recognises IDs beyond its window (the Redis store) at
+// its old Seq, which the Clear removed; without ClearReporter the mirror
+// only knows the newest Seq it saw itself, and such a message can come
+// back in degraded reads (see Degradation).
+type ClearReporter interface {
+	ClearThrough(ctx context.Context, conv string) (uint64, error)
+}
+
 // replayBatch is the most buffered appends a replay sends in one
 // AppendBatch: enough that a backlog pays one round trip and one fsync
 // per 64 messages, few enough that a batch holds up a Redis server only

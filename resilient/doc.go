@@ -120,12 +120,15 @@
 //   - A retry that the primary recognises after its message left the
 //     window (the Redis store does, for its idempotency horizon) is not
 //     put back into the mirror when this process's view is newer or this
-//     process cleared it and had learned its Seq; one whose first
-//     attempt's reply was lost before the Clear may come back above the
-//     Clear's floor and then appears in degraded reads until a read of
-//     the primary replaces the view (a retry of an append that never
-//     reached the primary, stored after the Clear, cannot be told from
-//     it, and must appear). In a view that knows nothing newer (this
+//     process cleared it: the Clear's floor is the newest Seq the mirror
+//     knew, or, when the primary is a ClearReporter (the Redis store
+//     is), the newest Seq the Clear removed, so that even a retry whose
+//     first attempt's reply was lost before the Clear stays out. With a
+//     primary that is not a ClearReporter, such a retry may come back
+//     above the floor and appear in degraded reads until a read of the
+//     primary replaces the view (a retry of an append that never reached
+//     the primary, stored after the Clear, cannot be told from it by its
+//     Seq, and must appear). In a view that knows nothing newer (this
 //     process has not read the conversation since it started, and the
 //     retry's Seq is the newest it has seen), it appears in degraded
 //     reads until a read of the primary replaces the view: a Seq alone

@@ -134,7 +134,7 @@ func TestMirrorStamps(t *testing.T) {
 	check("an older read fills the gaps it knows", []uint64{9, 10, 11, 12})
 
 	_, before := m.view("c")
-	m.cleared(v, false)
+	m.cleared(v, false, 0)
 	m.appended(v, before, msg(13, "z")) // started before the Clear
 	m.read(v, before, []chatring.Message{msg(9, "x")})
 	check("answers of calls older than a Clear", []uint64{})
@@ -144,6 +144,13 @@ func TestMirrorStamps(t *testing.T) {
 	_, st = m.view("c")
 	m.appended(v, st, msg(11, "v")) // a retry the primary recognised after the Clear
 	check("a recognised retry of a cleared message", []uint64{13})
+	// A Clear by a ClearReporter that removed more than the view knew of
+	// (15 was stored, its reply lost): its retry stays out too.
+	m.cleared(v, false, 15)
+	_, st = m.view("c")
+	m.appended(v, st, msg(15, "lost reply"))
+	m.appended(v, st, msg(16, "new"))
+	check("a retry at or below the reported Clear, then a new message", []uint64{16})
 
 	_, st = m.view("c")
 	m.cut(v, st, []chatring.Message{{Role: chatring.System, Content: "p"}, msg(12, "w"), msg(13, "z"), msg(14, "u")})
@@ -157,7 +164,7 @@ func TestMirrorStamps(t *testing.T) {
 	m.cut(v, st, []chatring.Message{msg(20, "far")})
 	check("a Window far ahead", []uint64{20})
 
-	m.cleared(v, true)
+	m.cleared(v, true, 0)
 	_, st = m.view("c")
 	m.appended(v, st, msg(1, "again"))
 	check("an append after Delete", []uint64{1})
@@ -170,7 +177,7 @@ func TestMirrorStamps(t *testing.T) {
 	_, st = m.view("c")
 	m.appended(v, st, msg(2, "b"))
 	m.appended(v, st, msg(3, "c"))
-	m.cleared(v, false)
+	m.cleared(v, false, 0)
 	_, st = m.view("c")
 	m.read(v, st, []chatring.Message{msg(1, "new life")})
 	m.appended(v, st, msg(2, "new life 2"))

@@ -354,14 +354,20 @@ func (s *Store) erase(ctx context.Context, op, conv string, deleted bool) error 
 		return s.settleErr(ctx, err)
 	}
 	v := s.mirror.lookup(conv)
+	var through uint64 // with a ClearReporter, the newest Seq the Clear removed
 	err := s.do(ctx, func(ctx context.Context) error {
 		if deleted {
 			return s.primary.Delete(ctx, conv)
 		}
+		if cr, ok := s.primary.(ClearReporter); ok {
+			var err error
+			through, err = cr.ClearThrough(ctx, conv)
+			return err
+		}
 		return s.primary.Clear(ctx, conv)
 	})
 	if err == nil {
-		s.mirror.cleared(v, deleted)
+		s.mirror.cleared(v, deleted, through)
 	}
 	return err
 }

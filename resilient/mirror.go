@@ -59,11 +59,12 @@ type view struct {
 	// last is the Seq of the newest message the view knows of, kept
 	// after Clear (sequence numbers continue) and reset by Delete.
 	last uint64
-	// floor is last as a Clear of this process left it: the primary
-	// removed every message up to it, so an acknowledgment at or below
-	// it (a late retry that the primary recognised by its ID) is not put
-	// back. Reset by Delete, and by a read that finds the conversation
-	// started again below it.
+	// floor is the newest Seq a Clear of this process removed (last as
+	// the Clear left it, or higher when the primary, a ClearReporter,
+	// said so): the primary removed every message up to it, so an
+	// acknowledgment at or below it (a late retry that the primary
+	// recognised by its ID) is not put back. Reset by Delete, and by a
+	// read that finds the conversation started again below it.
 	floor uint64
 	// prompt is the pinned prompt as last seen (nil: none or unknown).
 	prompt *chatring.Message
@@ -379,8 +380,10 @@ func (m *mirror) prompted(v *view, st stamp, p *chatring.Message) {
 	})
 }
 
-// cleared records a Clear (deleted false) or a Delete that succeeded.
-func (m *mirror) cleared(v *view, deleted bool) {
+// cleared records a Clear (deleted false) or a Delete that succeeded;
+// through is the newest Seq the Clear removed, when the primary said
+// (0 otherwise).
+func (m *mirror) cleared(v *view, deleted bool, through uint64) {
 	if v == nil {
 		return
 	}
@@ -394,6 +397,9 @@ func (m *mirror) cleared(v *view, deleted bool) {
 	if deleted {
 		v.last = 0
 		v.prompt = nil
+	}
+	if !deleted {
+		v.last = max(v.last, through)
 	}
 	v.floor = v.last
 }

@@ -1,5 +1,3 @@
-//go:build mirrorclear
-
 package redisfault_test
 
 import (
@@ -24,6 +22,20 @@ type loseReply struct {
 	lost atomic.Bool
 }
 
+// The Redis store is both optional interfaces the resilient Store looks
+// for (a wrapper that embeds chatring.Store hides them: see loseReply).
+var (
+	_ resilient.BatchAppender = (*redisstore.Store)(nil)
+	_ resilient.ClearReporter = (*redisstore.Store)(nil)
+)
+
+// ClearThrough passes the Redis store's through: embedding
+// chatring.Store would hide it, and the resilient Store uses it
+// (ClearReporter).
+func (l *loseReply) ClearThrough(ctx context.Context, conv string) (uint64, error) {
+	return l.Store.(resilient.ClearReporter).ClearThrough(ctx, conv)
+}
+
 func (l *loseReply) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
 	got, err := l.Store.Append(ctx, conv, m)
 	if err == nil && m.ID == l.id && l.lost.CompareAndSwap(false, true) {
@@ -32,19 +44,15 @@ func (l *loseReply) Append(ctx context.Context, conv string, m chatring.Message)
 	return got, err
 }
 
-// TestMirrorClearAfterLostReply (build tag mirrorclear: it fails, a
-// limitation the doc states, Degradation) reproduces a cleared message in
-// degraded reads. A retry the primary recognises after its message left
-// the window is kept out of the mirror after a Clear of this process only
-// if the mirror had learned its Seq. Here the first attempt's
-// reply was lost, so the mirror never learned the message's Seq (2), and
-// the Clear's floor is the Seq the mirror knew (1): the caller's later
-// retry with the returned ID, recognised by Redis, comes back as Seq 2,
-// above the floor, and a degraded read shows a message the Clear removed.
-// The process read the conversation before, so the doc's exception (a
-// view that knows nothing newer) does not apply. Keeping every ID whose
-// append failed before the Clear out of the mirror would fix this and
-// break read-your-writes (TestReadYourWritesRetryAfterClear).
+// TestMirrorClearAfterLostReply: a cleared message must not come back in
+// degraded reads through a late retry. The first attempt's reply was
+// lost, so the mirror never learned the message's Seq (2); the caller
+// retries with the returned ID after a Clear, Redis recognises it and
+// answers Seq 2. The mirror knew only Seq 1, but the Redis store's
+// ClearThrough said the Clear removed up to 2, so the answer stays out.
+// (Keeping every ID whose append failed before the Clear out of the
+// mirror instead would break read-your-writes:
+// TestReadYourWritesRetryAfterClear.)
 func TestMirrorClearAfterLostReply(t *testing.T) {
 	server := startServer(t)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, ContextTimeoutEnabled: true,
