@@ -85,12 +85,14 @@ func TestEveryMessageFieldRoundTrips(t *testing.T) {
 // its own, and the store's client.
 func serverStore(t *testing.T) (*Store, *redis.Client) {
 	t.Helper()
+	return serverStoreWith(t, chatring.Config{})
+}
+
+// serverStoreWith is serverStore with cfg and opts.
+func serverStoreWith(t *testing.T, cfg chatring.Config, opts ...Option) (*Store, *redis.Client) {
+	t.Helper()
 	server := redistest.NewServer(t)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr})
 	t.Cleanup(func() { client.Close() })
-	s, err := New(client, chatring.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, client
+	return storeOn(t, client, cfg, opts...), client
 }

@@ -77,13 +77,7 @@ func TestTokensKeptForTheHorizon(t *testing.T) {
 		{1000, 0, 2000},
 	} {
 		t.Run(fmt.Sprintf("turns=%d,horizon=%d", c.turns, c.horizon), func(t *testing.T) {
-			server := redistest.NewServer(t)
-			client := redis.NewClient(&redis.Options{Addr: server.Addr})
-			t.Cleanup(func() { client.Close() })
-			s, err := New(client, chatring.Config{MaxTurns: c.turns}, WithIdempotencyHorizon(c.horizon))
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, client := serverStoreWith(t, chatring.Config{MaxTurns: c.turns}, WithIdempotencyHorizon(c.horizon))
 			ctx := t.Context()
 			total := c.keep + 3
 			id := func(i int) string { return fmt.Sprintf("id-%d", i) }
@@ -126,13 +120,7 @@ func TestTokensKeptForTheHorizon(t *testing.T) {
 // out of the window (as the resilient wrapper's outbox does after an
 // outage). The retry returns the first Seq and stores nothing.
 func TestLateRetryNotStoredTwice(t *testing.T) {
-	server := redistest.NewServer(t)
-	client := redis.NewClient(&redis.Options{Addr: server.Addr})
-	t.Cleanup(func() { client.Close() })
-	s, err := New(client, chatring.Config{MaxTurns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := serverStoreWith(t, chatring.Config{MaxTurns: 2})
 	ctx := t.Context()
 	lost := chatring.Message{Role: chatring.User, Content: "sent once", ID: "req-1"}
 	first, err := s.Append(ctx, "c", lost)

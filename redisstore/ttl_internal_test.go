@@ -5,9 +5,7 @@ import (
 	"time"
 
 	"github.com/chatring/chatring"
-	"github.com/chatring/chatring/redisstore/redistest"
 	"github.com/google/go-cmp/cmp"
-	"github.com/redis/go-redis/v9"
 )
 
 // TestReadsKeepTokensAlive: a conversation that is read but not written
@@ -16,12 +14,9 @@ import (
 // an Append whose ID is in the window stores nothing, without a time
 // limit.
 func TestReadsKeepTokensAlive(t *testing.T) {
-	server := redistest.NewServer(t)
-	client := redis.NewClient(&redis.Options{Addr: server.Addr})
-	t.Cleanup(func() { client.Close() })
 	ctx := t.Context()
 	const ttl = 200 * time.Millisecond
-	s := storeOn(t, client, chatring.Config{IdleTTL: ttl})
+	s, _ := serverStoreWith(t, chatring.Config{IdleTTL: ttl})
 	m := chatring.Message{Role: chatring.User, Content: "hi", ID: "req"}
 	first, err := s.Append(ctx, "c", m)
 	if err != nil {

@@ -248,10 +248,9 @@ func TestLateReplayStoredOnce(t *testing.T) {
 	if st := s.Stats(); st.Replayed != 1 || st.Unflushed != 0 {
 		t.Errorf("Stats: replayed %d, unflushed %d; want 1, 0", st.Replayed, st.Unflushed)
 	}
-	if _, meta, _ := other.Keys("c"); true {
-		if seq, err := direct.HGet(ctx, meta, "seq").Result(); err != nil || seq != "6" {
-			t.Errorf("Redis gave %s Seqs (%v), want 6: the first attempt's message and five newer, the replay storing nothing", seq, err)
-		}
+	_, meta, _ := other.Keys("c")
+	if seq, err := direct.HGet(ctx, meta, "seq").Result(); err != nil || seq != "6" {
+		t.Errorf("Redis gave %s Seqs (%v), want 6: the first attempt's message and five newer, the replay storing nothing", seq, err)
 	}
 	win, err := other.Messages(ctx, "c", nil)
 	if err != nil || len(win) != 2 || win[0].Content != "newer 3" || win[1].Content != "newer 4" {
