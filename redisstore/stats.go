@@ -1,10 +1,10 @@
 package redisstore
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/internal/rejection"
 )
 
 // Stats counts what one Store did in this process since New: the
@@ -67,10 +67,9 @@ type counters struct {
 	deduplicated atomic.Uint64
 	bytes        atomic.Uint64
 	tokens       atomic.Uint64
-	// rejected maps a chatring.RejectionReason to its *atomic.Uint64,
-	// created at the reason's first rejection. Rejections are rare and
-	// never sent to Redis, so a sync.Map lookup is cheap enough for them.
-	rejected sync.Map
+	// rejected counts the writes refused before anything was sent to
+	// Redis, by chatring.RejectionReason.
+	rejected rejection.Counter
 }
 
 // stored counts the outcome of an append that Redis answered: m, the
@@ -92,15 +91,7 @@ func (c *counters) stored(m *chatring.Message, fresh bool) {
 
 // reject counts err, the error of a write refused before anything was
 // sent to Redis, and returns it.
-func (c *counters) reject(err error) error {
-	r := chatring.RejectionReason(err)
-	n, ok := c.rejected.Load(r)
-	if !ok {
-		n, _ = c.rejected.LoadOrStore(r, new(atomic.Uint64))
-	}
-	n.(*atomic.Uint64).Add(1)
-	return err
-}
+func (c *counters) reject(err error) error { return c.rejected.Add(err) }
 
 // Stats returns the counts of what this Store did in this process (see
 // Stats). It takes no lock and sends nothing to Redis; it allocates two
@@ -108,24 +99,18 @@ func (c *counters) reject(err error) error {
 func (s *Store) Stats() Stats {
 	c := &s.ctr
 	st := Stats{
-		ByRole:           make(map[chatring.Role]uint64, len(roles)),
-		RejectedByReason: map[string]uint64{},
-		Deduplicated:     c.deduplicated.Load(),
-		AppendedBytes:    c.bytes.Load(),
-		AppendedTokens:   c.tokens.Load(),
-		Capacity:         int(s.windowLen),
-		Closed:           s.gate.Closed(),
+		ByRole:         make(map[chatring.Role]uint64, len(roles)),
+		Deduplicated:   c.deduplicated.Load(),
+		AppendedBytes:  c.bytes.Load(),
+		AppendedTokens: c.tokens.Load(),
+		Capacity:       int(s.windowLen),
+		Closed:         s.gate.Closed(),
 	}
 	for i, r := range roles {
 		n := c.byRole[i].Load()
 		st.ByRole[r] = n
 		st.Appended += n
 	}
-	c.rejected.Range(func(k, v any) bool {
-		n := v.(*atomic.Uint64).Load()
-		st.RejectedByReason[k.(string)] = n
-		st.Rejected += n
-		return true
-	})
+	st.RejectedByReason, st.Rejected = c.rejected.ByReason()
 	return st
 }

@@ -12,18 +12,26 @@ import (
 
 // enterWrite checks ctx, the conversation ID and Close for a write, and
 // registers it with the gate; the caller must call s.gate.Exit() when it
-// returns nil.
+// returns nil. A write it refuses is counted (Stats.RejectedByReason).
 func (s *Store) enterWrite(ctx context.Context, op, conv string) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return s.ctr.rejected.Add(err)
 	}
 	if err := chatring.ValidateConversation(conv); err != nil {
-		return err
+		return s.ctr.rejected.Add(s.rejected(ctx, op, err))
 	}
 	if !s.gate.Enter() {
-		return closedError(op)
+		return s.ctr.rejected.Add(closedError(op))
 	}
 	return nil
+}
+
+// rejected logs err, the validation error of a write this Store refuses
+// before calling the primary (which would have logged it), and returns
+// it. A chatring validation error names the field, never the content.
+func (s *Store) rejected(ctx context.Context, op string, err error) error {
+	s.log.LogAttrs(ctx, slog.LevelWarn, "resilient: rejected", slog.String("op", op), slog.Any("error", err))
+	return err
 }
 
 // enterRead checks ctx and the conversation ID for a read.
@@ -127,7 +135,7 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	// unavailable an invalid message must still be a validation error,
 	// not an ErrUnavailable to retry.
 	if err := chatring.ValidateMessage(m, s.cfg); err != nil {
-		return chatring.Message{}, err
+		return chatring.Message{}, s.ctr.rejected.Add(s.rejected(ctx, "append", err))
 	}
 	if m.ID == "" {
 		m.ID = newID()

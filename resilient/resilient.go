@@ -12,6 +12,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/internal/gate"
+	"github.com/chatring/chatring/internal/rejection"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -59,6 +60,9 @@ type counters struct {
 	transitions                               [3]atomic.Uint64    // by gobreaker.State entered
 	changes                                   [3][3]atomic.Uint64 // by gobreaker.State left and entered
 	unflushed                                 atomic.Uint64
+	// rejected counts the writes refused before calling the primary,
+	// by chatring.RejectionReason: one atomic add per rejection.
+	rejected rejection.Counter
 }
 
 var _ chatring.Store = (*Store)(nil)

@@ -32,6 +32,18 @@ type Stats struct {
 	Replayed   uint64 `json:"replayed"`
 	Discarded  uint64 `json:"discarded"`
 	Unflushed  uint64 `json:"unflushed"`
+	// Rejected counts the writes (Append, SetSystemPrompt, Clear,
+	// Delete) this Store refused itself, before calling the primary: a
+	// ctx already done, an invalid conversation ID or message, a write
+	// after Close. RejectedByReason splits it by
+	// chatring.RejectionReason, the keys of chatring.Stats's and
+	// redisstore.Stats's field of the same name; only reasons that
+	// occurred are present. A write the primary refuses is counted by
+	// the primary (its own Stats), not here, so that the two add up to
+	// every write refused, each once (promexport.WithRejectionsOf
+	// exports the sum).
+	Rejected         uint64            `json:"rejected"`
+	RejectedByReason map[string]uint64 `json:"rejected_by_reason"`
 	// Outbox is the number of buffered appends now, in
 	// OutboxConversations conversations; OutboxHighWater the most it
 	// held at once; OutboxCapacity its bound (WithOutbox; 0: no outbox).
@@ -71,8 +83,18 @@ var breakerChanges = [...][2]gobreaker.State{
 	{gobreaker.StateHalfOpen, gobreaker.StateOpen},
 }
 
+// RejectedByReason returns Stats's RejectedByReason alone: the writes
+// the Store refused before calling the primary, by
+// chatring.RejectionReason. It takes no lock and allocates one small
+// map; it is what promexport.WithRejectionsOf reads.
+func (s *Store) RejectedByReason() map[string]uint64 {
+	m, _ := s.ctr.rejected.ByReason()
+	return m
+}
+
 // Stats returns the Store's metrics. It takes the breaker's and the
-// outbox's locks briefly and allocates one small map and one small slice.
+// outbox's locks briefly and allocates two small maps and one small
+// slice.
 func (s *Store) Stats() Stats {
 	c := &s.ctr
 	st := Stats{
@@ -97,6 +119,7 @@ func (s *Store) Stats() Stats {
 	for i, ch := range breakerChanges {
 		st.BreakerChanges[i] = BreakerChange{From: ch[0].String(), To: ch[1].String(), Count: c.changes[ch[0]][ch[1]].Load()}
 	}
+	st.RejectedByReason, st.Rejected = c.rejected.ByReason()
 	st.Outbox, st.OutboxConversations, st.OutboxHighWater = s.outbox.counts()
 	if s.outbox != nil {
 		st.OutboxCapacity = s.outbox.max
