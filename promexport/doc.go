@@ -71,6 +71,11 @@
 // messages evicted from or cleared in each conversation (that would cost a
 // snapshot of every window per scrape), only its Clear calls.
 //
+// A store behind a wrapper that refuses some writes itself (the
+// resilient wrapper validates messages before calling its primary) is
+// given the wrapper with WithRejectionsOf, so that
+// chatring_messages_rejected_total counts the writes either refused.
+//
 // The deploy/alerts.yml file at the repository's root holds alerting rules
 // on these metrics, unit-tested with promtool.
 package promexport

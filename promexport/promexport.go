@@ -39,6 +39,36 @@ func WithConstLabels(l prometheus.Labels) Option {
 	return func(o *collect.Options) { o.ConstLabels = maps.Clone(l) }
 }
 
+// RejectionSource is a store in front of the one a collector reads, that
+// refuses some writes itself before they reach it: *resilient.Store
+// (github.com/chatring/chatring/resilient), whose RejectedByReason
+// counts the writes it refused without calling its primary, by
+// chatring.RejectionReason.
+type RejectionSource interface {
+	RejectedByReason() map[string]uint64
+}
+
+// WithRejectionsOf adds the rejections of front, a store wrapping the
+// collected one, to the collector's chatring_messages_rejected_total, by
+// reason, so that the one series counts every write refused by either
+// and the alerts on it (deploy/alerts.yml's ChatringRejectionSpike) read
+// a wrapped store as they read a bare one. With the resilient wrapper in
+// front of the Redis store:
+//
+//	promredis.NewStatsCollector(primary, promexport.WithRejectionsOf(store))
+//
+// A second collector exporting the wrapper's rejections could not be
+// registered beside this one (a registry refuses two collectors of the
+// same series), and under another name the alerts would have to sum
+// both. front must count only the writes it refused itself, never one
+// that the collected store refused too, as resilient.Store does: the sum
+// then counts each refused write once. Each scrape calls
+// front.RejectedByReason once; the option may be given several times,
+// for several fronts.
+func WithRejectionsOf(front RejectionSource) Option {
+	return func(o *collect.Options) { o.Rejections = append(o.Rejections, front.RejectedByReason) }
+}
+
 // collector is what both collectors share: the Descs of their metrics,
 // for Describe, and the metrics of the message counters.
 type collector struct {
@@ -48,10 +78,11 @@ type collector struct {
 }
 
 func newCollector(opts []Option) collector {
-	c := collector{d: collect.Describer{ConstLabels: collect.Apply(opts).ConstLabels}}
+	o := collect.Apply(opts)
+	c := collector{d: collect.Describer{ConstLabels: o.ConstLabels}}
 	c.info = c.d.Gauge("backend_info",
 		"Always 1; the backend label names the ring that holds each window.", "backend")
-	c.msg = collect.NewMessages(&c.d)
+	c.msg = collect.NewMessages(&c.d, o.Rejections)
 	return c
 }
 

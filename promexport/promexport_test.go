@@ -3,6 +3,7 @@ package promexport_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/chatring/chatring"
 	"github.com/chatring/chatring/promexport"
 	"github.com/chatring/chatring/promexport/internal/promtest"
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
@@ -231,6 +233,51 @@ chatring_window_capacity_messages{store="sessions"} 20
 	c := promexport.NewMemoryStoreCollector(src, promexport.WithConstLabels(prometheus.Labels{"store": "sessions"}))
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
 		t.Error(err)
+	}
+}
+
+// rejections is a RejectionSource that reports fixed counts.
+type rejections map[string]uint64
+
+func (r rejections) RejectedByReason() map[string]uint64 { return maps.Clone(r) }
+
+// TestWithRejectionsOf pins chatring_messages_rejected_total of a store
+// with two fronts: each reason is the sum of the three sources, a reason
+// only a front knows is exported from its first occurrence, and the
+// store's own Stats map is left as it was.
+func TestWithRejectionsOf(t *testing.T) {
+	src := fixedStore{RejectedByReason: map[string]uint64{"invalid_role": 2, "quota": 1}}
+	c := promexport.NewMemoryStoreCollector(src,
+		promexport.WithRejectionsOf(rejections{"invalid_role": 1, "closed": 3}),
+		promexport.WithRejectionsOf(rejections{"invalid_role": 4, "canceled": 5, "throttled": 6}))
+	const want = `
+# HELP chatring_messages_rejected_total Rejected writes (invalid input, writes after Close, canceled contexts), by reason.
+# TYPE chatring_messages_rejected_total counter
+chatring_messages_rejected_total{reason="canceled"} 5
+chatring_messages_rejected_total{reason="closed"} 3
+chatring_messages_rejected_total{reason="empty_content"} 0
+chatring_messages_rejected_total{reason="invalid_content"} 0
+chatring_messages_rejected_total{reason="invalid_conversation"} 0
+chatring_messages_rejected_total{reason="invalid_role"} 7
+chatring_messages_rejected_total{reason="invalid_tool_call"} 0
+chatring_messages_rejected_total{reason="message_too_large"} 0
+chatring_messages_rejected_total{reason="other"} 0
+chatring_messages_rejected_total{reason="quota"} 1
+chatring_messages_rejected_total{reason="throttled"} 6
+`
+	for range 2 { // the sums do not accumulate from one scrape to the next
+		if err := testutil.CollectAndCompare(c, strings.NewReader(want), "chatring_messages_rejected_total"); err != nil {
+			t.Error(err)
+		}
+	}
+	if diff := cmp.Diff(map[string]uint64{"invalid_role": 2, "quota": 1}, src.RejectedByReason); diff != "" {
+		t.Errorf("the store's Stats map changed (-want +got):\n%s", diff)
+	}
+	// A store with no rejection map of its own (a zero Stats) still
+	// gets its fronts'.
+	c = promexport.NewMemoryStoreCollector(fixedStore{}, promexport.WithRejectionsOf(rejections{"closed": 2}))
+	if got := promtest.Sample(t, c, "chatring_messages_rejected_total", map[string]string{"reason": "closed"}); got != 2 {
+		t.Errorf("chatring_messages_rejected_total{reason=closed} = %v, want 2", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,9 @@ import (
 // holds exactly the appends answered 201, each once and with the Seq it
 // was answered with, in every conversation the clients wrote to (an
 // append answered 503 unavailable and never 201 may be there, once).
-// Before the load, /metrics serves the Redis and resilient collectors.
+// Before the load, /metrics serves the Redis and resilient collectors,
+// and counts the invalid appends sent, which the resilient wrapper
+// refused, under their reasons.
 // Without redis-server it is skipped, unless CHATRING_REQUIRE_REDIS=1.
 func TestRedisShutdownUnderLoad(t *testing.T) {
 	redistest.Require(t)
@@ -41,7 +44,36 @@ func TestRedisShutdownUnderLoad(t *testing.T) {
 	if code, b, err := post(t.Context(), httpClient, s.url+"/conversations/probe/messages", `{"role":"user","content":"hi"}`); err != nil || code != http.StatusCreated {
 		t.Fatalf("append: %d %s %v", code, b, err)
 	}
+	// Invalid appends, which the resilient wrapper refuses before the
+	// Redis store sees them, are counted under their reasons, as with the
+	// memory store; a body that is not JSON never reaches the store and
+	// is not counted.
+	rejected := map[string]int{}
+	for _, bad := range []struct {
+		path, body, reason string
+		code               int
+	}{
+		{"/conversations/probe/messages", `{"role":"robot","content":"beep"}`, "invalid_role", 400},
+		{"/conversations/probe/messages", `{"role":"robot","content":"boop"}`, "invalid_role", 400},
+		{"/conversations/probe/messages", `{"role":"user","content":"   "}`, "empty_content", 400},
+		{"/conversations/probe/messages", fmt.Sprintf(`{"role":"user","content":%q}`,
+			strings.Repeat("x", chatring.DefaultMaxMessageBytes+1)), "message_too_large", 413},
+		{"/conversations/%7F/messages", `{"role":"user","content":"x"}`, "invalid_conversation", 400},
+		{"/conversations/probe/messages", `{"role":`, "", 400},
+	} {
+		if code, b, err := post(t.Context(), httpClient, s.url+bad.path, bad.body); err != nil || code != bad.code {
+			t.Fatalf("invalid append (%s): %d %s %v, want %d", bad.reason, code, b, err, bad.code)
+		}
+		if bad.reason != "" {
+			rejected[bad.reason]++
+		}
+	}
 	families := scrape(t, httpClient, s.url)
+	for _, reason := range []string{"invalid_role", "empty_content", "message_too_large", "invalid_conversation", "canceled", "closed"} {
+		if got := value(t, families, "chatring_messages_rejected_total", "reason", reason); got != float64(rejected[reason]) {
+			t.Errorf("chatring_messages_rejected_total{reason=%s} = %v, want %d", reason, got, rejected[reason])
+		}
+	}
 	if got := value(t, families, "chatring_primary_attempts_total"); got != 1 {
 		t.Errorf("chatring_primary_attempts_total = %v after one append, want 1", got)
 	}

@@ -256,7 +256,11 @@ func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatrin
 		log.Warn("chatservice: redis does not answer yet", slog.String("addr", redisAddr), slog.Any("error", err))
 	}
 	return &redisStore{Store: s, client: client},
-		[]prometheus.Collector{redisMetrics, promredis.NewStatsCollector(primary), promresilient.New(s)}, nil
+		[]prometheus.Collector{redisMetrics,
+			// The wrapper refuses invalid writes before the Redis store
+			// sees them: its rejections are added to the store's.
+			promredis.NewStatsCollector(primary, promexport.WithRejectionsOf(s)),
+			promresilient.New(s)}, nil
 }
 
 // redisLogger sends go-redis's log lines (connection and pool errors) to

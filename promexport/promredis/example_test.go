@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/promexport"
 	"github.com/chatring/chatring/promexport/promredis"
 	"github.com/chatring/chatring/promexport/promresilient"
 	"github.com/chatring/chatring/redisstore"
@@ -30,7 +31,11 @@ func Example() {
 	}
 	defer store.Close(context.Background())
 
+	// The Redis store's message counters, with the writes the wrapper
+	// refused before they reached it among the rejected ones.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(redisMetrics, promresilient.New(store))
+	reg.MustRegister(redisMetrics,
+		promredis.NewStatsCollector(primary, promexport.WithRejectionsOf(store)),
+		promresilient.New(store))
 	http.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 }

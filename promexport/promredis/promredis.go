@@ -39,6 +39,11 @@
 //	store, err := redisstore.New(client, cfg, redisstore.WithObserver(c))
 //	reg.MustRegister(c, promredis.NewStatsCollector(store))
 //
+// Behind the resilient wrapper, give the wrapper to NewStatsCollector
+// with promexport.WithRejectionsOf: it refuses invalid writes before they
+// reach the store, and chatring_messages_rejected_total then counts them
+// too (see the Example).
+//
 // # Cost
 //
 // Unlike promexport's collectors, which read Stats at scrape time, this

@@ -41,13 +41,20 @@ type statsCollector struct {
 // collector adds nothing to any call of the store, whose counters cost
 // one atomic add per event whether or not anything exports them.
 //
+// A store behind the resilient wrapper sees no write the wrapper refuses
+// (it validates messages before calling the store): give the wrapper with
+// promexport.WithRejectionsOf, and chatring_messages_rejected_total
+// counts the writes either refused.
+//
 // It is a collector of its own, beside the Observer New returns, because
 // the two read different things (Stats at scrape time; operations as they
-// happen) and a store has only one Observer. Of the options, only
-// promexport.WithConstLabels applies. It is safe for concurrent use.
+// happen) and a store has only one Observer. Of the options,
+// promexport.WithConstLabels and promexport.WithRejectionsOf apply. It is
+// safe for concurrent use.
 func NewStatsCollector(s StatsSource, opts ...promexport.Option) prometheus.Collector {
-	c := &statsCollector{d: collect.Describer{ConstLabels: collect.Apply(opts).ConstLabels}, src: s}
-	c.msg = collect.NewMessages(&c.d)
+	o := collect.Apply(opts)
+	c := &statsCollector{d: collect.Describer{ConstLabels: o.ConstLabels}, src: s}
+	c.msg = collect.NewMessages(&c.d, o.Rejections)
 	return c
 }
 

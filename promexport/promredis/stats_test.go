@@ -10,9 +10,12 @@ import (
 	"github.com/chatring/chatring/promexport"
 	"github.com/chatring/chatring/promexport/internal/promtest"
 	"github.com/chatring/chatring/promexport/promredis"
+	"github.com/chatring/chatring/promexport/promresilient"
 	"github.com/chatring/chatring/redisstore"
 	"github.com/chatring/chatring/redisstore/redistest"
+	"github.com/chatring/chatring/resilient"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
@@ -97,6 +100,91 @@ chatring_window_capacity_messages{store="sessions"} 4
 		t.Error(err)
 	}
 	promtest.Lint(t, c)
+}
+
+// TestStatsWithWrapperRejections writes through the resilient wrapper in
+// front of a Redis store on a real redis-server, with invalid messages
+// the wrapper refuses before calling the store, an Append under a
+// canceled ctx, and an invalid prompt that the wrapper passes on and the
+// store refuses; the store's Stats collector given the wrapper with
+// promexport.WithRejectionsOf exports the sum, each write once, and it
+// registers in one registry beside promredis's Observer and
+// promresilient's collector, which export no rejection series of their
+// own.
+func TestStatsWithWrapperRejections(t *testing.T) {
+	server := redistest.NewServer(t)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr})
+	t.Cleanup(func() { client.Close() })
+	observer := promredis.New()
+	primary, err := redisstore.New(client, chatring.Config{}, redisstore.WithObserver(observer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := resilient.New(primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close(context.Background())
+	ctx := context.Background()
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := store.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		ctx context.Context
+		m   chatring.Message
+	}{
+		{ctx, chatring.Message{Role: "robot", Content: "hi"}},
+		{ctx, chatring.Message{Role: "robot", Content: "hi"}},
+		{ctx, chatring.Message{Role: chatring.User, Content: " "}},
+		{canceled, chatring.Message{Role: chatring.User, Content: "hi"}},
+	} {
+		if _, err := store.Append(w.ctx, "c", w.m); err == nil {
+			t.Fatalf("Append(%+v) succeeded", w.m)
+		}
+	}
+	if err := store.SetSystemPrompt(ctx, "c", "\x00"); err == nil {
+		t.Fatal("SetSystemPrompt of an invalid prompt succeeded")
+	}
+	// Each rejection is counted by the layer that refused it, once.
+	if got := primary.Stats().RejectedByReason; !cmp.Equal(got, map[string]uint64{"invalid_content": 1}) {
+		t.Errorf("the Redis store counted %v, want the prompt alone", got)
+	}
+
+	stats := promredis.NewStatsCollector(primary, promexport.WithRejectionsOf(store))
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(observer); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(stats); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(promresilient.New(store)); err != nil {
+		t.Fatalf("promresilient's collector beside the Stats collector: %v", err)
+	}
+	const want = `
+# HELP chatring_messages_rejected_total Rejected writes (invalid input, writes after Close, canceled contexts), by reason.
+# TYPE chatring_messages_rejected_total counter
+chatring_messages_rejected_total{reason="canceled"} 1
+chatring_messages_rejected_total{reason="closed"} 0
+chatring_messages_rejected_total{reason="empty_content"} 1
+chatring_messages_rejected_total{reason="invalid_content"} 1
+chatring_messages_rejected_total{reason="invalid_conversation"} 0
+chatring_messages_rejected_total{reason="invalid_role"} 2
+chatring_messages_rejected_total{reason="invalid_tool_call"} 0
+chatring_messages_rejected_total{reason="message_too_large"} 0
+chatring_messages_rejected_total{reason="other"} 0
+`
+	if err := testutil.CollectAndCompare(stats, strings.NewReader(want), "chatring_messages_rejected_total"); err != nil {
+		t.Error(err)
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Errorf("gathering the three collectors: %v", err)
+	}
+	if got := promtest.Sample(t, stats, "chatring_messages_appended_total", map[string]string{"role": "user"}); got != 1 {
+		t.Errorf("chatring_messages_appended_total{role=user} = %v, want 1", got)
+	}
 }
 
 // TestStatsSameMetricsAsMemoryStore checks that every family the Redis

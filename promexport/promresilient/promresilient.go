@@ -10,7 +10,11 @@
 //
 // Register the primary's collector too (promexport's for a MemoryStore,
 // promredis's for a redisstore.Store): their metric names differ from
-// these.
+// these. The writes the wrapper refuses itself (Stats.RejectedByReason)
+// are not exported here: they never reach the primary, and
+// promexport.WithRejectionsOf(store) on the primary's collector adds them
+// to its chatring_messages_rejected_total, which a second collector could
+// not export beside it in one registry.
 //
 // # Metrics
 //

@@ -17,6 +17,10 @@ const Namespace = "chatring"
 type Options struct {
 	// ConstLabels are added to every metric of the collector.
 	ConstLabels prometheus.Labels
+	// Rejections report the rejections, by reason, of the stores in
+	// front of the collected one (promexport.WithRejectionsOf), which
+	// Messages adds to the collected store's.
+	Rejections []func() map[string]uint64
 }
 
 // Apply returns the Options that opts set.

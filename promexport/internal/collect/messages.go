@@ -1,6 +1,8 @@
 package collect
 
 import (
+	"maps"
+
 	"github.com/chatring/chatring"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -28,6 +30,7 @@ type Messages struct {
 	rejected                      Metric
 	appendedBytes, appendedTokens Metric
 	closed                        Metric
+	front                         []func() map[string]uint64 // Options.Rejections
 }
 
 // MessageCounts are the values of Messages, from any store's statistics.
@@ -40,9 +43,11 @@ type MessageCounts struct {
 	Closed                        bool
 }
 
-// NewMessages builds the Messages metrics with d.
-func NewMessages(d *Describer) Messages {
+// NewMessages builds the Messages metrics with d; the rejections that
+// front reports are added to the collected store's (Options.Rejections).
+func NewMessages(d *Describer, front []func() map[string]uint64) Messages {
 	return Messages{
+		front: front,
 		capacity: d.Gauge("window_capacity_messages",
 			"Messages a window keeps: 2 x max_turns."),
 		appended: d.Counter("messages_appended_total",
@@ -65,7 +70,19 @@ func (m *Messages) Collect(ch chan<- prometheus.Metric, c MessageCounts) {
 	Emit(ch, m.capacity, float64(c.Capacity))
 	EmitMap(ch, m.appended, c.ByRole, Roles)
 	Emit(ch, m.deduplicated, float64(c.Deduplicated))
-	EmitMap(ch, m.rejected, c.RejectedByReason, RejectionReasons)
+	rejected := c.RejectedByReason
+	if len(m.front) > 0 {
+		rejected = maps.Clone(rejected)
+		if rejected == nil {
+			rejected = map[string]uint64{}
+		}
+		for _, f := range m.front {
+			for reason, n := range f() {
+				rejected[reason] += n
+			}
+		}
+	}
+	EmitMap(ch, m.rejected, rejected, RejectionReasons)
 	Emit(ch, m.appendedBytes, float64(c.AppendedBytes))
 	Emit(ch, m.appendedTokens, float64(c.AppendedTokens))
 	Emit(ch, m.closed, Bool(c.Closed))
