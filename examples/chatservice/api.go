@@ -36,9 +36,11 @@ type api struct {
 
 // readiness is implemented by stores that can tell whether they can serve
 // now (a store wrapping a remote service, whose circuit breaker is open,
-// say). A store that does not implement it is ready until shutdown.
+// say). Ready must return within a bound of its own, whatever ctx (the
+// probe's request) allows. A store that does not implement it is ready
+// until shutdown.
 type readiness interface {
-	Ready() error
+	Ready(ctx context.Context) error
 }
 
 // bodyLimit is the request body limit for messages of at most
@@ -265,7 +267,7 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rs, ok := a.store.(readiness); ok {
-		if err := rs.Ready(); err != nil {
+		if err := rs.Ready(r.Context()); err != nil {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 			return

@@ -271,7 +271,7 @@ func (unavailableStore) Messages(_ context.Context, _ string, dst []chatring.Mes
 	return dst, errDown
 }
 
-func (unavailableStore) Ready() error { return errDown }
+func (unavailableStore) Ready(context.Context) error { return errDown }
 
 func TestUnavailable(t *testing.T) {
 	srv, _ := testServer(t, chatring.Config{}, unavailableStore{})

@@ -32,7 +32,8 @@
 //	GET    /metrics                           Prometheus exposition
 //	GET    /healthz                           200 while the process serves (liveness)
 //	GET    /readyz                            200 while it can serve, 503 once shutdown begins or, with -redis,
-//	                                          while the circuit breaker to Redis is open (readiness)
+//	                                          while the circuit breaker to Redis is open or Redis does not
+//	                                          answer a PING within 500 ms (readiness)
 //
 // A message's "id", or the Idempotency-Key header, makes the append
 // idempotent: a retry stores nothing twice and answers with the message
@@ -234,9 +235,14 @@ func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatrin
 	// (3 per command, 5 dials each, 100 ms apart) would redial a Redis
 	// that refuses connections until that timeout passed, so that every
 	// attempt took the whole timeout and a Redis that is down was counted
-	// as slow (kind="timeout") rather than unavailable.
+	// as slow (kind="timeout") rather than unavailable. With
+	// ContextTimeoutEnabled a command's socket deadline is its ctx's:
+	// without it the client ignores ctx deadlines and waits ReadTimeout
+	// (5 s) for a Redis that accepts and answers nothing, so that an
+	// attempt past resilient's timeout, and a readiness PING, held a
+	// connection (and the probe) for that long.
 	client := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(redisAddr, ","),
-		MaxRetries: -1, DialerRetries: 1})
+		MaxRetries: -1, DialerRetries: 1, ContextTimeoutEnabled: true})
 	redisMetrics := promredis.New()
 	primary, err := redisstore.New(client, cfg, redisstore.WithLogger(log), redisstore.WithObserver(redisMetrics))
 	if err != nil {
@@ -251,8 +257,8 @@ func openStore(cfg chatring.Config, redisAddr string, log *slog.Logger) (chatrin
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
-		// Not fatal: Redis may come up after the service; /readyz fails
-		// once the breaker opens.
+		// Not fatal: Redis may come up after the service; until it
+		// answers, /readyz fails (redisStore.Ready).
 		log.Warn("chatservice: redis does not answer yet", slog.String("addr", redisAddr), slog.Any("error", err))
 	}
 	return &redisStore{Store: s, client: client},
@@ -277,12 +283,30 @@ type redisStore struct {
 	client redis.UniversalClient
 }
 
-// Ready implements readiness: not while the circuit breaker is open (every
-// write fails fast then; only reads of conversations in resilient's
-// mirror are answered). A half-open breaker lets probes through: ready.
-func (s *redisStore) Ready() error {
+// readyTimeout bounds the PING of a readiness probe (see
+// redisStore.Ready), so that a probe never hangs on a Redis that accepts
+// connections and answers nothing: it is the resilient wrapper's default
+// attempt timeout, and under the 1 s timeout of a Kubernetes probe.
+const readyTimeout = 500 * time.Millisecond
+
+// Ready implements readiness. While the circuit breaker is open it fails
+// at once (every write fails fast then; only reads of conversations in
+// resilient's mirror are answered). Otherwise it sends Redis a PING
+// (with a Cluster, to one node), bounded by readyTimeout and the probe's
+// ctx, and is ready when Redis answers: a closed breaker alone does not
+// say that Redis can serve, as it stays closed until enough calls have
+// failed (with Redis down at startup and no traffic, it never opens).
+// A half-open breaker with Redis answering is ready: its probes will
+// close it. The PING goes through the client, not the store: it is
+// neither a call of the breaker nor an operation of the Redis metrics.
+func (s *redisStore) Ready(ctx context.Context) error {
 	if st := s.Stats().Breaker; st == "open" {
 		return errors.New("the circuit breaker to Redis is open")
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis does not answer PING: %w", err)
 	}
 	return nil
 }

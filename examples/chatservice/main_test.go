@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,10 +141,10 @@ func TestShutdownTimeout(t *testing.T) {
 }
 
 // TestReadyzRedisDown runs the service in process with -redis on a port
-// where nothing listens: appends fail with 503 unavailable, the circuit
-// breaker opens, and from then on /readyz answers 503 unavailable; the
-// shutdown is still clean. (Before the breaker opens, /readyz cannot
-// know that Redis is down: it does not call Redis itself.)
+// where nothing listens: /readyz answers 503 unavailable before any call
+// (the breaker is closed, but Redis does not answer its PING); appends
+// fail with 503 unavailable, the circuit breaker opens, and from then on
+// /readyz answers 503 naming the breaker; the shutdown is still clean.
 func TestReadyzRedisDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -152,17 +153,8 @@ func TestReadyzRedisDown(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	url, done, stop := runInProcess(t, "-redis", dead)
-	get := func() (int, string) {
-		resp, err := http.Get(url + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := get(); code != http.StatusOK {
-		t.Fatalf("/readyz before any call: %d %s, want 200", code, body)
+	if code, body := getReadyz(t, url); code != http.StatusServiceUnavailable || !strings.Contains(body, `"unavailable"`) || !strings.Contains(body, "PING") {
+		t.Fatalf("/readyz before any call: %d %s, want 503 unavailable naming the PING", code, body)
 	}
 	code, body := 0, ""
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
@@ -176,7 +168,7 @@ func TestReadyzRedisDown(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("append with Redis down: %d %s, want 503", resp.StatusCode, b)
 		}
-		if code, body = get(); code != http.StatusOK {
+		if code, body = getReadyz(t, url); strings.Contains(body, "breaker") {
 			break
 		}
 	}
@@ -265,6 +257,76 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 	}
 }
 
+// getReadyz returns the status and body of GET url/readyz.
+func getReadyz(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestReadyzRedisStartsLater runs the service with -redis on the port of
+// a redis-server the test stopped: with no call made, /readyz answers 503
+// (Redis does not answer its PING; the breaker, closed, cannot tell);
+// once the redis-server runs again on that port, /readyz answers 200,
+// still with no call made, and an append is stored.
+func TestReadyzRedisStartsLater(t *testing.T) {
+	redistest.Require(t)
+	server := redistest.NewServer(t)
+	server.Kill() // its port is free now; Restart binds it again
+	url, done, stop := runInProcess(t, "-redis", server.Addr)
+	for range 3 {
+		if code, body := getReadyz(t, url); code != http.StatusServiceUnavailable || !strings.Contains(body, "PING") {
+			t.Fatalf("/readyz with Redis not started: %d %s, want 503 naming the PING", code, body)
+		}
+	}
+	if err := server.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	code, body := 0, ""
+	for deadline := time.Now().Add(10 * time.Second); code != http.StatusOK && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		code, body = getReadyz(t, url)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("/readyz not 200 within 10 s of Redis answering: %d %s", code, body)
+	}
+	resp, err := http.Post(url+"/conversations/c/messages", "application/json", strings.NewReader(`{"role":"user","content":"hello"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("append once Redis answers: %d, want 201", resp.StatusCode)
+	}
+	// A Redis that accepts connections and answers nothing (stopped):
+	// the probe's PING gives up at readyTimeout, and /readyz answers 503
+	// instead of hanging as long as its client waits.
+	if err := server.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code, body = getReadyz(t, url)
+	took := time.Since(start)
+	if err := server.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "PING") {
+		t.Errorf("/readyz with Redis stopped: %d %s, want 503 naming the PING", code, body)
+	}
+	if took < readyTimeout || took > readyTimeout+2*time.Second {
+		t.Errorf("/readyz with Redis stopped took %v, want readyTimeout (%v) and little more", took, readyTimeout)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
 // infoField returns the value of field in the text of Redis's INFO.
 func infoField(info, field string) string {
 	for line := range strings.Lines(info) {
@@ -278,9 +340,9 @@ func infoField(info, field string) string {
 // TestReadyzRedisComesBack runs the service with -redis on an address
 // that forwards to nothing at first and then to a live redis-server: while
 // nothing answers, appends are answered 503 with Retry-After and the
-// breaker opens (/readyz 503); once Redis answers, /readyz is 200 again
-// within a few of the breaker's OpenFor (1 s), the next append is stored,
-// and the breaker is closed.
+// breaker opens (/readyz 503 naming it); once Redis answers, /readyz is
+// 200 again within a few of the breaker's OpenFor (1 s), the next append
+// is stored, and the breaker is closed.
 func TestReadyzRedisComesBack(t *testing.T) {
 	redistest.Require(t)
 	server := redistest.NewServer(t)
@@ -307,7 +369,7 @@ func TestReadyzRedisComesBack(t *testing.T) {
 		if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
 			t.Fatalf("append with Redis down: %d, Retry-After %q; want 503 with Retry-After", code, h.Get("Retry-After"))
 		}
-		if code, _ := status("GET", "/readyz", ""); code == http.StatusServiceUnavailable {
+		if code, body := getReadyz(t, url); code == http.StatusServiceUnavailable && strings.Contains(body, "breaker") {
 			break
 		}
 		if i == 100 {
