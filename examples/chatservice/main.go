@@ -22,7 +22,8 @@
 // Routes, for a conversation ID in the path (any valid chatring
 // conversation ID, path-escaped):
 //
-//	POST   /conversations/{id}/messages       append {"role", "content", "name"?, "id"?} -> 201 and the stored message
+//	POST   /conversations/{id}/messages       append {"role", "content", "name"?, "id"?, "tool_calls"?, "tool_call_id"?}
+//	                                          -> 201 and the stored message
 //	GET    /conversations/{id}/messages       the window, oldest first -> {"messages": [...]}
 //	GET    /conversations/{id}/window         the pinned prompt and what fits ?max_tokens=N -> {"messages": [...]}
 //	DELETE /conversations/{id}/messages       Clear -> 204

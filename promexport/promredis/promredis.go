@@ -21,8 +21,9 @@
 // AttemptTimeout, gave it), unavailable (chatring.ErrUnavailable: Redis
 // down, loading, failing over, or the client's pool exhausted), format
 // (redisstore.ErrFormat) and other. Every op, and every op and kind, is
-// exported from the start, at 0: 102 series for the histogram (14
-// buckets, +Inf, _sum and _count for each op) and 30 for the errors, whatever the number of conversations. Calls
+// exported from the start, at 0: 119 series for the histogram (14
+// buckets, +Inf, _sum and _count for each of the 7 ops) and 35 for the
+// errors, whatever the number of conversations. Calls
 // that the store rejects before sending them (invalid input, writes after
 // Close) are not operations on Redis: the store's Stats counts them.
 //
