@@ -13,3 +13,10 @@ func TestConformance(t *testing.T) {
 		return lockfree.New[ringtest.Item](capacity)
 	})
 }
+
+// TestConformancePushPtr runs the suite with every Push made by PushPtr.
+func TestConformancePushPtr(t *testing.T) {
+	ringtest.Run(t, func(capacity int) ringbuf.Buffer[ringtest.Item] {
+		return ringtest.ViaPushPtr(lockfree.New[ringtest.Item](capacity))
+	})
+}

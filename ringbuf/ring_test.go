@@ -14,6 +14,13 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformancePushPtr runs the suite with every Push made by PushPtr.
+func TestConformancePushPtr(t *testing.T) {
+	ringtest.Run(t, func(capacity int) ringbuf.Buffer[ringtest.Item] {
+		return ringtest.ViaPushPtr(ringbuf.New[ringtest.Item](capacity))
+	})
+}
+
 // TestSnapshotGrowsOnce: Snapshot into a dst without room grows it once,
 // also when the window wraps round the array and is copied in two halves
 // (it used to grow dst once per half). The race detector's

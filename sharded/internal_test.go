@@ -57,7 +57,7 @@ func TestSkewedLoad(t *testing.T) {
 	s := &r.shards[2]
 	for i := 1; i <= 12; i++ { // Push, with the shard picked for it
 		s.mu.Lock()
-		r.store(s, i)
+		r.store(s, &i)
 		s.mu.Unlock()
 	}
 	got, last := r.Snapshot(nil)

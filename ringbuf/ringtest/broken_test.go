@@ -113,6 +113,27 @@ func (b evictsEarly) Snapshot(dst []ringtest.Item) ([]ringtest.Item, uint64) {
 	return dst, last
 }
 
+// keepsPointer is a mutex ring of pointers whose PushPtr keeps the
+// pointer it is given instead of copying the value: a PushPtr that is not
+// Push. The suite tests it through ringtest.ViaPushPtr.
+type keepsPointer struct{ r *ringbuf.Ring[*ringtest.Item] }
+
+func (b keepsPointer) Push(v ringtest.Item) uint64 { return b.r.Push(&v) }
+
+func (b keepsPointer) PushPtr(v *ringtest.Item) uint64 { return b.r.Push(v) }
+
+func (b keepsPointer) Snapshot(dst []ringtest.Item) ([]ringtest.Item, uint64) {
+	ptrs, last := b.r.Snapshot(nil)
+	for _, p := range ptrs {
+		dst = append(dst, *p)
+	}
+	return dst, last
+}
+
+func (b keepsPointer) Len() int { return b.r.Len() }
+
+func (b keepsPointer) Cap() int { return b.r.Cap() }
+
 var brokenBuffers = map[string]struct {
 	make ringtest.NewBuffer
 	// cases is a -test.run pattern for the suite cases to run, and the
@@ -135,6 +156,12 @@ var brokenBuffers = map[string]struct {
 	},
 	"evictsEarly": {
 		func(c int) ringbuf.Buffer[ringtest.Item] { return evictsEarly{ringbuf.New[ringtest.Item](c)} },
+		[]string{"Sequential", "DstReuse", "Model", "Hammer", "Linearizable"},
+	},
+	"keepsPointer": {
+		func(c int) ringbuf.Buffer[ringtest.Item] {
+			return ringtest.ViaPushPtr(keepsPointer{ringbuf.New[*ringtest.Item](c)})
+		},
 		[]string{"Sequential", "DstReuse", "Model", "Hammer", "Linearizable"},
 	},
 }

@@ -14,6 +14,10 @@
 //		})
 //	}
 //
+// A backend that also has a pointer-taking push, PushPtr(v *T), as this
+// module's three have, runs the suite a second time through [ViaPushPtr],
+// which makes every Push a PushPtr.
+//
 // Run it under the race detector (go test -race): the suite's concurrent
 // cases are written so that a torn read or an unsynchronized write is
 // reported by it even when the values happen to come out right.
@@ -88,6 +92,33 @@ func (it Item) String() string { return it.Tag }
 // NewBuffer returns a new, empty buffer of the given capacity. For
 // capacity < 1 it must panic, as every backend in this module does.
 type NewBuffer func(capacity int) ringbuf.Buffer[Item]
+
+// PtrPusher is a buffer that also has a pointer-taking push, as the three
+// backends of this module have: PushPtr(v) must be Push(*v) in every
+// respect, and must not keep v once it returns.
+type PtrPusher interface {
+	ringbuf.Buffer[Item]
+	PushPtr(v *Item) uint64
+}
+
+// ViaPushPtr returns b with every Push made by b.PushPtr, so that Run checks
+// PushPtr against the whole contract: a backend with a PushPtr runs the
+// suite on ViaPushPtr(New(capacity)) as well as on the buffer itself. Each
+// Push hands PushPtr a fresh Item and overwrites it as soon as PushPtr
+// returns, so that a buffer that kept the pointer instead of copying the
+// value shows overwritten items in its snapshots (and, under the race
+// detector, a data race).
+func ViaPushPtr(b PtrPusher) ringbuf.Buffer[Item] { return viaPushPtr{b} }
+
+type viaPushPtr struct{ PtrPusher }
+
+func (b viaPushPtr) Push(v Item) uint64 {
+	p := new(Item)
+	*p = v
+	seq := b.PushPtr(p)
+	*p = Item{Writer: -1, N: -1, Tag: "overwritten after PushPtr returned"}
+	return seq
+}
 
 // Run runs the conformance suite against the buffers newBuffer makes. Every
 // case is a subtest of t on a fresh buffer; none calls t.Parallel, so that
