@@ -448,18 +448,20 @@ func (h *History) push(ctx context.Context, m *Message) {
 	}
 }
 
-// ringPush is h.buf.Push with the call made on the ring's concrete type:
-// a call through the generic interface passes the instantiation's
-// dictionary and copies the Message once more (Floor/backend=mutex-direct
-// in bench/RESULTS.md), which Append would pay on every message.
+// ringPush is h.buf.Push(*m) with the call made on the ring's concrete
+// type, through its PushPtr: a call through the generic interface passes
+// the instantiation's dictionary and copies the Message once more
+// (Floor/backend=mutex-direct in bench/RESULTS.md), and Push itself takes
+// the 144-byte Message by value, a copy that PushPtr leaves out: *m is
+// copied once, into the ring's slot.
 func (h *History) ringPush(m *Message) uint64 {
 	switch r := h.buf.(type) {
 	case *ringbuf.Ring[Message]:
-		return r.Push(*m)
+		return r.PushPtr(m)
 	case *sharded.Ring[Message]:
-		return r.Push(*m)
+		return r.PushPtr(m)
 	case *lockfree.Ring[Message]:
-		return r.Push(*m)
+		return r.PushPtr(m)
 	}
 	return h.buf.Push(*m)
 }
