@@ -125,9 +125,10 @@ type History struct {
 
 	// held tracks the bytes of the messages in the ring for a MemoryStore's
 	// estimate (nil sizes for a History made by New): sizes[(seq-1)%cap]
-	// holds the size of the message with that seq; held is their sum plus
-	// the pinned prompt and the conversation's fixed bytes (see heldCounter).
-	sizes []atomic.Uint32
+	// holds the size of the newest message counted in that slot, with its
+	// lap (see countSize); held is their sum plus the pinned prompt and the
+	// conversation's fixed bytes (see heldCounter).
+	sizes []atomic.Uint64
 	held  heldCounter
 }
 
@@ -283,7 +284,7 @@ func newHistory(e *env, trackHeld bool) *History {
 		panic("chatring: Validate accepted unknown backend " + e.cfg.Backend)
 	}
 	if trackHeld {
-		h.sizes = make([]atomic.Uint32, capacity)
+		h.sizes = make([]atomic.Uint64, capacity)
 	}
 	h.clear.Store(&clearState{})
 	return h
@@ -435,9 +436,7 @@ func (h *History) push(ctx context.Context, m *Message) {
 	h.ctr.bytes.Add(uint64(m.size()))
 	h.ctr.tokens.Add(uint64(m.Tokens))
 	if h.sizes != nil {
-		size := uint32(heldBytes(m, h.cfg.Backend))
-		old := h.sizes[(m.Seq-1)%uint64(len(h.sizes))].Swap(size)
-		h.held.Add(int64(size) - int64(old))
+		h.countSize(m)
 	}
 	if !h.quiet && h.log.Enabled(ctx, slog.LevelDebug) {
 		h.log.LogAttrs(ctx, slog.LevelDebug, "chatring: append",

@@ -50,8 +50,9 @@ import (
 // Config and options. A write adds to History's work a hash-table lookup
 // (which takes a bucket lock only to create a conversation), an atomic add
 // on entry and exit of the store's one in-flight counter (for Close), and
-// the size tracking of HeldBytes on Append: an atomic swap of the
-// message's size into its slot and, when the size differs from that of
+// the size tracking of HeldBytes on Append: an atomic load and
+// compare-and-swap of the message's size into its slot (see countSize) and,
+// when the size differs from that of
 // the message it overwrites, an atomic add to the conversation's count and
 // one to the store's running total. The histories share one set of
 // counters. With the lockfree backend an Append without an ID takes no
@@ -449,6 +450,32 @@ func (c *heldCounter) Add(d int64) {
 // sealed.
 func (c *heldCounter) seal() int64 { return c.n.Swap(heldSealed) }
 
+// countSize records the size of the pushed message m in its slot of
+// h.sizes and adds the change to held. Appends to one conversation push
+// concurrently, so an Append may get here after newer ones wrapped the
+// ring around into its slot: its message is gone from the ring, and
+// counting it would replace the newer message's size for good (until the
+// slot is written again). So a slot holds the size with the lap of the
+// seq it belongs to, (seq-1)/capacity, in its high 32 bits, and only a
+// newer lap replaces it. Laps are compared modulo 2^32 (an Append would
+// have to be overtaken by 2^31 laps to be misread).
+func (h *History) countSize(m *Message) {
+	capacity := uint64(len(h.sizes))
+	slot := &h.sizes[(m.Seq-1)%capacity]
+	lap := uint32((m.Seq - 1) / capacity)
+	size := uint32(heldBytes(m, h.cfg.Backend))
+	for {
+		old := slot.Load()
+		if old != 0 && int32(lap-uint32(old>>32)) < 0 {
+			return // a newer message took the slot: m is not in the ring
+		}
+		if slot.CompareAndSwap(old, uint64(lap)<<32|uint64(size)) {
+			h.held.Add(int64(size) - int64(uint32(old)))
+			return
+		}
+	}
+}
+
 // setPrompt pins p (nil: none) and adds the change in its size to held.
 func (h *History) setPrompt(p *Message) {
 	h.held.Add(promptBytes(p) - promptBytes(h.system.Swap(p)))
@@ -483,7 +510,7 @@ func heldBytes(m *Message, backend string) int {
 // to it for each conversation.
 func conversationBytes(cfg Config) int64 {
 	capacity := 2 * cfg.MaxTurns
-	n := int(unsafe.Sizeof(History{})) + int(unsafe.Sizeof(clearState{})) + 4*capacity + 100
+	n := int(unsafe.Sizeof(History{})) + int(unsafe.Sizeof(clearState{})) + 8*capacity + 100
 	switch cfg.Backend {
 	case BackendMutex:
 		n += 64 + capacity*messageBytes

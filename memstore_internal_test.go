@@ -21,7 +21,7 @@ func recountHeld(s *MemoryStore) (total int64, convs int, wrong string) {
 		convs++
 		n := s.fixed + int64(len(conv)) + promptBytes(h.system.Load())
 		for i := range h.sizes {
-			n += int64(h.sizes[i].Load())
+			n += int64(uint32(h.sizes[i].Load())) // the size, without its lap
 		}
 		total += n
 		if got := h.held.n.Load(); got != n && wrong == "" {
