@@ -104,6 +104,7 @@ func TestAlertMetricsExist(t *testing.T) {
 		for _, m := range routes.FindAllStringSubmatch(expr, -1) {
 			used = append(used, "route "+m[1])
 		}
+		used = append(used, labelValuesUsed(expr)...)
 		for _, mode := range modes[alert] {
 			for _, name := range used {
 				if !exported[mode][name] {
@@ -112,6 +113,34 @@ func TestAlertMetricsExist(t *testing.T) {
 			}
 		}
 	}
+}
+
+// labelValuesUsed returns, as "name{label=value}", the label values that
+// expr's selectors of chatring_* metrics match on, with =, !=, and with =~
+// and !~ when the regular expression is an alternation of literal values
+// (each of them). chatring's collectors export every value of their labels
+// from the start, so each must be one they export: a value they do not
+// (a typo, a state or reason renamed) makes a positive matcher match
+// nothing and a negative one filter nothing, and the rule's unit tests,
+// on synthetic series, do not see it.
+func labelValuesUsed(expr string) []string {
+	selectors := regexp.MustCompile(`\b(chatring_[a-z0-9_]+)\{([^}]*)\}`)
+	matchers := regexp.MustCompile(`(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"`)
+	var used []string
+	for _, sel := range selectors.FindAllStringSubmatch(expr, -1) {
+		for _, m := range matchers.FindAllStringSubmatch(sel[2], -1) {
+			values := []string{m[3]}
+			if strings.HasSuffix(m[2], "~") {
+				values = strings.Split(m[3], "|")
+			}
+			for _, v := range values {
+				if v != "" && regexp.QuoteMeta(v) == v {
+					used = append(used, sel[1]+"{"+m[1]+"="+v+"}")
+				}
+			}
+		}
+	}
+	return used
 }
 
 // deadRedis returns an address where no Redis listens.
@@ -155,6 +184,9 @@ func exportedNames(t *testing.T, redisAddr string) map[string]bool {
 		for _, m := range f.GetMetric() {
 			if r := labelValue(m, "route"); r != "" {
 				exported["route "+r] = true
+			}
+			for _, l := range m.GetLabel() {
+				exported[f.GetName()+"{"+l.GetName()+"="+l.GetValue()+"}"] = true
 			}
 		}
 	}
