@@ -2,6 +2,8 @@ package chatring
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -87,4 +89,62 @@ func TestMemoryStoreHeldBytesOverlappingPushes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMemoryStoreHeldBytesMatchesRings runs 8 goroutines of Appends of
+// random sizes (some with IDs, retried), SetSystemPrompt (set, replaced,
+// removed) and Clears on 3 conversations of capacity 2, so that Appends
+// to one conversation overlap and overtake each other; then HeldBytes is
+// recomputed from what the rings hold, every backend: they agree. (The
+// existing running-total test recounts the recorded sizes, not the
+// rings. The overtaking that TestMemoryStoreHeldBytesOverlappingPushes
+// forces is too rare here to be seen: this test passed before that fix.)
+func TestMemoryStoreHeldBytesMatchesRings(t *testing.T) {
+	forBackends(t, func(t *testing.T, backend string) {
+		s, err := NewMemoryStore(Config{Backend: backend, MaxTurns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		ctx := t.Context()
+		convs := []string{"a", "b", "c"}
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(g), 14))
+				for i := range 3000 {
+					conv := convs[rng.IntN(len(convs))]
+					var err error
+					switch k := rng.IntN(20); {
+					case k == 0:
+						err = s.Clear(ctx, conv)
+					case k == 1:
+						err = s.SetSystemPrompt(ctx, conv, strings.Repeat("p", 1+rng.IntN(300)))
+					case k == 2:
+						err = s.SetSystemPrompt(ctx, conv, "")
+					default:
+						m := Message{Role: User, Content: strings.Repeat("x", 1+rng.IntN(2000))}
+						if k < 6 {
+							m.ID = fmt.Sprint(g, "-", i/2) // sent twice
+						}
+						_, err = s.Append(ctx, conv, m)
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		var want int64
+		for _, conv := range convs {
+			if h := s.lookup(conv, false); h != nil {
+				want += ringHeld(s, conv, h)
+			}
+		}
+		if got := s.Stats().HeldBytes; got != want {
+			t.Errorf("HeldBytes %d; the rings hold %d", got, want)
+		}
+	})
 }
