@@ -226,6 +226,9 @@ func (s *Store) do(ctx context.Context, f func(context.Context) error) error {
 			seed = nil
 			return struct{}{}, err
 		}
+		// Counted here, not in notify: a caller that leaves during the
+		// wait gets no attempt after it.
+		s.ctr.retries.Add(1)
 		err := s.attempt(ctx, time.Now(), end, f)
 		if err != nil && !retryable(ctx, err) {
 			return struct{}{}, backoff.Permanent(ended(ctx, err))
@@ -263,7 +266,6 @@ func ended(ctx context.Context, err error) error {
 
 // notify is Retry's hook, called before each wait.
 func (s *Store) notify(_ error, wait time.Duration) {
-	s.ctr.retries.Add(1)
 	if s.onRetry != nil {
 		s.onRetry(wait)
 	}

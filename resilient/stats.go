@@ -11,7 +11,8 @@ type Stats struct {
 	// and replays included.
 	Attempts uint64 `json:"attempts"`
 	// Retries counts the attempts after a call's first (each one after a
-	// backoff wait).
+	// backoff wait; a caller that leaves during the wait gets none), those
+	// the breaker refused included (see FailedFast).
 	Retries uint64 `json:"retries"`
 	// FailedFast counts the attempts the open (or fully probed half-open)
 	// breaker refused without calling the primary.
