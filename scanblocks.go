@@ -95,6 +95,36 @@ type blockState struct {
 	first               bool   // no block before: byte 0 starts a run
 }
 
+// blockMasksGo is the Go kernel of blockMasks: the masks of the 64-byte
+// block blk (its first 64 bytes), bit i for byte i. ok says whether every
+// byte is printable ASCII (0x20 to 0x7e), tab, newline or carriage
+// return; when ok, a and b are the class planes A (letters and digits)
+// and B (letters and white space) and ctl marks the tabs, newlines and
+// carriage returns. When not ok, a, b and ctl mean nothing. It reads the
+// block eight bytes at a time (blockCheck8, allowedControls, classes8);
+// on amd64 blockMasks is an SSE2 kernel that returns the same, and the
+// tests compare the two.
+func blockMasksGo(blk string) (a, b, ctl uint64, ok bool) {
+	_ = blk[63]
+	for k := 0; k < 64; k += 8 {
+		w := word8(blk[k : k+8])
+		ctlk, ok := blockCheck8(w)
+		if !ok {
+			return 0, 0, 0, false
+		}
+		if ctlk != 0 {
+			if !allowedControls(w, ctlk) {
+				return 0, 0, 0, false
+			}
+			ctl |= gather8(ctlk) << k
+		}
+		ak, bk := classes8(w)
+		a |= gather8(ak) << k
+		b |= gather8(bk) << k
+	}
+	return a, b, ctl, true
+}
+
 // scanBlocks is the block pass over text: it stops at the first block of
 // 64 bytes it does not handle, and returns where (a multiple of 64); the
 // tokens of the runs that ended before that; the run open there, as
@@ -104,23 +134,9 @@ func scanBlocks(text string) (end, tokens, class, run int, single, blank bool) {
 	s := blockState{first: true}
 	var nonSpace uint64
 	for ; end+64 <= len(text); end += 64 {
-		var a, b, ctl uint64
-		blk := text[end : end+64]
-		for k := 0; k < 64; k += 8 {
-			w := word8(blk[k : k+8])
-			ctlk, ok := blockCheck8(w)
-			if !ok {
-				return s.finish(end, tokens, nonSpace)
-			}
-			if ctlk != 0 {
-				if !allowedControls(w, ctlk) {
-					return s.finish(end, tokens, nonSpace)
-				}
-				ctl |= gather8(ctlk) << k
-			}
-			ak, bk := classes8(w)
-			a |= gather8(ak) << k
-			b |= gather8(bk) << k
+		a, b, ctl, ok := blockMasks(text[end : end+64])
+		if !ok {
+			break
 		}
 		space := b &^ a
 		nonSpace |= ^space
