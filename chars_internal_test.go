@@ -178,32 +178,46 @@ func TestClassOf(t *testing.T) {
 // FuzzScanText checks the fused pass (scanText with approx) against the
 // two passes it replaces, checkChars with the blank test and then
 // referenceCount, and against the specification of content: same error,
-// same count.
+// same count. It checks the input as it is and repeated to over 128
+// bytes, so that the block pass (from blockScanMin bytes) reads it too:
+// whole blocks of it, and the blocks it stops at.
 func FuzzScanText(f *testing.F) {
 	for _, s := range []string{"", " ", "hello, world!", "a\tb\r\nc", "\x00", "a\x7fb", "\u0085", "\u00a0",
 		"\xff", "\xed\xa0\x80", "你好，世界！", "ｈｅｌｌｏ", "abcdefghijklmnopq rstuvwxyz", "\u3000"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		const maxBytes = 64
-		tokens, err := scanText("content", s, maxBytes, true)
-		wantErr := validateText("content", s, maxBytes)
-		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
-			t.Fatalf("scanText(%q) error %v, validateText says %v", s, err, wantErr)
-		}
-		valid := len(s) <= maxBytes && utf8.ValidString(s) && strings.TrimSpace(s) != "" &&
-			!strings.ContainsFunc(s, func(r rune) bool {
-				return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r >= 0x7f && r <= 0x9f
-			})
-		if valid != (err == nil) {
-			t.Fatalf("scanText(%q) error %v, but the specification says valid = %v", s, err, valid)
-		}
-		if err == nil {
-			if want := referenceCount(s); tokens != want {
-				t.Fatalf("scanText(%q) counts %d tokens, reference says %d", s, tokens, want)
-			}
+		checkScanText(t, s, 64)
+		if s != "" && len(s) <= 512 {
+			long := strings.Repeat(s, 130/len(s)+1)
+			checkScanText(t, long, 1024)
+			checkScanText(t, long, len(long)-1) // too large
 		}
 	})
+}
+
+// checkScanText fails t unless scanText(s) with approx and maxBytes
+// returns validateText's error and referenceCount's count, and accepts s
+// exactly when the specification of content does.
+func checkScanText(t *testing.T, s string, maxBytes int) {
+	t.Helper()
+	tokens, err := scanText("content", s, maxBytes, true)
+	wantErr := validateText("content", s, maxBytes)
+	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+		t.Fatalf("scanText(%q) error %v, validateText says %v", s, err, wantErr)
+	}
+	valid := len(s) <= maxBytes && utf8.ValidString(s) && strings.TrimSpace(s) != "" &&
+		!strings.ContainsFunc(s, func(r rune) bool {
+			return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r >= 0x7f && r <= 0x9f
+		})
+	if valid != (err == nil) {
+		t.Fatalf("scanText(%q) error %v, but the specification says valid = %v", s, err, valid)
+	}
+	if err == nil {
+		if want := referenceCount(s); tokens != want {
+			t.Fatalf("scanText(%q) counts %d tokens, reference says %d", s, tokens, want)
+		}
+	}
 }
 
 // TestCJKPunct and TestCommonHan compare the ideograph loop's byte tests

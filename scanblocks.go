@@ -250,5 +250,5 @@ func (s *blockState) finish(end, tokens int, nonSpace uint64) (int, int, int, in
 // message ("user 7: " and 56 letters, the loop's best case) History.Append
 // cost 103 cpu-ns with the block pass against 79 without (6 interleaved
 // runs, -cpu 1), though the pass alone halved the scan of 64 bytes of
-// prose. A variable so that tests can change it.
-var blockScanMin = 128
+// prose. A constant: the tests call approxScanFrom with their own.
+const blockScanMin = 128

@@ -116,18 +116,24 @@ func TestScanBlocksMatchesReference(t *testing.T) {
 // checkBlockScan fails t unless approxScan(s) with the block pass
 // wherever it can run (texts of 64 bytes and more) agrees with
 // referenceCount and refValidateText, and with approxScan without the
-// block pass.
+// block pass; and unless the fused pass as shipped (blockScanMin) does
+// (checkScanRef).
 func checkBlockScan(t *testing.T, s string) {
 	t.Helper()
-	saved := blockScanMin
-	defer func() { blockScanMin = saved }()
-	blockScanMin = 64
 	checkScanRef(t, s)
-	t1, b1, bad1 := approxScan(s, true)
-	blockScanMin = len(s) + 1 // the loop alone
-	t2, b2, bad2 := approxScan(s, true)
+	t1, b1, bad1 := approxScanFrom(s, true, 64)
+	t2, b2, bad2 := approxScanFrom(s, true, len(s)+1) // the loop alone
 	if bad1 != bad2 || bad1 < 0 && (t1 != t2 || b1 != b2) {
 		t.Fatalf("approxScan(%q) = %d, %v, %d with the block pass, %d, %v, %d without", s, t1, b1, bad1, t2, b2, bad2)
+	}
+	if err := refCheckChars("content", s, true); (bad1 < 0) != (err == nil) {
+		t.Fatalf("approxScan(%q) bad = %d with the block pass, the check before issue 13 says %v", s, bad1, err)
+	}
+	if bad1 < 0 && (t1 != referenceCount(s) || b1 != (strings.TrimSpace(s) == "")) {
+		t.Fatalf("approxScan(%q) = %d, %v with the block pass, reference says %d, %v", s, t1, b1, referenceCount(s), strings.TrimSpace(s) == "")
+	}
+	if tc, _, _ := approxScanFrom(s, false, 64); tc != referenceCount(s) {
+		t.Fatalf("approxScan(%q) without checks counts %d tokens with the block pass, reference says %d", s, tc, referenceCount(s))
 	}
 }
 
@@ -206,7 +212,7 @@ func blockEdgePieces() []string {
 
 // TestScanBlocksEdges puts every piece of blockEdgePieces at the block
 // boundaries (offsets 0, 1, 62 to 66, 126 to 130, 190 to 193 and the
-// last byte) of ASCII texts of 127 to 257 bytes made of one kind of run or
+// last byte) of ASCII texts of 63 to 257 bytes made of one kind of run or
 // of prose, both inserted and overwriting the text (so that a multi-byte
 // character straddles bytes 63/64 and 127/128 and the text keeps its
 // length), and checks the fused pass, with the block pass as shipped and
@@ -220,16 +226,11 @@ func TestScanBlocksEdges(t *testing.T) {
 		strings.Repeat("The quick, brown fox jumps 42 times... ", 8),
 		strings.Repeat("x", 270),
 	}
-	lengths := []int{127, 128, 129, 191, 192, 193, 255, 256, 257}
+	lengths := []int{63, 64, 65, 127, 128, 129, 191, 192, 193, 255, 256, 257}
 	pieces := blockEdgePieces()
 	check := func(s string) {
 		t.Helper()
-		// From 64 bytes the block pass runs on texts over 128 bytes as
-		// shipped; around 128 bytes, check the shipped threshold too.
 		checkBlockScan(t, s)
-		if len(s) <= blockScanMin {
-			checkScanRef(t, s)
-		}
 	}
 	if testing.Short() {
 		lengths = []int{128, 192, 193}

@@ -138,3 +138,29 @@ func BenchmarkBlockMasks(b *testing.B) {
 	}
 }
 
+// BenchmarkApproxScanFrom times the fused pass on tokenizerTexts'
+// kinds of text around the block pass's threshold, with the block pass
+// from 64 bytes (from=64) and without it (from=off), to choose
+// blockScanMin.
+func BenchmarkApproxScanFrom(b *testing.B) {
+	texts := []struct{ name, text string }{
+		{"workload64", "user 7: " + strings.Repeat("x", 56)},
+		{"prose64", "Sure! The window keeps the last ten turns; older ones are evicted"},
+		{"prose113", "Sure! The window keeps the last ten turns; older ones are evicted, so summarize them first if you need them later."},
+		{"workload128", "user 7: " + strings.Repeat("x", 120)},
+	}
+	for _, tt := range texts {
+		for _, from := range []int{64, 1 << 30} {
+			name := "from=64"
+			if from > 64 {
+				name = "from=off"
+			}
+			b.Run(tt.name+"/"+name, func(b *testing.B) {
+				b.SetBytes(int64(len(tt.text)))
+				for b.Loop() {
+					approxScanFrom(tt.text, true, from)
+				}
+			})
+		}
+	}
+}

@@ -255,6 +255,13 @@ func word8(s string) uint64 {
 // character), or -1. Without check, bad is always -1; when bad >= 0,
 // tokens and blank mean nothing.
 func approxScan(text string, check bool) (tokens int, blank bool, bad int) {
+	return approxScanFrom(text, check, blockScanMin)
+}
+
+// approxScanFrom is approxScan with the block pass for texts of minBlock
+// bytes or more (blockScanMin in approxScan), so that the tests can run
+// it from 64 bytes or not at all without changing a package variable.
+func approxScanFrom(text string, check bool, minBlock int) (tokens int, blank bool, bad int) {
 	table := &asciiClass
 	if check {
 		table = &asciiChecked
@@ -262,7 +269,7 @@ func approxScan(text string, check bool) (tokens int, blank bool, bad int) {
 	blank = true
 	class, run, single := classNone, 0, false // the current run; single: one space or punct
 	i := 0
-	if len(text) >= blockScanMin && text[0] < utf8.RuneSelf {
+	if len(text) >= minBlock && text[0] < utf8.RuneSelf {
 		// The block pass takes the ASCII prefix, 64 bytes at a time; the
 		// loop below goes on from the run it leaves open.
 		i, tokens, class, run, single, blank = scanBlocks(text)
