@@ -23,16 +23,17 @@ each-module = set -e; for m in $(MODULES); do \
 		echo "$(or $(2),$(1)) ($$m)"; (cd $$m && $(1)); \
 	done
 
-.PHONY: test allocs vet fmt-check tidy-check mod-check staticcheck stress cover fuzz-smoke release-require
+.PHONY: test allocs purego vet fmt-check tidy-check mod-check staticcheck stress cover fuzz-smoke release-require
 
 ## test: gofmt, tidy and publishable modules, vet and staticcheck, the
-## allocation tests (allocs), then every test of every module under the
+## allocation tests (allocs), the root package without assembly (purego),
+## then every test of every module under the
 ## race detector.
 ## The Redis tests (redisstore, resilient/redisfault, cmd/stress,
 ## bench/peers) start their own redis-server;
 ## without one on PATH they are skipped, and say so here, unless
 ## CHATRING_REQUIRE_REDIS=1 (CI) makes them fail.
-test: fmt-check tidy-check mod-check vet staticcheck allocs
+test: fmt-check tidy-check mod-check vet staticcheck allocs purego
 	@$(call each-module,$(GO) test -race ./...)
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || \
 		echo "NOTE: redis-server or redis-cli not found: the Redis tests were skipped (install: apt-get install redis-server redis-tools)"
@@ -41,6 +42,17 @@ test: fmt-check tidy-check mod-check vet staticcheck allocs
 ## under it (make test's run) they skip, as its instrumentation allocates.
 allocs:
 	$(GO) test -count=1 -run '^Test(HotPath|Stats)Allocations$$|^TestSnapshotGrowsOnce$$' . ./ringbuf
+
+## purego: vet and the tests of the root package with the purego build
+## tag, which selects the Go kernel of the block pass (blockMasksGo) where
+## amd64 builds use the assembly one (scanblocks_amd64.s), so that the
+## fallback of every other platform stays tested here too. The tag also
+## selects hash/maphash's portable code, which allocates, so the tests of
+## MemoryStore's allocation counts (run by allocs, without the tag) are
+## skipped here.
+purego:
+	$(GO) vet -tags purego .
+	$(GO) test -tags purego -count=1 -skip '^Test(HotPathAllocations|MemoryStoreAllocatesAsHistory)$$' .
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
