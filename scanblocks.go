@@ -20,7 +20,11 @@ import "math/bits"
 // anything else, or before the last, partial block; approxScan takes over
 // there with the state the block pass leaves (the open run), so the count
 // and the checks are approxScan's, byte for byte (fuzzed against
-// referenceCount by FuzzScanBlocks).
+// referenceCount by FuzzScanBlocks). The classification of a block into
+// masks, blockMasks, is an SSE2 kernel on amd64 (scanblocks_amd64.s,
+// about 8 ns per block against 25 for the Go kernel, blockMasksGo, which
+// other platforms and the purego build tag use); the count from the masks
+// is Go on every platform.
 //
 // How the count is done with masks. Over ASCII, ApproxTokenizer's runs are
 // of four classes, L (letters), D (digits), S (white space) and P (the
@@ -245,10 +249,13 @@ func (s *blockState) finish(end, tokens int, nonSpace uint64) (int, int, int, in
 	return end, tokens - 1, class, s.run, single, nonSpace == 0
 }
 
-// blockScanMin is the shortest text approxScan gives to the block pass,
-// two blocks: over one block it did not pay. On the workloads' 64-byte
-// message ("user 7: " and 56 letters, the loop's best case) History.Append
-// cost 103 cpu-ns with the block pass against 79 without (6 interleaved
-// runs, -cpu 1), though the pass alone halved the scan of 64 bytes of
-// prose. A constant: the tests call approxScanFrom with their own.
-const blockScanMin = 128
+// blockScanMin is the shortest text approxScan gives to the block pass:
+// one block. With the Go kernel (blockMasksGo) the pass started at two
+// blocks, as it lost to the loop over one on the workloads' 64-byte
+// message ("user 7: " and 56 letters, the loop's best case: eight letters
+// per step); with the SSE2 kernel it costs that message's History.Append
+// 1-2 cpu-ns more (+1.2% to +2.5%, 12 interleaved runs, -cpu 1) and
+// takes the scan of 64 to 127 bytes of prose in half the time or less
+// (bench/RESULTS.md, issue 13, round 3). A constant: the tests call
+// approxScanFrom with their own.
+const blockScanMin = 64
