@@ -96,8 +96,9 @@ release-require:
 ## validation (FuzzAppend, FuzzToolCalls), windows cut at random
 ## (FuzzWindow), the token counter against its reference, and Append's
 ## fused validation and count against the two passes it replaced
-## (FuzzScanText, FuzzValidateCounted), and its block pass over long ASCII
-## text against the same references (FuzzScanBlocks).
+## (FuzzScanText, FuzzValidateCounted), its block pass over long ASCII
+## text against the same references (FuzzScanBlocks), and the block pass's
+## classification kernels against a byte-by-byte reference (FuzzBlockMasks).
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime $${FUZZTIME:-10s} .
 	$(GO) test -run '^$$' -fuzz '^FuzzToolCalls$$' -fuzztime $${FUZZTIME:-10s} .
@@ -106,6 +107,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzScanText$$' -fuzztime $${FUZZTIME:-10s} .
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateCounted$$' -fuzztime $${FUZZTIME:-10s} .
 	$(GO) test -run '^$$' -fuzz '^FuzzScanBlocks$$' -fuzztime $${FUZZTIME:-10s} .
+	$(GO) test -run '^$$' -fuzz '^FuzzBlockMasks$$' -fuzztime $${FUZZTIME:-10s} .
 
 ## stress: long conformance and linearizability runs on 1, 2, 4 and 8 Ps.
 ## The hammer's 20000 pushes per writer take over 2 minutes at -cpu 1 on a
