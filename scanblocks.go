@@ -22,7 +22,7 @@ import "math/bits"
 // and the checks are approxScan's, byte for byte (fuzzed against
 // referenceCount by FuzzScanBlocks). The classification of a block into
 // masks, blockMasks, is an SSE2 kernel on amd64 (scanblocks_amd64.s,
-// about 8 ns per block against 25 for the Go kernel, blockMasksGo, which
+// about 9 ns per block against 24 for the Go kernel, blockMasksGo, which
 // other platforms and the purego build tag use); the count from the masks
 // is Go on every platform.
 //
@@ -254,8 +254,9 @@ func (s *blockState) finish(end, tokens int, nonSpace uint64) (int, int, int, in
 // blocks, as it lost to the loop over one on the workloads' 64-byte
 // message ("user 7: " and 56 letters, the loop's best case: eight letters
 // per step); with the SSE2 kernel it costs that message's History.Append
-// 1-2 cpu-ns more (+1.2% to +2.5%, 12 interleaved runs, -cpu 1) and
-// takes the scan of 64 to 127 bytes of prose in half the time or less
+// 1-2 cpu-ns more than the loop in one run (+1.2% to +2.5%, 12
+// interleaved runs, -cpu 1) and nothing measurable in another, and it
+// cuts the scan of 65 to 114 bytes of prose or code by 44% to 73%
 // (bench/RESULTS.md, issue 13, round 3). A constant: the tests call
 // approxScanFrom with their own.
 const blockScanMin = 64

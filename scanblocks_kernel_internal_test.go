@@ -145,7 +145,7 @@ func BenchmarkBlockMasks(b *testing.B) {
 func BenchmarkApproxScanFrom(b *testing.B) {
 	texts := []struct{ name, text string }{
 		{"workload64", "user 7: " + strings.Repeat("x", 56)},
-		{"prose64", "Sure! The window keeps the last ten turns; older ones are evicted"},
+		{"prose64", "Sure! The window keeps the last ten turns; older ones are evicted"[:64]},
 		{"prose113", "Sure! The window keeps the last ten turns; older ones are evicted, so summarize them first if you need them later."},
 		{"workload128", "user 7: " + strings.Repeat("x", 120)},
 	}
