@@ -1,6 +1,7 @@
 package chatring
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -153,15 +154,16 @@ func FuzzScanBlocks(f *testing.F) {
 }
 
 // TestCeilDiv compares ceilDiv with a division: every n up to 200 000,
-// around the bound where it switches to dividing, and random n beyond.
+// around the bound where it switches to dividing, and random n beyond,
+// up to half the largest int (an int of 32 bits too).
 func TestCeilDiv(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	ns := []int{1<<29 - 7, 1<<29 - 6, 1<<29 - 5, 1<<29 - 2, 1<<29 - 1, 1 << 29, 1<<29 + 1, 1 << 40}
+	ns := []int{1<<29 - 7, 1<<29 - 6, 1<<29 - 5, 1<<29 - 2, 1<<29 - 1, 1 << 29, 1<<29 + 1, math.MaxInt / 2}
 	for n := range 200000 {
 		ns = append(ns, n)
 	}
 	for range 100000 {
-		ns = append(ns, rng.IntN(1<<30), rng.IntN(1<<50))
+		ns = append(ns, rng.IntN(1<<30), rng.IntN(math.MaxInt/2))
 	}
 	for _, n := range ns {
 		for _, k := range []int{2, 3, 6} {
