@@ -253,10 +253,10 @@ func (s *blockState) finish(end, tokens int, nonSpace uint64) (int, int, int, in
 // one block. With the Go kernel (blockMasksGo) the pass started at two
 // blocks, as it lost to the loop over one on the workloads' 64-byte
 // message ("user 7: " and 56 letters, the loop's best case: eight letters
-// per step); with the SSE2 kernel it costs that message's History.Append
-// 1-2 cpu-ns more than the loop in one run (+1.2% to +2.5%, 12
-// interleaved runs, -cpu 1) and nothing measurable in another, and it
-// cuts the scan of 65 to 114 bytes of prose or code by 44% to 73%
-// (bench/RESULTS.md, issue 13, round 3). A constant: the tests call
-// approxScanFrom with their own.
+// per step). With the SSE2 kernel, that message's History.Append cost
+// 1-2 cpu-ns more with the pass than with the loop in one run (+1.2% to
+// +2.5%, 12 interleaved runs, -cpu 1), and 0% to 14% less than main
+// before the kernel in two others; the pass cuts the scan of 65 to 114
+// bytes of prose or code by 44% to 73% (bench/RESULTS.md, issue 13,
+// round 4). A constant: the tests call approxScanFrom with their own.
 const blockScanMin = 64
