@@ -134,6 +134,18 @@ func (b keepsPointer) Len() int { return b.r.Len() }
 
 func (b keepsPointer) Cap() int { return b.r.Cap() }
 
+// clearsValue is a mutex ring whose PushPtr stores a copy of *v and then
+// clears *v, as if to drop the caller's references for the collector: the
+// stored values are right, but the caller's value is not Push's argument
+// any more (History, for one, reads and returns it after the push).
+type clearsValue struct{ *ringbuf.Ring[ringtest.Item] }
+
+func (b clearsValue) PushPtr(v *ringtest.Item) uint64 {
+	seq := b.Ring.PushPtr(v)
+	*v = ringtest.Item{}
+	return seq
+}
+
 var brokenBuffers = map[string]struct {
 	make ringtest.NewBuffer
 	// cases is a -test.run pattern for the suite cases to run, and the
@@ -163,6 +175,12 @@ var brokenBuffers = map[string]struct {
 			return ringtest.ViaPushPtr(keepsPointer{ringbuf.New[*ringtest.Item](c)})
 		},
 		[]string{"Sequential", "DstReuse", "Model", "Hammer", "Linearizable"},
+	},
+	"clearsValue": {
+		func(c int) ringbuf.Buffer[ringtest.Item] {
+			return ringtest.ViaPushPtr(clearsValue{ringbuf.New[ringtest.Item](c)})
+		},
+		[]string{"Sequential", "DstReuse", "SnapshotAllocs", "Model", "Hammer", "Linearizable"},
 	},
 }
 

@@ -50,8 +50,11 @@ package ringtest
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,7 +98,7 @@ type NewBuffer func(capacity int) ringbuf.Buffer[Item]
 
 // PtrPusher is a buffer that also has a pointer-taking push, as the three
 // backends of this module have: PushPtr(v) must be Push(*v) in every
-// respect, and must not keep v once it returns.
+// respect: it must leave *v as it is, and must not keep v once it returns.
 type PtrPusher interface {
 	ringbuf.Buffer[Item]
 	PushPtr(v *Item) uint64
@@ -107,17 +110,53 @@ type PtrPusher interface {
 // Push hands PushPtr a fresh Item and overwrites it as soon as PushPtr
 // returns, so that a buffer that kept the pointer instead of copying the
 // value shows overwritten items in its snapshots (and, under the race
-// detector, a data race).
-func ViaPushPtr(b PtrPusher) ringbuf.Buffer[Item] { return viaPushPtr{b} }
+// detector, a data race). Before overwriting it, Push checks that PushPtr
+// left the Item as it was; Run reports the first Item changed, at the end
+// of the case, when newBuffer returns ViaPushPtr's buffer itself.
+func ViaPushPtr(b PtrPusher) ringbuf.Buffer[Item] { return &viaPushPtr{PtrPusher: b} }
 
-type viaPushPtr struct{ PtrPusher }
+type viaPushPtr struct {
+	PtrPusher
+	changed atomic.Pointer[string] // the first change PushPtr made to *v
+}
 
-func (b viaPushPtr) Push(v Item) uint64 {
+func (b *viaPushPtr) Push(v Item) uint64 {
 	p := new(Item)
 	*p = v
 	seq := b.PushPtr(p)
+	if *p != v {
+		msg := fmt.Sprintf("PushPtr(&%#v) changed the caller's value to %#v: PushPtr(v) must be Push(*v), which cannot", v, *p)
+		b.changed.CompareAndSwap(nil, &msg)
+	}
 	*p = Item{Writer: -1, N: -1, Tag: "overwritten after PushPtr returned"}
 	return seq
+}
+
+// reportPushPtr returns newBuffer with a check of the buffers it makes
+// that are ViaPushPtr's: when t's case is over, t reports the first change
+// their PushPtr made to a caller's value, once for the case.
+func reportPushPtr(t *testing.T, newBuffer NewBuffer) NewBuffer {
+	var mu sync.Mutex
+	var made []*viaPushPtr // guarded by mu
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range made {
+			if msg := b.changed.Load(); msg != nil {
+				t.Error(*msg)
+				return
+			}
+		}
+	})
+	return func(capacity int) ringbuf.Buffer[Item] {
+		b := newBuffer(capacity)
+		if v, ok := b.(*viaPushPtr); ok {
+			mu.Lock()
+			made = append(made, v)
+			mu.Unlock()
+		}
+		return b
+	}
 }
 
 // Run runs the conformance suite against the buffers newBuffer makes. Every
@@ -143,7 +182,7 @@ func Run(t *testing.T, newBuffer NewBuffer) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			stop := watchdog.Start("ringtest", t.Name(), *hangAfter)
 			defer stop()
-			c.fn(t, newBuffer)
+			c.fn(t, reportPushPtr(t, newBuffer))
 		})
 	}
 }
