@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"github.com/chatring/chatring"
+	"github.com/chatring/chatring/lockfree"
+	"github.com/chatring/chatring/ringbuf"
+	"github.com/chatring/chatring/sharded"
 )
 
 // TestHotPathAllocations checks issue 13's allocation targets on a full
@@ -12,8 +15,11 @@ import (
 // mutex and sharded backends (the lockfree ring allocates one entry per
 // Push by design), Messages into a dst with room allocates nothing, Window
 // allocates once (the slice it returns), and MemoryStore.Append to a
-// conversation that exists allocates nothing. Like TestStatsAllocations it
-// runs without the race detector, whose instrumentation allocates.
+// conversation that exists allocates nothing; and the rings' own Push,
+// which History no longer calls (it calls PushPtr) but which is now
+// PushPtr(&v), allocates nothing either: v must not escape. Like
+// TestStatsAllocations it runs without the race detector, whose
+// instrumentation allocates.
 func TestHotPathAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector; run without -race")
@@ -81,6 +87,31 @@ func TestHotPathAllocations(t *testing.T) {
 				i++
 			}); n != 0 {
 				t.Errorf("%s: MemoryStore.Append to an existing conversation allocated %v times per call, want 0", backend, n)
+			}
+		}
+	})
+	t.Run("ring", func(t *testing.T) {
+		m := msgs[0]
+		for _, tc := range []struct {
+			backend string
+			ring    interface {
+				Push(chatring.Message) uint64
+				PushPtr(*chatring.Message) uint64
+			}
+			want float64
+		}{
+			{chatring.BackendMutex, ringbuf.New[chatring.Message](10), 0},
+			{chatring.BackendSharded, sharded.New[chatring.Message](10), 0},
+			{chatring.BackendLockFree, lockfree.New[chatring.Message](10), 1}, // the entry
+		} {
+			for range 30 {
+				tc.ring.Push(m)
+			}
+			if n := testing.AllocsPerRun(200, func() { tc.ring.Push(m) }); n != tc.want {
+				t.Errorf("%s: Push allocated %v times per call, want %v", tc.backend, n, tc.want)
+			}
+			if n := testing.AllocsPerRun(200, func() { tc.ring.PushPtr(&m) }); n != tc.want {
+				t.Errorf("%s: PushPtr allocated %v times per call, want %v", tc.backend, n, tc.want)
 			}
 		}
 	})
