@@ -131,6 +131,7 @@ func (r *Ring[T]) Push(v T) uint64 { return r.PushPtr(&v) }
 // eviction), and it does not keep v: once it returns, the caller may
 // reuse *v. The caller must not write *v while PushPtr runs. For a large
 // T (History's 144-byte Message) that copy is a measurable part of a Push.
+// PushPtr(nil) panics before it changes anything.
 func (r *Ring[T]) PushPtr(v *T) uint64 {
 	e := &entry[T]{v: *v}
 	for {

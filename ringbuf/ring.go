@@ -49,7 +49,9 @@ func (r *Ring[T]) Push(v T) uint64 { return r.PushPtr(&v) }
 // eviction), and it does not keep v: once it returns, the caller may reuse
 // *v. The caller must not write *v while PushPtr runs. For a large T
 // (History's 144-byte Message) that copy is a measurable part of a Push.
+// PushPtr(nil) panics before it changes anything.
 func (r *Ring[T]) PushPtr(v *T) uint64 {
+	_ = *v // a nil v panics here, not with the lock held
 	r.mu.Lock()
 	r.buf[r.next] = *v
 	r.next++

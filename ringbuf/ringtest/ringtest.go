@@ -16,7 +16,8 @@
 //
 // A backend that also has a pointer-taking push, PushPtr(v *T), as this
 // module's three have, runs the suite a second time through [ViaPushPtr],
-// which makes every Push a PushPtr.
+// which makes every Push a PushPtr and adds the case PushPtrNil (skipped
+// on other buffers): PushPtr(nil) panics and leaves the buffer as it was.
 //
 // Run it under the race detector (go test -race): the suite's concurrent
 // cases are written so that a torn read or an unsynchronized write is
@@ -99,6 +100,8 @@ type NewBuffer func(capacity int) ringbuf.Buffer[Item]
 // PtrPusher is a buffer that also has a pointer-taking push, as the three
 // backends of this module have: PushPtr(v) must be Push(*v) in every
 // respect: it must leave *v as it is, and must not keep v once it returns.
+// PushPtr(nil) must panic before it changes anything (no sequence number
+// taken, no lock left held).
 type PtrPusher interface {
 	ringbuf.Buffer[Item]
 	PushPtr(v *Item) uint64
@@ -170,6 +173,7 @@ func Run(t *testing.T, newBuffer NewBuffer) {
 	}{
 		{"Empty", testEmpty},
 		{"InvalidCapacity", testInvalidCapacity},
+		{"PushPtrNil", testPushPtrNil},
 		{"Sequential", testSequential},
 		{"DstReuse", testDstReuse},
 		{"SnapshotAllocs", testSnapshotAllocs},

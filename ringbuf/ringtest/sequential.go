@@ -39,6 +39,39 @@ func testInvalidCapacity(t *testing.T, newBuffer NewBuffer) {
 	}
 }
 
+// testPushPtrNil checks, on a ViaPushPtr buffer, that PushPtr(nil) panics
+// and changes nothing: it takes no sequence number and leaves no lock
+// held, so the buffer goes on as if it had not been called (a caller may
+// recover from the panic, as net/http does in a handler). A buffer left
+// locked hangs the case, which the watchdog reports.
+func testPushPtrNil(t *testing.T, newBuffer NewBuffer) {
+	for _, c := range []int{1, 3} {
+		b, ok := newBuffer(c).(*viaPushPtr)
+		if !ok {
+			t.Skip("not a ViaPushPtr buffer: no PushPtr to call")
+		}
+		model := ringbuf.New[Item](c)
+		for i := range c + 1 { // wrapped
+			b.Push(MakeItem(0, i))
+			model.Push(MakeItem(0, i))
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("cap=%d: PushPtr(nil) did not panic", c)
+				}
+			}()
+			b.PushPtr(nil)
+		}()
+		checkSame(t, fmt.Sprintf("cap=%d: after PushPtr(nil)", c), b, model)
+		it := MakeItem(0, c+1)
+		if got, want := b.Push(it), model.Push(it); got != want {
+			t.Fatalf("cap=%d: the Push after PushPtr(nil) returned sequence %d, want %d", c, got, want)
+		}
+		checkSame(t, fmt.Sprintf("cap=%d: after PushPtr(nil) and a Push", c), b, model)
+	}
+}
+
 // testSequential pushes through several wrap-arounds, comparing every step
 // with the mutex ring.
 func testSequential(t *testing.T, newBuffer NewBuffer) {
