@@ -30,6 +30,10 @@ type api struct {
 	// draining is set when shutdown begins; /readyz fails from then on.
 	draining atomic.Bool
 
+	// unavailableLog bounds the logging of 503 answers, which come all at
+	// once when the store is down.
+	unavailableLog logSampler
+
 	requests *prometheus.CounterVec   // by route and code
 	duration *prometheus.HistogramVec // by route
 }
@@ -260,7 +264,9 @@ func (a *api) deleteConversation(w http.ResponseWriter, r *http.Request) {
 }
 
 // ready answers 200 while the service can serve: not shutting down, and
-// the store ready if it can tell.
+// the store ready if it can tell. A store that is not ready is answered
+// with its notReady reason, or a message of the service's; the error
+// itself, whose text may name internal addresses, goes to the log.
 func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 	if a.draining.Load() {
 		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the service is shutting down")
@@ -268,13 +274,36 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	if rs, ok := a.store.(readiness); ok {
 		if err := rs.Ready(r.Context()); err != nil {
+			a.log.LogAttrs(r.Context(), slog.LevelWarn, "chatservice: not ready", slog.Any("error", err))
+			msg := "the store cannot serve"
+			if nr, ok := errors.AsType[*notReady](err); ok {
+				msg = nr.reason
+			}
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+			writeError(w, http.StatusServiceUnavailable, "unavailable", msg)
 			return
 		}
 	}
 	writeJSON(w, http.StatusOK, status{"ready"})
 }
+
+// notReady is an error of a store's Ready: reason says why in the
+// service's words, and is what /readyz answers; err, if not nil, is the
+// detail (a Redis client's error, with the server's address), which only
+// the log shows.
+type notReady struct {
+	reason string
+	err    error
+}
+
+func (e *notReady) Error() string {
+	if e.err == nil {
+		return e.reason
+	}
+	return e.reason + ": " + e.err.Error()
+}
+
+func (e *notReady) Unwrap() error { return e.err }
 
 // decode reads r's JSON body into v, strictly: at most a.maxBody bytes,
 // valid UTF-8, no unknown fields, nothing but white space after the
@@ -320,52 +349,79 @@ func (a *api) noContent(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // fail answers with the status and code err maps to (see errorStatus),
-// and logs the errors that are the service's, not the client's.
+// and logs the errors that are the service's, not the client's, with
+// their detail: a 5xx answer's message is the service's own, as err's
+// text may name internal addresses (a Redis client's error does).
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
-	code, name := errorStatus(err)
+	code, name, msg := errorStatus(err)
 	switch code {
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
-	case http.StatusInternalServerError:
 		// chatring's errors never quote message content.
+		if ok, left := a.unavailableLog.allow(time.Now()); ok {
+			a.log.LogAttrs(r.Context(), slog.LevelWarn, "chatservice: store unavailable",
+				slog.String("route", r.Pattern), slog.String("code", name), slog.Any("error", err),
+				slog.Uint64("not_logged_before", left))
+		}
+	case http.StatusInternalServerError:
 		a.log.LogAttrs(r.Context(), slog.LevelError, "chatservice: request failed",
 			slog.String("route", r.Pattern), slog.Any("error", err))
-		writeError(w, code, name, "internal error")
-		return
+	default:
+		msg = err.Error() // the client's input: what was wrong with it
 	}
-	writeError(w, code, name, err.Error())
+	writeError(w, code, name, msg)
 }
 
-// errorStatus maps an error of a Store to an HTTP status and an error
-// code. Validation errors are the client's (400, or 413 for size) and are
+// logSampler lets one log line a second through. The zero value is
+// ready; it is safe for concurrent use.
+type logSampler struct {
+	next atomic.Int64  // Unix nanoseconds before which lines are left out
+	left atomic.Uint64 // lines left out since the last let through
+}
+
+// allow reports whether a line at now is logged, and if so how many
+// were left out since the previous one.
+func (s *logSampler) allow(now time.Time) (ok bool, left uint64) {
+	next := s.next.Load()
+	if now.UnixNano() < next || !s.next.CompareAndSwap(next, now.Add(time.Second).UnixNano()) {
+		s.left.Add(1)
+		return false, 0
+	}
+	return true, s.left.Swap(0)
+}
+
+// errorStatus maps an error of a Store to an HTTP status, an error code
+// and, for a 5xx, the message to answer with (a client error's is err's
+// text). Validation errors are the client's (400, or 413 for size) and are
 // permanent: the same request fails the same way. ErrUnavailable is 503,
 // with Retry-After: the same request, with the same message ID, may be
 // sent again. ErrClosed is 503 too: the service is shutting down and
 // another replica can take the request.
-func errorStatus(err error) (int, string) {
+func errorStatus(err error) (code int, name, msg string) {
 	for _, e := range []struct {
 		err  error
 		code int
 		name string
+		msg  string // for a 5xx
 	}{
-		{chatring.ErrMessageTooLarge, http.StatusRequestEntityTooLarge, "message_too_large"},
-		{chatring.ErrInvalidRole, http.StatusBadRequest, "invalid_role"},
-		{chatring.ErrEmptyContent, http.StatusBadRequest, "empty_content"},
-		{chatring.ErrInvalidContent, http.StatusBadRequest, "invalid_content"},
-		{chatring.ErrInvalidToolCall, http.StatusBadRequest, "invalid_tool_call"},
-		{chatring.ErrInvalidConversation, http.StatusBadRequest, "invalid_conversation"},
-		{chatring.ErrBudgetTooSmall, http.StatusBadRequest, "budget_too_small"},
-		{chatring.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
-		{chatring.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
-		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
-		// The client went away; nobody reads this answer.
-		{context.Canceled, http.StatusServiceUnavailable, "canceled"},
+		{chatring.ErrMessageTooLarge, http.StatusRequestEntityTooLarge, "message_too_large", ""},
+		{chatring.ErrInvalidRole, http.StatusBadRequest, "invalid_role", ""},
+		{chatring.ErrEmptyContent, http.StatusBadRequest, "empty_content", ""},
+		{chatring.ErrInvalidContent, http.StatusBadRequest, "invalid_content", ""},
+		{chatring.ErrInvalidToolCall, http.StatusBadRequest, "invalid_tool_call", ""},
+		{chatring.ErrInvalidConversation, http.StatusBadRequest, "invalid_conversation", ""},
+		{chatring.ErrBudgetTooSmall, http.StatusBadRequest, "budget_too_small", ""},
+		{chatring.ErrUnavailable, http.StatusServiceUnavailable, "unavailable",
+			"the store is unavailable; retry, with the same message ID"},
+		{chatring.ErrClosed, http.StatusServiceUnavailable, "shutting_down", "the service is shutting down"},
+		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the store did not answer in time"},
+		{context.Canceled, http.StatusServiceUnavailable, "canceled", "the request was canceled"},
 	} {
 		if errors.Is(err, e.err) {
-			return e.code, e.name
+			return e.code, e.name, e.msg
 		}
 	}
-	return http.StatusInternalServerError, "internal"
+	return http.StatusInternalServerError, "internal", "internal error"
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatring/chatring"
 	"github.com/google/go-cmp/cmp"
@@ -20,6 +22,12 @@ import (
 
 // testServer serves a newAPI on store (a MemoryStore with cfg if nil).
 func testServer(t *testing.T, cfg chatring.Config, store chatring.Store) (*httptest.Server, *api) {
+	t.Helper()
+	return testServerLog(t, cfg, store, slog.New(slog.DiscardHandler))
+}
+
+// testServerLog is testServer with the service's log sent to log.
+func testServerLog(t *testing.T, cfg chatring.Config, store chatring.Store, log *slog.Logger) (*httptest.Server, *api) {
 	t.Helper()
 	if store == nil {
 		s, err := chatring.NewMemoryStore(cfg)
@@ -33,7 +41,7 @@ func testServer(t *testing.T, cfg chatring.Config, store chatring.Store) (*httpt
 	if maxBytes == 0 {
 		maxBytes = chatring.DefaultMaxMessageBytes
 	}
-	a := newAPI(store, maxBytes, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	a := newAPI(store, maxBytes, log, prometheus.NewRegistry())
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
 	return srv, a
@@ -257,38 +265,89 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// unavailableStore is a Store whose service is down: every call fails
-// with ErrUnavailable, and it says it is not ready.
-type unavailableStore struct{ chatring.Store }
-
-var errDown = fmt.Errorf("%w: connection refused", chatring.ErrUnavailable)
-
-func (unavailableStore) Append(context.Context, string, chatring.Message) (chatring.Message, error) {
-	return chatring.Message{}, errDown
+// logBuffer collects a log's output; the handlers write it while tests
+// read it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (unavailableStore) Messages(_ context.Context, _ string, dst []chatring.Message) ([]chatring.Message, error) {
-	return dst, errDown
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
 }
 
-func (unavailableStore) Ready(context.Context) error { return errDown }
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
+// failingStore is a Store whose service fails: Append, Messages and Ready
+// fail with err.
+type failingStore struct {
+	chatring.Store
+	err error
+}
+
+func (s failingStore) Append(context.Context, string, chatring.Message) (chatring.Message, error) {
+	return chatring.Message{}, s.err
+}
+
+func (s failingStore) Messages(_ context.Context, _ string, dst []chatring.Message) ([]chatring.Message, error) {
+	return dst, s.err
+}
+
+func (s failingStore) Ready(context.Context) error { return s.err }
+
+// The detail of a failure that only the log may show: a Redis client's
+// error names the server's address.
+const internalDetail = "dial tcp 10.0.0.7:6379: connect: connection refused"
+
+// TestUnavailable sends requests to a store that fails as a Redis store
+// does when Redis is down, wrapping the client's error: they are answered
+// 503 with Retry-After and a JSON error whose message is the service's
+// (none quotes the client's error, or the Redis address in it), and the
+// log has that detail: for each /readyz, and at most once a second for
+// the others.
 func TestUnavailable(t *testing.T) {
-	srv, _ := testServer(t, chatring.Config{}, unavailableStore{})
-	for _, a := range []answer{
-		do(t, srv, "POST", "/conversations/c/messages", `{"role":"user","content":"x"}`),
-		do(t, srv, "GET", "/conversations/c/messages", ""),
-		do(t, srv, "GET", "/readyz", ""),
+	for _, tc := range []struct {
+		err     error
+		errCode string
+	}{
+		{fmt.Errorf("%w: %s", chatring.ErrUnavailable, internalDetail), "unavailable"},
+		{fmt.Errorf("redisstore: append: %w (%s)", context.DeadlineExceeded, internalDetail), "timeout"},
+		{fmt.Errorf("%w: %s", chatring.ErrClosed, internalDetail), "shutting_down"},
 	} {
-		if a.code != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
-			t.Errorf("answer %d, Retry-After %q; want 503 with Retry-After", a.code, a.header.Get("Retry-After"))
-		}
-		if code := a.errorCode(t); code != "unavailable" {
-			t.Errorf("error code %q, want unavailable", code)
-		}
-	}
-	if a := do(t, srv, "GET", "/healthz", ""); a.code != http.StatusOK {
-		t.Errorf("/healthz: %d, want 200: the process is alive", a.code)
+		t.Run(tc.errCode, func(t *testing.T) {
+			var log logBuffer
+			srv, _ := testServerLog(t, chatring.Config{}, failingStore{err: tc.err}, slog.New(slog.NewJSONHandler(&log, nil)))
+			answers := []answer{
+				do(t, srv, "POST", "/conversations/c/messages", `{"role":"user","content":"x"}`),
+				do(t, srv, "GET", "/conversations/c/messages", ""),
+			}
+			if tc.errCode == "unavailable" {
+				answers = append(answers, do(t, srv, "GET", "/readyz", ""))
+			}
+			for _, a := range answers {
+				if a.code != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
+					t.Errorf("answer %d, Retry-After %q; want 503 with Retry-After", a.code, a.header.Get("Retry-After"))
+				}
+				if code := a.errorCode(t); code != tc.errCode {
+					t.Errorf("error code %q, want %s", code, tc.errCode)
+				}
+				if bytes.Contains(a.body, []byte("10.0.0.7")) || bytes.Contains(a.body, []byte("refused")) {
+					t.Errorf("answer %s quotes the store's error", a.body)
+				}
+			}
+			if n := strings.Count(log.String(), internalDetail); n < len(answers)-1 || n > len(answers) {
+				t.Errorf("the log has the error's detail %d times, want %d or %d:\n%s", n, len(answers)-1, len(answers), log.String())
+			}
+			if a := do(t, srv, "GET", "/healthz", ""); a.code != http.StatusOK {
+				t.Errorf("/healthz: %d, want 200: the process is alive", a.code)
+			}
+		})
 	}
 }
 
@@ -306,8 +365,8 @@ func TestClosedStore(t *testing.T) {
 }
 
 func TestErrorStatusInternal(t *testing.T) {
-	if code, name := errorStatus(errors.New("disk on fire")); code != http.StatusInternalServerError || name != "internal" {
-		t.Errorf("errorStatus(unknown) = %d %q, want 500 internal", code, name)
+	if code, name, msg := errorStatus(errors.New("disk on fire")); code != http.StatusInternalServerError || name != "internal" || msg != "internal error" {
+		t.Errorf("errorStatus(unknown) = %d %q %q, want 500 internal", code, name, msg)
 	}
 }
 
@@ -341,6 +400,29 @@ func TestMetricsRoute(t *testing.T) {
 	} {
 		if !bytes.Contains(got.body, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestLogSampler lets the first line through, then none for a second,
+// then one that says how many it left out.
+func TestLogSampler(t *testing.T) {
+	var s logSampler
+	t0 := time.Unix(1000, 0)
+	for i, tc := range []struct {
+		at   time.Duration
+		ok   bool
+		left uint64
+	}{
+		{0, true, 0},
+		{500 * time.Millisecond, false, 0},
+		{999 * time.Millisecond, false, 0},
+		{time.Second, true, 2},
+		{1500 * time.Millisecond, false, 0},
+		{3 * time.Second, true, 1},
+	} {
+		if ok, left := s.allow(t0.Add(tc.at)); ok != tc.ok || left != tc.left {
+			t.Errorf("line %d, at %v: allow = %v, %d; want %v, %d", i, tc.at, ok, left, tc.ok, tc.left)
 		}
 	}
 }

@@ -49,6 +49,12 @@
 // invalid_request), 413 for content
 // over max_message_bytes or a body over the limit, 503 with Retry-After for
 // chatring.ErrUnavailable and during shutdown, 404 and 405 for routes.
+// A 4xx message says what was wrong with the request; a 503's or a 500's
+// is the service's own sentence for its code, never the store's error,
+// whose text may name internal addresses (a Redis client's does): that
+// is logged instead, at Warn for a 503 (at most one line a second, with
+// the number left out) and at Error for a 500. /readyz's 503 names the
+// reason (shutdown, the breaker, the PING) and logs the PING's error.
 //
 // On SIGTERM or SIGINT the service fails /readyz, waits -drain-delay (for
 // load balancers to stop sending), then stops accepting connections and
@@ -302,12 +308,12 @@ const readyTimeout = 500 * time.Millisecond
 // neither a call of the breaker nor an operation of the Redis metrics.
 func (s *redisStore) Ready(ctx context.Context) error {
 	if st := s.Stats().Breaker; st == "open" {
-		return errors.New("the circuit breaker to Redis is open")
+		return &notReady{reason: "the circuit breaker to Redis is open"}
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if err := s.client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis does not answer PING: %w", err)
+		return &notReady{reason: "redis does not answer PING", err: err}
 	}
 	return nil
 }
