@@ -274,6 +274,9 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	if rs, ok := a.store.(readiness); ok {
 		if err := rs.Ready(r.Context()); err != nil {
+			if a.clientClosed(w, r, err) {
+				return
+			}
 			a.log.LogAttrs(r.Context(), slog.LevelWarn, "chatservice: not ready", slog.Any("error", err))
 			msg := "the store cannot serve"
 			if nr, ok := errors.AsType[*notReady](err); ok {
@@ -353,6 +356,14 @@ func (a *api) noContent(w http.ResponseWriter, r *http.Request, err error) {
 // their detail: a 5xx answer's message is the service's own, as err's
 // text may name internal addresses (a Redis client's error does).
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if a.clientClosed(w, r, err) {
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		if cause := context.Cause(r.Context()); cause != nil {
+			err = fmt.Errorf("%w, by %w", err, cause) // the service's: errCutByShutdown
+		}
+	}
 	code, name, msg := errorStatus(err)
 	switch code {
 	case http.StatusServiceUnavailable:
@@ -370,6 +381,24 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		msg = err.Error() // the client's input: what was wrong with it
 	}
 	writeError(w, code, name, msg)
+}
+
+// statusClientClosedRequest is nginx's 499 "client closed request": the
+// code under which the service counts a request its client gave up.
+const statusClientClosedRequest = 499
+
+// clientClosed reports whether err is the end of r's context because its
+// client went away, and if so answers 499 (which nobody reads, but which
+// the metrics count). net/http cancels a request's context, without a
+// cause, when its connection closes; the service cancels with a cause
+// (newServer), and a store's own deadline is context.DeadlineExceeded or
+// ErrUnavailable, which stay 503.
+func (a *api) clientClosed(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !errors.Is(err, context.Canceled) || context.Cause(r.Context()) != context.Canceled {
+		return false
+	}
+	writeError(w, statusClientClosedRequest, "client_closed_request", "the client closed the request")
+	return true
 }
 
 // logSampler lets one log line a second through. The zero value is
@@ -415,6 +444,8 @@ func errorStatus(err error) (code int, name, msg string) {
 			"the store is unavailable; retry, with the same message ID"},
 		{chatring.ErrClosed, http.StatusServiceUnavailable, "shutting_down", "the service is shutting down"},
 		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the store did not answer in time"},
+		// Canceled by the service (a client's cancel is 499, see
+		// clientClosed).
 		{context.Canceled, http.StatusServiceUnavailable, "canceled", "the request was canceled"},
 	} {
 		if errors.Is(err, e.err) {

@@ -48,7 +48,10 @@
 // invalid_tool_call, invalid_conversation, budget_too_small,
 // invalid_request), 413 for content
 // over max_message_bytes or a body over the limit, 503 with Retry-After for
-// chatring.ErrUnavailable and during shutdown, 404 and 405 for routes.
+// chatring.ErrUnavailable and during shutdown, 404 and 405 for routes,
+// and 499 (nginx's "client closed request", which nobody reads, but the
+// metrics count) for a request whose client went away while the store
+// worked on it; a store's own deadline is still 503.
 // A 4xx message says what was wrong with the request; a 503's or a 500's
 // is the service's own sentence for its code, never the store's error,
 // whose text may name internal addresses (a Redis client's does): that
@@ -60,7 +63,9 @@
 // load balancers to stop sending), then stops accepting connections and
 // waits for the requests in flight (http.Server.Shutdown), then closes the
 // store (with -redis, then the Redis client), all within
-// -shutdown-timeout; it exits 0 when both finished in time, 1 otherwise.
+// -shutdown-timeout; requests still running at the deadline are canceled
+// (counted as 503 shutting_down) and their connections closed. It exits 0
+// when both finished in time, 1 otherwise.
 // It logs (JSON, to stderr) when it listens and when it stopped, with the
 // store's final counters; it never logs message content.
 package main
@@ -141,14 +146,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		store.Close(context.Background())
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv, cut := newServer(a, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("chatservice: listening", slog.String("addr", ln.Addr().String()),
@@ -162,13 +160,38 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	stop() // a second signal kills the process
-	return shutdown(srv, store, a, log, *drainDelay, *shutdownTimeout)
+	return shutdown(srv, cut, store, a, log, *drainDelay, *shutdownTimeout)
+}
+
+// errCutByShutdown is the cause of the cancellation of the requests that
+// the shutdown cuts at its deadline: they are answered (if their
+// connection still takes it) and counted as ErrClosed's 503, not as
+// requests their client closed.
+var errCutByShutdown = fmt.Errorf("%w: the shutdown deadline passed", chatring.ErrClosed)
+
+// newServer returns the service's http.Server for h, and cut, which
+// cancels the contexts of the requests it serves with a cause: a request
+// whose context ends without one was given up by its client (net/http
+// cancels it when the connection closes).
+func newServer(h http.Handler, log *slog.Logger) (srv *http.Server, cut context.CancelCauseFunc) {
+	base, cut := context.WithCancelCause(context.Background())
+	return &http.Server{
+		Handler:           h,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}, cut
 }
 
 // shutdown stops the service: /readyz fails at once; after drainDelay
 // the server stops accepting and waits for the requests in flight; then
-// the store closes. Both share one deadline, timeout.
-func shutdown(srv *http.Server, store chatring.Store, a *api, log *slog.Logger, drainDelay, timeout time.Duration) error {
+// the store closes. Both share one deadline, timeout; the requests still
+// running at the deadline are canceled with cut (cause errCutByShutdown)
+// and their connections closed.
+func shutdown(srv *http.Server, cut context.CancelCauseFunc, store chatring.Store, a *api, log *slog.Logger, drainDelay, timeout time.Duration) error {
 	a.draining.Store(true)
 	log.Info("chatservice: shutting down", slog.String("drain_delay", drainDelay.String()), slog.String("timeout", timeout.String()))
 	time.Sleep(drainDelay)
@@ -179,6 +202,7 @@ func shutdown(srv *http.Server, store chatring.Store, a *api, log *slog.Logger, 
 	errShutdown := srv.Shutdown(ctx)
 	if errShutdown != nil {
 		errShutdown = fmt.Errorf("draining requests: %w", errShutdown)
+		cut(errCutByShutdown)
 		srv.Close() // cut the connections still open
 	}
 	errClose := store.Close(ctx)
