@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -92,20 +94,60 @@ func newAPI(store chatring.Store, maxMessageBytes int, log *slog.Logger, reg *pr
 }
 
 // ServeHTTP routes r, counts and times it, and turns the router's own 404
-// and 405 answers into JSON errors.
+// and 405 answers into JSON errors. It recovers a handler's panic (see
+// recovered) so as to count it: net/http would recover it too, but after
+// the count.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, r: r}
+	defer func() {
+		cut := false
+		if p := recover(); p != nil {
+			cut = a.recovered(rec, r, p)
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		route := r.Pattern // set by the mux; one of the patterns above, or ""
+		if route == "" {
+			route = "unmatched"
+		}
+		a.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		a.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		if cut {
+			panic(http.ErrAbortHandler) // net/http closes the connection, and logs nothing
+		}
+	}()
 	a.mux.ServeHTTP(rec, r)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
+}
+
+// recovered handles the panic p of r's handler, a bug: it logs it at
+// Error with the stack and counts the request as a 500 (rec.status). If
+// nothing was written yet, it answers with a JSON 500; otherwise it
+// returns true: the connection must be cut, so that the client sees a
+// broken answer, not a short one that looks whole. It logs p's value only
+// if it is a runtime error, as another may quote message content (the
+// stack shows arguments as machine words, never a string's bytes). A
+// panic with http.ErrAbortHandler is a handler cutting its connection on
+// purpose: not logged, and cut.
+func (a *api) recovered(rec *recorder, r *http.Request, p any) (cut bool) {
+	if p == http.ErrAbortHandler {
+		rec.status = http.StatusInternalServerError
+		return true
 	}
-	route := r.Pattern // set by the mux; one of the patterns above, or ""
-	if route == "" {
-		route = "unmatched"
+	value := slog.String("panic", fmt.Sprintf("%T", p))
+	if re, ok := p.(runtime.Error); ok {
+		value = slog.String("panic", re.Error())
 	}
-	a.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
-	a.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	a.log.LogAttrs(r.Context(), slog.LevelError, "chatservice: handler panicked",
+		slog.String("route", r.Pattern), value, slog.String("stack", string(debug.Stack())))
+	if rec.status != 0 {
+		rec.status = http.StatusInternalServerError
+		return true
+	}
+	clear(rec.Header()) // what the handler set for the answer it did not give
+	writeError(rec, http.StatusInternalServerError, "internal", "internal error")
+	return false
 }
 
 // recorder records the status code written through it. When the mux

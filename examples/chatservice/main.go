@@ -51,7 +51,11 @@
 // chatring.ErrUnavailable and during shutdown, 404 and 405 for routes,
 // and 499 (nginx's "client closed request", which nobody reads, but the
 // metrics count) for a request whose client went away while the store
-// worked on it; a store's own deadline is still 503.
+// worked on it; a store's own deadline is still 503. A handler's panic
+// is recovered, logged at Error with its stack (its value only if it is
+// a runtime error: another may quote content), counted as 500 and
+// answered with a JSON 500, or, if the answer had begun, its connection
+// is cut.
 // A 4xx message says what was wrong with the request; a 503's or a 500's
 // is the service's own sentence for its code, never the store's error,
 // whose text may name internal addresses (a Redis client's does): that
