@@ -78,18 +78,37 @@ func newAPI(store chatring.Store, maxMessageBytes int, log *slog.Logger, reg *pr
 		}, []string{"route"}),
 	}
 	reg.MustRegister(a.requests, a.duration)
-	a.mux.HandleFunc("POST /conversations/{id}/messages", a.appendMessage)
-	a.mux.HandleFunc("GET /conversations/{id}/messages", a.messages)
-	a.mux.HandleFunc("DELETE /conversations/{id}/messages", a.clear)
-	a.mux.HandleFunc("GET /conversations/{id}/window", a.window)
-	a.mux.HandleFunc("PUT /conversations/{id}/system-prompt", a.setSystemPrompt)
-	a.mux.HandleFunc("DELETE /conversations/{id}/system-prompt", a.removeSystemPrompt)
-	a.mux.HandleFunc("DELETE /conversations/{id}", a.deleteConversation)
-	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, status{"ok"})
-	})
-	a.mux.HandleFunc("GET /readyz", a.ready)
+	const ok, created, noContent = http.StatusOK, http.StatusCreated, http.StatusNoContent
+	for _, rt := range []struct {
+		pattern     string
+		h           http.HandlerFunc
+		success     int  // the 2xx it answers
+		unavailable bool // it may answer 503
+	}{
+		{"POST /conversations/{id}/messages", a.appendMessage, created, true},
+		{"GET /conversations/{id}/messages", a.messages, ok, true},
+		{"DELETE /conversations/{id}/messages", a.clear, noContent, true},
+		{"GET /conversations/{id}/window", a.window, ok, true},
+		{"PUT /conversations/{id}/system-prompt", a.setSystemPrompt, noContent, true},
+		{"DELETE /conversations/{id}/system-prompt", a.removeSystemPrompt, noContent, true},
+		{"DELETE /conversations/{id}", a.deleteConversation, noContent, true},
+		{"GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP, ok, false},
+		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, ok, status{"ok"}) }, ok, false},
+		{"GET /readyz", a.ready, ok, true},
+	} {
+		a.mux.HandleFunc(rt.pattern, rt.h)
+		// The series the alerts read exist from the start, at 0, so that
+		// rate() sees the first interval of a route's first 503 or 500:
+		// a series that appears with its first increment has no earlier
+		// sample to take a rate from. Two or three counters and one
+		// histogram per route, whatever the traffic.
+		a.requests.WithLabelValues(rt.pattern, strconv.Itoa(rt.success)).Add(0)
+		a.requests.WithLabelValues(rt.pattern, strconv.Itoa(http.StatusInternalServerError)).Add(0)
+		if rt.unavailable {
+			a.requests.WithLabelValues(rt.pattern, strconv.Itoa(http.StatusServiceUnavailable)).Add(0)
+		}
+		a.duration.WithLabelValues(rt.pattern)
+	}
 	return a
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -426,3 +427,59 @@ func TestLogSampler(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestSeriesFromStart gathers the HTTP metrics of a service that
+// has answered nothing: the series the alerts read exist at 0 from the
+// start (a series that appears with its first 503 has no earlier sample,
+// so rate() misses that first interval): for every route, its success
+// code and 500, and 503 for the routes that can answer it. Those are
+// all: a fixed number, whatever the traffic. Each route's duration
+// histogram exists too.
+func TestRequestSeriesFromStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	newAPI(idleStore{}, chatring.DefaultMaxMessageBytes, slog.New(slog.DiscardHandler), reg)
+	want := map[string][]string{
+		"POST /conversations/{id}/messages":        {"201", "500", "503"},
+		"GET /conversations/{id}/messages":         {"200", "500", "503"},
+		"DELETE /conversations/{id}/messages":      {"204", "500", "503"},
+		"GET /conversations/{id}/window":           {"200", "500", "503"},
+		"PUT /conversations/{id}/system-prompt":    {"204", "500", "503"},
+		"DELETE /conversations/{id}/system-prompt": {"204", "500", "503"},
+		"DELETE /conversations/{id}":               {"204", "500", "503"},
+		"GET /metrics":                             {"200", "500"},
+		"GET /healthz":                             {"200", "500"},
+		"GET /readyz":                              {"200", "500", "503"},
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	histograms := map[string][]string{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			route := labelValue(m, "route")
+			switch f.GetName() {
+			case "chatservice_http_requests_total":
+				got[route] = append(got[route], labelValue(m, "code"))
+				if v := m.GetCounter().GetValue(); v != 0 {
+					t.Errorf("%s{code=%s} = %v before any request", route, labelValue(m, "code"), v)
+				}
+			case "chatservice_http_request_duration_seconds":
+				histograms[route] = want[route]
+			}
+		}
+	}
+	for _, codes := range got {
+		slices.Sort(codes)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("chatservice_http_requests_total series before any request (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, histograms); diff != "" {
+		t.Errorf("routes of chatservice_http_request_duration_seconds before any request (-want +got):\n%s", diff)
+	}
+}
+
+// idleStore is a Store that is never called.
+type idleStore struct{ chatring.Store }
