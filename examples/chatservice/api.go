@@ -43,8 +43,9 @@ type api struct {
 // readiness is implemented by stores that can tell whether they can serve
 // now (a store wrapping a remote service, whose circuit breaker is open,
 // say). Ready must return within a bound of its own, whatever ctx (the
-// probe's request) allows. A store that does not implement it is ready
-// until shutdown.
+// probe's request) allows. Its error goes to the log; /readyz answers
+// with the reason of a *notReady in it, or a message of its own. A store
+// that does not implement it is ready until shutdown.
 type readiness interface {
 	Ready(ctx context.Context) error
 }
@@ -426,10 +427,9 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	code, name, msg := errorStatus(err)
-	switch code {
+	switch code { // chatring's errors, which these log, never quote message content
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
-		// chatring's errors never quote message content.
 		if ok, left := a.unavailableLog.allow(time.Now()); ok {
 			a.log.LogAttrs(r.Context(), slog.LevelWarn, "chatservice: store unavailable",
 				slog.String("route", r.Pattern), slog.String("code", name), slog.Any("error", err),
@@ -502,7 +502,7 @@ func errorStatus(err error) (code int, name, msg string) {
 		{chatring.ErrInvalidConversation, http.StatusBadRequest, "invalid_conversation", ""},
 		{chatring.ErrBudgetTooSmall, http.StatusBadRequest, "budget_too_small", ""},
 		{chatring.ErrUnavailable, http.StatusServiceUnavailable, "unavailable",
-			"the store is unavailable; retry, with the same message ID"},
+			"the store is unavailable; retry (an append with the same message ID)"},
 		{chatring.ErrClosed, http.StatusServiceUnavailable, "shutting_down", "the service is shutting down"},
 		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the store did not answer in time"},
 		// Canceled by the service (a client's cancel is 499, see

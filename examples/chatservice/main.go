@@ -168,9 +168,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // errCutByShutdown is the cause of the cancellation of the requests that
-// the shutdown cuts at its deadline: they are answered (if their
-// connection still takes it) and counted as ErrClosed's 503, not as
-// requests their client closed.
+// the shutdown cuts at its deadline: they are counted as ErrClosed's 503
+// shutting_down, not as requests their client closed (their connections
+// are closed too: nobody reads the answer).
 var errCutByShutdown = fmt.Errorf("%w: the shutdown deadline passed", chatring.ErrClosed)
 
 // newServer returns the service's http.Server for h, and cut, which

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -155,6 +156,8 @@ func TestReadyzRedisDown(t *testing.T) {
 	url, done, stop := runInProcess(t, "-redis", dead)
 	if code, body := getReadyz(t, url); code != http.StatusServiceUnavailable || !strings.Contains(body, `"unavailable"`) || !strings.Contains(body, "PING") {
 		t.Fatalf("/readyz before any call: %d %s, want 503 unavailable naming the PING", code, body)
+	} else if strings.Contains(body, dead) {
+		t.Errorf("/readyz quotes the Redis address: %s", body)
 	}
 	code, body := 0, ""
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
@@ -167,6 +170,9 @@ func TestReadyzRedisDown(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("append with Redis down: %d %s, want 503", resp.StatusCode, b)
+		}
+		if bytes.Contains(b, []byte(dead)) {
+			t.Fatalf("append with Redis down: %s quotes the Redis address", b)
 		}
 		if code, body = getReadyz(t, url); strings.Contains(body, "breaker") {
 			break
