@@ -49,13 +49,7 @@ func TestHotPathAllocations(t *testing.T) {
 			if appends != want {
 				t.Errorf("Append allocated %v times per call, want %v", appends, want)
 			}
-			dst := make([]chatring.Message, 0, 20)
-			if n := testing.AllocsPerRun(200, func() {
-				var err error
-				if dst, err = h.Messages(ctx, dst[:0]); err != nil || len(dst) != 20 {
-					t.Fatalf("Messages = %d messages, %v", len(dst), err)
-				}
-			}); n != 0 {
+			if n := messagesAllocs(t, h, 20); n != 0 {
 				t.Errorf("Messages into a dst with room allocated %v times per call, want 0", n)
 			}
 			if n := testing.AllocsPerRun(200, func() {
@@ -113,6 +107,19 @@ func TestHotPathAllocations(t *testing.T) {
 			if n := testing.AllocsPerRun(200, func() { tc.ring.PushPtr(&m) }); n != tc.want {
 				t.Errorf("%s: PushPtr allocated %v times per call, want %v", tc.backend, n, tc.want)
 			}
+		}
+	})
+}
+
+// messagesAllocs returns the allocations of one call of h.Messages, whose
+// window holds n messages, into a dst with room for them.
+func messagesAllocs(t *testing.T, h *chatring.History, n int) float64 {
+	t.Helper()
+	dst := make([]chatring.Message, 0, n)
+	return testing.AllocsPerRun(200, func() {
+		var err error
+		if dst, err = h.Messages(t.Context(), dst[:0]); err != nil || len(dst) != n {
+			t.Fatalf("Messages = %d messages, %v", len(dst), err)
 		}
 	})
 }

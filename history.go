@@ -304,6 +304,12 @@ func (e *env) count(text string) int {
 // stored message: m with Seq, Time and Tokens filled in (values the caller
 // set in those fields are ignored).
 //
+// Append copies m.ToolCalls before it validates them (one allocation for
+// a message with tool calls, none for one without), so the caller may
+// reuse or change its slice once Append returns. The returned message's
+// ToolCalls are the stored copy: treat them as read-only (see
+// Message.ToolCalls).
+//
 // Append checks, in this order: ctx (returning ctx.Err()), Close
 // (ErrClosed), the role (ErrInvalidRole), the content's size
 // (ErrMessageTooLarge), its characters (ErrInvalidContent) and emptiness
@@ -354,8 +360,11 @@ func (e *env) prepare(ctx context.Context, m Message) (Message, error) {
 	return m, nil
 }
 
-// prepareIn is prepare on *m, in place.
+// prepareIn is prepare on *m, in place. It first gives *m its own copy
+// of ToolCalls (ownToolCalls), so that what it validates is what is
+// stored, whatever the caller does with its slice afterwards.
 func (e *env) prepareIn(ctx context.Context, m *Message) error {
+	ownToolCalls(m)
 	content, err := validateCounted(m, e.cfg.MaxMessageBytes, e.approx)
 	if err != nil {
 		return e.reject(ctx, "append", m.Role, len(m.Content), err)
@@ -508,8 +517,10 @@ func (e *env) reject(ctx context.Context, op string, role Role, size int, err er
 // Messages appends the window, oldest first, to dst and returns it. The
 // messages have consecutive Seq values; the pinned system prompt is not
 // among them (see Window and SystemPrompt). Passing a dst with room for
-// 2 × MaxTurns messages avoids allocating. Messages keeps working after
-// Close.
+// 2 × MaxTurns messages avoids allocating. The messages' ToolCalls are
+// not copied: they are the stored ones, shared with every other reader,
+// and must be treated as read-only (see Message.ToolCalls). Messages
+// keeps working after Close.
 func (h *History) Messages(ctx context.Context, dst []Message) ([]Message, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, err
@@ -642,8 +653,9 @@ func (h *History) SystemPrompt() (Message, bool) {
 // maxTokens 0 means Config.MaxTokens. A negative budget, or one smaller
 // than the system prompt alone, returns an error wrapping
 // ErrBudgetTooSmall. Budgets count Message.Tokens only; chat APIs add a few
-// tokens of framing per message, so leave some headroom. Window keeps
-// working after Close.
+// tokens of framing per message, so leave some headroom. As with
+// Messages, the messages' ToolCalls are shared with the stored messages:
+// treat them as read-only. Window keeps working after Close.
 func (h *History) Window(ctx context.Context, maxTokens int) ([]Message, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

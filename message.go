@@ -109,6 +109,18 @@ type Message struct {
 	// is the call's ID, appended right after this message (results of one
 	// message's calls may come in any order, but nothing else may come
 	// between them: see History.Window).
+	//
+	// Append copies ToolCalls before it validates them (one allocation
+	// for a message that has calls, none for one without), so the caller
+	// may change or reuse its slice as soon as Append returns: the stored
+	// message keeps the calls that were validated. The copy is the
+	// message's for good; every message that Append, Messages and Window
+	// return shares it (reads do not copy, so that reading a window
+	// allocates nothing). Treat the ToolCalls of a returned message as
+	// read-only: modifying its elements changes what every other reader
+	// of that message sees, and is a data race with them. To change the
+	// calls, copy them first (slices.Clone). The stored copy's capacity is
+	// its length, so appending to it always allocates a new array.
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 	// ToolCallID is, on a Tool message, the ID of the call it answers:
 	// required on Tool messages and not allowed on any other. Printable
@@ -136,6 +148,27 @@ type ToolCall struct {
 	// control characters but tab, newline and carriage return.
 	Arguments string `json:"arguments"`
 }
+
+// ownToolCalls replaces m.ToolCalls with a copy of exactly their length
+// and capacity, so that *m shares no memory with the caller's slice (see
+// Message.ToolCalls). ToolCall holds only strings, which are immutable,
+// so copying the values copies everything. A nil slice stays nil and an
+// empty one becomes noToolCalls, without allocating.
+func ownToolCalls(m *Message) {
+	if len(m.ToolCalls) == 0 {
+		if m.ToolCalls != nil {
+			m.ToolCalls = noToolCalls
+		}
+		return
+	}
+	m.ToolCalls = append(make([]ToolCall, 0, len(m.ToolCalls)), m.ToolCalls...)
+}
+
+// noToolCalls is the empty, non-nil ToolCalls that ownToolCalls stores
+// for an empty slice: it keeps the caller's empty slice distinct from nil
+// without keeping its array reachable. Its capacity is 0, so nothing can
+// be appended into it.
+var noToolCalls = []ToolCall{}
 
 // Limits on tool fields. Their bytes also count towards
 // Config.MaxMessageBytes (see Message.Content).

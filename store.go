@@ -45,6 +45,12 @@ import (
 //     serve the call now, and the same call may be retried (an Append with
 //     the same Message.ID, so that it is stored once); ErrClosed comes
 //     after Close. A canceled ctx returns ctx.Err().
+//   - Append keeps nothing of the caller's: it copies m.ToolCalls (in a
+//     store that keeps messages in memory) before validating them, so
+//     that the caller may reuse its slice once Append returns. The
+//     ToolCalls of the messages that Append, Messages and Window return
+//     may be shared with the store and with other callers: treat them as
+//     read-only (see Message.ToolCalls).
 //
 // All methods are safe for concurrent use.
 type Store interface {
