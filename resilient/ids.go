@@ -59,3 +59,14 @@ func hidden(m chatring.Message) chatring.Message {
 	}
 	return m
 }
+
+// ownToolCalls replaces m.ToolCalls with a copy of exactly their length
+// and capacity (ToolCall holds only strings), as chatring's Append does,
+// so that what the outbox and the mirror keep shares no memory with the
+// caller's slice. A message without calls keeps its slice and costs no
+// allocation.
+func ownToolCalls(m *chatring.Message) {
+	if len(m.ToolCalls) > 0 {
+		m.ToolCalls = append(make([]chatring.ToolCall, 0, len(m.ToolCalls)), m.ToolCalls...)
+	}
+}

@@ -95,7 +95,10 @@ func budgetEnded(ctx context.Context, end time.Time, err error) bool {
 // the primary is unavailable, the outbox.
 //
 // A message without an ID is given one (see IDPrefix) before the first
-// attempt, so that every retry and every replay is idempotent.
+// attempt, so that every retry and every replay is idempotent. Append
+// copies m.ToolCalls before it validates them (one allocation for a
+// message with tool calls), so that the outbox and the mirror keep what
+// was validated whatever the caller does with its slice afterwards.
 //
 // The outcome says how the message was acknowledged:
 //
@@ -131,6 +134,10 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 		return chatring.Message{}, err
 	}
 	defer s.gate.Exit()
+	// The outbox and the mirror keep m after Append returns: they keep a
+	// copy of its ToolCalls, taken before validation, so that the caller
+	// may reuse its slice (see chatring.Message.ToolCalls).
+	ownToolCalls(&m)
 	// Validated here, not only by the primary: while the primary is
 	// unavailable an invalid message must still be a validation error,
 	// not an ErrUnavailable to retry.
