@@ -28,26 +28,31 @@ func TestHotPathAllocations(t *testing.T) {
 	msgs := []chatring.Message{
 		{Role: chatring.User, Content: "What is the capital of France? Answer in one word."},
 		{Role: chatring.Assistant, Content: "巴黎。Paris, the capital since 987."},
+		// 64 bytes and more of ASCII: the scan's block pass (on amd64 its
+		// assembly kernel) runs on this one only.
+		{Role: chatring.User, Content: "Sure! The window keeps the last ten turns; older ones are evicted, so summarize them first."},
 	}
 	for _, backend := range chatring.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			h := newHistory(t, chatring.Config{Backend: backend, MaxTurns: 10})
 			for i := range 30 {
-				mustAppend(t, h, msgs[i%2].Role, msgs[i%2].Content)
+				mustAppend(t, h, msgs[i%len(msgs)].Role, msgs[i%len(msgs)].Content)
 			}
-			i := 0
-			appends := testing.AllocsPerRun(200, func() {
-				if _, err := h.Append(ctx, msgs[i%2]); err != nil {
-					t.Fatal(err)
-				}
-				i++
-			})
 			want := 0.0
 			if backend == chatring.BackendLockFree {
 				want = 1 // the ring's entry
 			}
-			if appends != want {
-				t.Errorf("Append allocated %v times per call, want %v", appends, want)
+			// One message at a time: AllocsPerRun rounds the mean down,
+			// so an allocation in one message of three would not show.
+			for _, m := range msgs {
+				appends := testing.AllocsPerRun(200, func() {
+					if _, err := h.Append(ctx, m); err != nil {
+						t.Fatal(err)
+					}
+				})
+				if appends != want {
+					t.Errorf("Append of %d bytes allocated %v times per call, want %v", len(m.Content), appends, want)
+				}
 			}
 			if n := messagesAllocs(t, h, 20); n != 0 {
 				t.Errorf("Messages into a dst with room allocated %v times per call, want 0", n)
@@ -69,18 +74,18 @@ func TestHotPathAllocations(t *testing.T) {
 			}
 			t.Cleanup(func() { s.Close(ctx) })
 			for i := range 30 {
-				if _, err := s.Append(ctx, "conv-1", msgs[i%2]); err != nil {
+				if _, err := s.Append(ctx, "conv-1", msgs[i%len(msgs)]); err != nil {
 					t.Fatal(err)
 				}
 			}
-			i := 0
-			if n := testing.AllocsPerRun(200, func() {
-				if _, err := s.Append(ctx, "conv-1", msgs[i%2]); err != nil {
-					t.Fatal(err)
+			for _, m := range msgs {
+				if n := testing.AllocsPerRun(200, func() {
+					if _, err := s.Append(ctx, "conv-1", m); err != nil {
+						t.Fatal(err)
+					}
+				}); n != 0 {
+					t.Errorf("%s: MemoryStore.Append of %d bytes to an existing conversation allocated %v times per call, want 0", backend, len(m.Content), n)
 				}
-				i++
-			}); n != 0 {
-				t.Errorf("%s: MemoryStore.Append to an existing conversation allocated %v times per call, want 0", backend, n)
 			}
 		}
 	})
