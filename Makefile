@@ -97,7 +97,8 @@ release-require:
 ## (FuzzWindow), the token counter against its reference, and Append's
 ## fused validation and count against the two passes it replaced
 ## (FuzzScanText, FuzzValidateCounted), its block pass over long ASCII
-## text against the same references (FuzzScanBlocks), and the block pass's
+## text against the same references (FuzzScanBlocks, with the SSE2 kernel
+## and with the Go kernel of -tags purego), and the block pass's
 ## classification kernels against a byte-by-byte reference (FuzzBlockMasks).
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime $${FUZZTIME:-10s} .
@@ -107,6 +108,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzScanText$$' -fuzztime $${FUZZTIME:-10s} .
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateCounted$$' -fuzztime $${FUZZTIME:-10s} .
 	$(GO) test -run '^$$' -fuzz '^FuzzScanBlocks$$' -fuzztime $${FUZZTIME:-10s} .
+	$(GO) test -tags purego -run '^$$' -fuzz '^FuzzScanBlocks$$' -fuzztime $${FUZZTIME:-10s} .
 	$(GO) test -run '^$$' -fuzz '^FuzzBlockMasks$$' -fuzztime $${FUZZTIME:-10s} .
 
 ## stress: long conformance and linearizability runs on 1, 2, 4 and 8 Ps.
