@@ -2,9 +2,11 @@ package storetest_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -160,10 +162,66 @@ var brokenStores = map[string]struct {
 		func(s *chatring.MemoryStore) chatring.Store { return splitsExchanges{s} },
 		[]string{"Window", "WindowRandom"},
 	},
+	"keepsToolCalls": {
+		func(s *chatring.MemoryStore) chatring.Store {
+			return &keepsToolCalls{MemoryStore: s, calls: map[string][]chatring.ToolCall{}}
+		},
+		[]string{"CallerOwnsToolCalls"},
+	},
 	"leaksConversations": {
 		func(s *chatring.MemoryStore) chatring.Store { return leaksConversations{s} },
 		[]string{"Isolation"},
 	},
+}
+
+// keepsToolCalls reads back the caller's ToolCalls slice for every
+// message it was given one with, as a store that keeps the caller's slice
+// instead of a copy would: a caller that reuses the slice rewrites stored
+// history.
+type keepsToolCalls struct {
+	*chatring.MemoryStore
+	mu    sync.Mutex
+	calls map[string][]chatring.ToolCall // by conversation and Seq
+}
+
+func callsKey(conv string, seq uint64) string { return fmt.Sprintf("%d/%s", seq, conv) }
+
+func (s *keepsToolCalls) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	stored, err := s.MemoryStore.Append(ctx, conv, m)
+	if err == nil && len(m.ToolCalls) > 0 {
+		s.mu.Lock()
+		s.calls[callsKey(conv, stored.Seq)] = m.ToolCalls
+		s.mu.Unlock()
+	}
+	return stored, err
+}
+
+func (s *keepsToolCalls) kept(conv string, msgs []chatring.Message) []chatring.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range msgs {
+		if c, ok := s.calls[callsKey(conv, msgs[i].Seq)]; ok {
+			msgs[i].ToolCalls = c
+		}
+	}
+	return msgs
+}
+
+func (s *keepsToolCalls) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
+	n := len(dst)
+	out, err := s.MemoryStore.Messages(ctx, conv, dst)
+	if err == nil {
+		s.kept(conv, out[n:])
+	}
+	return out, err
+}
+
+func (s *keepsToolCalls) Window(ctx context.Context, conv string, maxTokens int) ([]chatring.Message, error) {
+	out, err := s.MemoryStore.Window(ctx, conv, maxTokens)
+	if err == nil {
+		s.kept(conv, out)
+	}
+	return out, err
 }
 
 const brokenEnv = "STORETEST_BROKEN"

@@ -658,3 +658,52 @@ func testClose(t *testing.T, newStore NewStore) {
 		}
 	}
 }
+
+// testCallerOwnsToolCalls: Append keeps no reference to the caller's
+// ToolCalls. A caller that changes its slice after Append returns (a
+// field set to a value validation would refuse, a call appended into the
+// slice's spare capacity, the slice reused for the next message) changes
+// nothing that Messages or Window return.
+func testCallerOwnsToolCalls(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{MaxTurns: 4})
+	ctx := t.Context()
+	const conv = "own-calls"
+	calls := make([]chatring.ToolCall, 1, 4)
+	calls[0] = chatring.ToolCall{ID: "call_1", Name: "lookup", Arguments: `{"q":"a"}`}
+	first, err := s.Append(ctx, conv, chatring.Message{Role: chatring.Assistant, ToolCalls: calls})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []chatring.Message{first}
+	want[0].ToolCalls = []chatring.ToolCall{{ID: "call_1", Name: "lookup", Arguments: `{"q":"a"}`}}
+
+	// What a caller that reuses its buffers does next.
+	calls[0] = chatring.ToolCall{ID: "bad id", Name: "bad name", Arguments: "not json"}
+	calls = append(calls, chatring.ToolCall{ID: "call_9", Name: "extra", Arguments: `{}`})
+	if diff := cmp.Diff(want, messages(t, s, conv)); diff != "" {
+		t.Fatalf("Messages after the caller changed its ToolCalls (-want +got):\n%s", diff)
+	}
+	calls = calls[:1]
+	calls[0] = chatring.ToolCall{ID: "call_2", Name: "fetch", Arguments: `{"q":"b"}`}
+	second, err := s.Append(ctx, conv, chatring.Message{Role: chatring.Tool, ToolCallID: "call_1", Content: "result"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := s.Append(ctx, conv, chatring.Message{Role: chatring.Assistant, ToolCalls: calls})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls[0].Name = "changed"
+	third.ToolCalls = []chatring.ToolCall{{ID: "call_2", Name: "fetch", Arguments: `{"q":"b"}`}}
+	want = append(want, second, third)
+	if diff := cmp.Diff(want, messages(t, s, conv)); diff != "" {
+		t.Errorf("Messages after the caller reused its ToolCalls (-want +got):\n%s", diff)
+	}
+	win, err := s.Window(ctx, conv, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, win); diff != "" {
+		t.Errorf("Window after the caller reused its ToolCalls (-want +got):\n%s", diff)
+	}
+}

@@ -48,6 +48,9 @@
 //     conversation (no key built from conversation and ID collides);
 //     concurrent Appends with one ID store it once and all return the same
 //     Seq.
+//   - CallerOwnsToolCalls: Append keeps no reference to the caller's
+//     ToolCalls: changing or reusing the slice after Append returns changes
+//     nothing Messages and Window return.
 //   - Delete: the conversation is gone, a later Append starts at Seq 1 and
 //     nothing of the old conversation (messages, prompt) comes back.
 //   - Close: writes fail with ErrClosed after Close; writes racing with
@@ -114,6 +117,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Isolation", testIsolation},
 		{"UnknownConversation", testUnknownConversation},
 		{"Idempotency", testIdempotency},
+		{"CallerOwnsToolCalls", testCallerOwnsToolCalls},
 		{"ConcurrentIdempotency", testConcurrentIdempotency},
 		{"Delete", testDelete},
 		{"Close", testClose},
