@@ -166,3 +166,37 @@ func TestToolCallsReuseConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestToolCallsEmptyBuffered: a buffered Append of a message whose
+// ToolCalls is empty but has spare capacity keeps none of the caller's
+// array: the returned message's and the degraded read's ToolCalls have
+// capacity 0, so that appending to them (which Message.ToolCalls says
+// always allocates) cannot write into the caller's slice, as chatring's
+// Append does with such a slice.
+func TestToolCallsEmptyBuffered(t *testing.T) {
+	r := newRig(t, chatring.Config{}, oneAttempt, resilient.WithOutbox(10))
+	ctx := context.Background()
+	r.down()
+	calls := make([]chatring.ToolCall, 0, 4)
+	got, err := r.Append(ctx, "c", chatring.Message{Role: chatring.User, Content: "hi", ToolCalls: calls})
+	if !errors.Is(err, resilient.ErrBuffered) {
+		t.Fatalf("Append while down: %v, want ErrBuffered", err)
+	}
+	if c := cap(got.ToolCalls); c != 0 {
+		t.Errorf("the buffered message's ToolCalls: capacity %d, want 0", c)
+	}
+	_ = append(got.ToolCalls, spoil)
+	if calls[:1][0] == spoil {
+		t.Errorf("appending to the returned ToolCalls wrote into the caller's array")
+	}
+	msgs, err := r.Messages(ctx, "c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("degraded Messages: %d messages, want 1", len(msgs))
+	}
+	if c := cap(msgs[0].ToolCalls); c != 0 {
+		t.Errorf("degraded Messages: ToolCalls of capacity %d, want 0", c)
+	}
+}
