@@ -29,8 +29,39 @@ echo "  1000 requests in 1.00s, 100.00KB read"
 `,
 	"curl": `#!/bin/sh
 echo "process_cpu_seconds_total $(date +%s.%N)"
-echo 'chatring_messages_appended_total{role="user"} 1000'
+echo "chatring_messages_appended_total{role=\"user\"} ${STUB_APPENDED:-1000}"
 `,
+}
+
+// writeStubs writes loadtestStubs to a new directory, which it returns.
+func writeStubs(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	for name, script := range loadtestStubs {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin
+}
+
+// TestLoadtestScriptNoAppend: when the store appended nothing (every
+// request refused), run.sh still says so, stops the service and exits
+// with its status: the CPU time per append, a division by the appended
+// count, ended it with awk's error, without the shutdown.
+func TestLoadtestScriptNoAppend(t *testing.T) {
+	bin := writeStubs(t)
+	cmd := exec.Command("bash", "loadtest/run.sh", "1s", "1", "1")
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "STUB_APPENDED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("run.sh: %v:\n%s", err, out)
+	}
+	for _, want := range []string{"# store appended 0 messages", "# CPU per append: nothing appended", "# stopped: exit 0"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("run.sh's output lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 // TestLoadtestScriptExit runs loadtest/run.sh with stubs of go, wrk and
@@ -38,12 +69,7 @@ echo 'chatring_messages_appended_total{role="user"} 1000'
 // service's exit status after SIGTERM, and exits with it, also when it
 // is not 0 (a shutdown that failed).
 func TestLoadtestScriptExit(t *testing.T) {
-	bin := t.TempDir()
-	for name, script := range loadtestStubs {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin := writeStubs(t)
 	for _, exit := range []string{"0", "3"} {
 		t.Run("exit="+exit, func(t *testing.T) {
 			cmd := exec.Command("bash", "loadtest/run.sh", "1s", "1", "1")

@@ -42,7 +42,11 @@ echo "# store appended $appended messages; wrk completed $requests requests, non
 # from bash's time. 2 CPU-seconds divided by their sum estimates what the
 # two would do on 2 cores of their own; on a busy machine the measured
 # rate is lower, and the CPU times are inflated by the contention too.
+# Nothing appended (every request refused) has no cost per append: said
+# so, rather than divided by 0 (which printed inf with mawk; gawk stops
+# with a fatal error, which ended the script before the shutdown).
 awk -v a="$appended" -v c0="$cpu0" -v c1="$cpu1" -v w="$(awk '{print $1 + $2}' "$tmp/wrkcpu")" 'BEGIN {
+	if (a == 0) { print "# CPU per append: nothing appended"; exit }
 	s = (c1 - c0) / a * 1e6; k = w / a * 1e6
 	printf "# CPU per append: service %.1f us, wrk %.1f us; 2 cores / (sum) = %.0f appends/s\n", s, k, 2e6 / (s + k) }'
 kill -TERM "$pid"
