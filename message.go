@@ -199,6 +199,20 @@ func (m *Message) size() int {
 	return n
 }
 
+// CountTokens returns m's tokens as Append counts them into
+// Message.Tokens: tok's Count of Content and of each tool field (each
+// ToolCall's ID, Name and Arguments, and ToolCallID), one Count per
+// non-empty string, a negative Count taken as 0. A nil tok is
+// ApproxTokenizer, the default. Stores that keep messages outside a
+// History (redisstore, resilient's outbox) count with it, so that a
+// window's budget means the same in every Store.
+func CountTokens(tok Tokenizer, m Message) int {
+	if tok == nil {
+		tok = ApproxTokenizer{}
+	}
+	return countTokens(tok, &m, -1)
+}
+
 // countTokens returns the tokens of m's content and tool fields, one
 // tok.Count per non-empty string, each clamped at 0; content >= 0 is the
 // content's count, already taken (see validateCounted), and is used

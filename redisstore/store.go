@@ -323,7 +323,7 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 func (s *Store) appendArgs(m chatring.Message) (chatring.Message, []any, error) {
 	m.Seq = 0
 	m.Time = s.now().Round(0)
-	m.Tokens = max(s.tok.Count(m.Content), 0)
+	m.Tokens = chatring.CountTokens(s.tok, m)
 	body, err := encodeMessage(m)
 	if err != nil {
 		return chatring.Message{}, nil, fmt.Errorf("redisstore: append: encode: %w", err)

@@ -184,7 +184,7 @@ func (s *Store) buffer(ctx context.Context, conv string, m chatring.Message) (ch
 		return hidden(d), nil
 	}
 	m.Time = time.Now().Round(0)
-	m.Tokens = s.tok.Count(m.Content)
+	m.Tokens = chatring.CountTokens(s.tok, m)
 	b, dup, err := s.outbox.push(conv, m, v.lastSeq())
 	if err != nil {
 		if err == errFull {

@@ -200,3 +200,41 @@ func TestToolCallsEmptyBuffered(t *testing.T) {
 		t.Errorf("degraded Messages: ToolCalls of capacity %d, want 0", c)
 	}
 }
+
+// TestBufferedTokensCountToolFields: an append the outbox buffers carries
+// the Tokens a durable one would (Message.Tokens: content and tool fields),
+// in its ack and in degraded reads, as the primary counts it after the
+// replay: a budget means the same before and after.
+func TestBufferedTokensCountToolFields(t *testing.T) {
+	r := newRig(t, chatring.Config{}, oneAttempt, resilient.WithOutbox(10), resilient.WithFlushInterval(time.Millisecond))
+	ctx := context.Background()
+	m := chatring.Message{Role: chatring.Assistant, Content: "Let me look.",
+		ToolCalls: []chatring.ToolCall{{ID: "call_1", Name: "lookup", Arguments: `{"q": "weather in Paris"}`}}}
+	want := chatring.CountTokens(nil, m)
+	if content := (chatring.ApproxTokenizer{}).Count(m.Content); want <= content {
+		t.Fatalf("the message's tokens %d do not exceed its content's %d: the test proves nothing", want, content)
+	}
+	r.down()
+	ack, err := r.Append(ctx, "c", m)
+	if !errors.Is(err, resilient.ErrBuffered) {
+		t.Fatalf("Append while down: %v, want ErrBuffered", err)
+	}
+	if ack.Tokens != want {
+		t.Errorf("buffered ack: Tokens %d, want %d", ack.Tokens, want)
+	}
+	msgs, err := r.Messages(ctx, "c", nil)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("degraded Messages: %v, %v", msgs, err)
+	}
+	if msgs[0].Tokens != want {
+		t.Errorf("degraded Messages: Tokens %d, want %d", msgs[0].Tokens, want)
+	}
+	r.faults.SetPolicy(nil)
+	eventually(t, "the outbox drains", func() bool { return r.Stats().Outbox == 0 })
+	if msgs, err = r.mem.Messages(ctx, "c", nil); err != nil || len(msgs) != 1 {
+		t.Fatalf("the primary's Messages: %v, %v", msgs, err)
+	}
+	if msgs[0].Tokens != want {
+		t.Errorf("the primary stored Tokens %d, want %d", msgs[0].Tokens, want)
+	}
+}

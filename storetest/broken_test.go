@@ -168,6 +168,10 @@ var brokenStores = map[string]struct {
 		},
 		[]string{"CallerOwnsToolCalls"},
 	},
+	"contentTokensOnly": {
+		func(s *chatring.MemoryStore) chatring.Store { return contentTokensOnly{s} },
+		[]string{"ToolTokens"},
+	},
 	"leaksConversations": {
 		func(s *chatring.MemoryStore) chatring.Store { return leaksConversations{s} },
 		[]string{"Isolation"},
@@ -220,6 +224,30 @@ func (s *keepsToolCalls) Window(ctx context.Context, conv string, maxTokens int)
 	out, err := s.MemoryStore.Window(ctx, conv, maxTokens)
 	if err == nil {
 		s.kept(conv, out)
+	}
+	return out, err
+}
+
+// contentTokensOnly counts only the content into Message.Tokens, as
+// redisstore and resilient's outbox once did: a message with tool calls
+// then costs fewer tokens than the same message in a History.
+type contentTokensOnly struct{ *chatring.MemoryStore }
+
+func contentTokens(m chatring.Message) chatring.Message {
+	m.Tokens = chatring.ApproxTokenizer{}.Count(m.Content)
+	return m
+}
+
+func (s contentTokensOnly) Append(ctx context.Context, conv string, m chatring.Message) (chatring.Message, error) {
+	stored, err := s.MemoryStore.Append(ctx, conv, m)
+	return contentTokens(stored), err
+}
+
+func (s contentTokensOnly) Messages(ctx context.Context, conv string, dst []chatring.Message) ([]chatring.Message, error) {
+	n := len(dst)
+	out, err := s.MemoryStore.Messages(ctx, conv, dst)
+	for i := n; i < len(out); i++ {
+		out[i] = contentTokens(out[i])
 	}
 	return out, err
 }

@@ -707,3 +707,50 @@ func testCallerOwnsToolCalls(t *testing.T, newStore NewStore) {
 		t.Errorf("Window after the caller reused its ToolCalls (-want +got):\n%s", diff)
 	}
 }
+
+// testToolTokens: Message.Tokens counts the tool fields as well as the
+// content, one Count per non-empty string (the Message.Tokens contract),
+// whatever the store's Tokenizer: the tokens of a message with tool fields
+// are the sum of the tokens of user messages holding each of its strings
+// as content; and Messages returns the counts Append did.
+func testToolTokens(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, chatring.Config{MaxTurns: 8})
+	ctx := t.Context()
+	const conv = "tool-tokens"
+	acked := map[uint64]int{} // Tokens as Append returned them, by Seq
+	tokens := func(m chatring.Message) int {
+		t.Helper()
+		got, err := s.Append(ctx, conv, m)
+		if err != nil {
+			t.Fatalf("Append(%s): %v", m.Role, err)
+		}
+		acked[got.Seq] = got.Tokens
+		return got.Tokens
+	}
+	of := func(text string) int {
+		t.Helper()
+		return tokens(chatring.Message{Role: chatring.User, Content: text})
+	}
+	call := chatring.ToolCall{ID: "call_tokens_1", Name: "weather_lookup", Arguments: `{"city": "Paris", "days": 3}`}
+	want := of("Let me check.") + of(call.ID) + of(call.Name) + of(call.Arguments)
+	if got := tokens(chatring.Message{Role: chatring.Assistant, Content: "Let me check.", ToolCalls: []chatring.ToolCall{call}}); got != want {
+		t.Errorf("an assistant message with a tool call has %d tokens, want %d: its content's and each of the call's ID, Name and Arguments", got, want)
+	}
+	want = of(call.ID) + of(call.Name) + of(call.Arguments)
+	if got := tokens(chatring.Message{Role: chatring.Assistant, ToolCalls: []chatring.ToolCall{call}}); got != want {
+		t.Errorf("an assistant message with only a tool call has %d tokens, want %d", got, want)
+	}
+	want = of("Sunny, 21 degrees.") + of(call.ID)
+	if got := tokens(chatring.Message{Role: chatring.Tool, ToolCallID: call.ID, Content: "Sunny, 21 degrees."}); got != want {
+		t.Errorf("a tool result has %d tokens, want %d: its content's and its ToolCallID's", got, want)
+	}
+	win := messages(t, s, conv)
+	if len(win) != len(acked) {
+		t.Fatalf("Messages holds %d messages, want the %d appended", len(win), len(acked))
+	}
+	for _, m := range win {
+		if m.Tokens != acked[m.Seq] {
+			t.Errorf("Messages: %s message Seq %d has %d tokens; Append returned %d", m.Role, m.Seq, m.Tokens, acked[m.Seq])
+		}
+	}
+}

@@ -51,6 +51,10 @@
 //   - CallerOwnsToolCalls: Append keeps no reference to the caller's
 //     ToolCalls: changing or reusing the slice after Append returns changes
 //     nothing Messages and Window return.
+//   - ToolTokens: Message.Tokens counts the tool fields (each call's ID,
+//     Name and Arguments, and ToolCallID) as well as the content, one
+//     Count per string, with whatever Tokenizer the store has; Messages
+//     returns the counts Append did.
 //   - Delete: the conversation is gone, a later Append starts at Seq 1 and
 //     nothing of the old conversation (messages, prompt) comes back.
 //   - Close: writes fail with ErrClosed after Close; writes racing with
@@ -118,6 +122,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UnknownConversation", testUnknownConversation},
 		{"Idempotency", testIdempotency},
 		{"CallerOwnsToolCalls", testCallerOwnsToolCalls},
+		{"ToolTokens", testToolTokens},
 		{"ConcurrentIdempotency", testConcurrentIdempotency},
 		{"Delete", testDelete},
 		{"Close", testClose},
