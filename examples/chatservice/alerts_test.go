@@ -69,6 +69,7 @@ func TestAlertMetricsExist(t *testing.T) {
 		"ChatringOutboxFilling":        {redis},
 		"ChatringDegradedReads":        {redis},
 		"ChatserviceUnavailable":       {memory, redis},
+		"ChatserviceClientsGivingUp":   {memory, redis},
 		"ChatserviceInternalErrors":    {memory, redis},
 		"ChatserviceSlowAppends":       {memory, redis},
 	}
