@@ -119,7 +119,7 @@ type Message struct {
 	// allocates nothing). Treat the ToolCalls of a returned message as
 	// read-only: modifying its elements changes what every other reader
 	// of that message sees, and is a data race with them. To change the
-	// calls, copy them first (slices.Clone). The stored copy's capacity is
+	// calls, copy them first (Message.Clone). The stored copy's capacity is
 	// its length, so appending to it always allocates a new array.
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 	// ToolCallID is, on a Tool message, the ID of the call it answers:
@@ -147,6 +147,18 @@ type ToolCall struct {
 	// object), stored byte for byte as given: valid UTF-8 and JSON, no
 	// control characters but tab, newline and carriage return.
 	Arguments string `json:"arguments"`
+}
+
+// Clone returns a copy of m that shares no memory with it: its ToolCalls
+// are copied, as Append copies them, into a slice whose capacity is its
+// length. A nil ToolCalls stays nil and an empty one stays empty (of
+// capacity 0), without allocating. A Store that keeps a message after
+// its Append returns keeps a clone, so that the caller may reuse its
+// slice.
+func (m *Message) Clone() Message {
+	c := *m
+	ownToolCalls(&c)
+	return c
 }
 
 // ownToolCalls replaces m.ToolCalls with a copy of exactly their length

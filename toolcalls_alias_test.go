@@ -294,3 +294,36 @@ func TestToolCallsCopyAllocations(t *testing.T) {
 		})
 	}
 }
+
+// TestMessageClone: a clone's ToolCalls are its own (changing the
+// original's elements or appending into their spare capacity changes
+// nothing in it), of capacity equal to their length; nil stays nil and
+// empty stays empty, without allocating.
+func TestMessageClone(t *testing.T) {
+	calls := make([]chatring.ToolCall, 1, 4)
+	calls[0] = chatring.ToolCall{ID: "call_1", Name: "lookup", Arguments: `{}`}
+	m := chatring.Message{Role: chatring.Assistant, Content: "c", ToolCalls: calls}
+	c := m.Clone()
+	calls[0].Name = "changed"
+	_ = append(calls, chatring.ToolCall{ID: "call_2"})
+	want := []chatring.ToolCall{{ID: "call_1", Name: "lookup", Arguments: `{}`}}
+	if diff := cmp.Diff(want, c.ToolCalls); diff != "" || cap(c.ToolCalls) != 1 {
+		t.Errorf("clone's ToolCalls after the original changed (cap %d, want 1) (-want +got):\n%s", cap(c.ToolCalls), diff)
+	}
+	if c.Role != m.Role || c.Content != m.Content {
+		t.Errorf("clone %+v lost the other fields of %+v", c, m)
+	}
+	for _, tc := range []struct {
+		name  string
+		calls []chatring.ToolCall
+	}{{"nil", nil}, {"empty", make([]chatring.ToolCall, 0, 4)}} {
+		m := chatring.Message{Role: chatring.User, Content: "x", ToolCalls: tc.calls}
+		var c chatring.Message
+		if allocs := testing.AllocsPerRun(100, func() { c = m.Clone() }); allocs != 0 {
+			t.Errorf("%s: Clone allocated %v times, want 0", tc.name, allocs)
+		}
+		if (c.ToolCalls == nil) != (tc.calls == nil) || len(c.ToolCalls) != 0 || cap(c.ToolCalls) != 0 {
+			t.Errorf("%s: clone's ToolCalls %#v (cap %d), want %s of capacity 0", tc.name, c.ToolCalls, cap(c.ToolCalls), tc.name)
+		}
+	}
+}

@@ -59,23 +59,3 @@ func hidden(m chatring.Message) chatring.Message {
 	}
 	return m
 }
-
-// ownToolCalls replaces m.ToolCalls with a copy of exactly their length
-// and capacity (ToolCall holds only strings), as chatring's Append does,
-// so that what the outbox and the mirror keep shares no memory with the
-// caller's slice. A message without calls costs no allocation: nil stays
-// nil, and an empty slice becomes noToolCalls (an empty one with spare
-// capacity would keep the caller's array, and appending to it would
-// write there).
-func ownToolCalls(m *chatring.Message) {
-	switch {
-	case len(m.ToolCalls) > 0:
-		m.ToolCalls = append(make([]chatring.ToolCall, 0, len(m.ToolCalls)), m.ToolCalls...)
-	case m.ToolCalls != nil:
-		m.ToolCalls = noToolCalls
-	}
-}
-
-// noToolCalls is the empty, non-nil ToolCalls of capacity 0 that
-// ownToolCalls keeps for an empty slice, as chatring's Append does.
-var noToolCalls = []chatring.ToolCall{}

@@ -135,9 +135,9 @@ func (s *Store) Append(ctx context.Context, conv string, m chatring.Message) (ch
 	}
 	defer s.gate.Exit()
 	// The outbox and the mirror keep m after Append returns: they keep a
-	// copy of its ToolCalls, taken before validation, so that the caller
-	// may reuse its slice (see chatring.Message.ToolCalls).
-	ownToolCalls(&m)
+	// clone, taken before validation, so that the caller may reuse its
+	// ToolCalls (see chatring.Message.ToolCalls).
+	m = m.Clone()
 	// Validated here, not only by the primary: while the primary is
 	// unavailable an invalid message must still be a validation error,
 	// not an ErrUnavailable to retry.
